@@ -1,0 +1,15 @@
+"""Command-line options that several subcommands share."""
+
+import os
+from pathlib import Path
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "models" / "demo"
+
+
+def add_bundle_argument(parser) -> None:
+    parser.add_argument("--bundle", default=None,
+                        help="model bundle folder (default: UNCLIP_BUNDLE or the shipped demo bundle)")
+
+
+def bundle_path(args) -> str:
+    return args.bundle or os.environ.get("UNCLIP_BUNDLE") or str(DEFAULT_BUNDLE)

@@ -1,0 +1,169 @@
+"""The generation chain: text encoder -> prior -> decoder -> upsamplers, as a stream of events.
+
+Noise for the whole request comes from one torch generator, as in diffusers' UnCLIPPipeline: the
+prior seeds it from the request's seed and every later stage resumes the state the previous stage
+returned, so the same request with the same seed gives the same images.
+"""
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import grpc
+
+from services.orchestrator.deadline import Deadline
+from services.orchestrator.images import preview_png, to_pngs
+from services.orchestrator.request_checks import (RequestLimits, SIZE_STAGES, check_generate,
+                                                  output_size)
+from services.orchestrator.stage_clients import MeshClients
+from services.orchestrator.stage_errors import from_stage_failure
+from services.runtime.tensor_codec import from_proto, to_proto
+from unclip.v1 import (decoder_pb2, decoder_pb2_grpc, generation_pb2, prior_pb2, prior_pb2_grpc,
+                       sampling_pb2, tensor_pb2, text_encoder_pb2, text_encoder_pb2_grpc,
+                       upsampler_pb2, upsampler_pb2_grpc)
+
+STAGE_ENUM = {
+    "text_encoder": generation_pb2.STAGE_TEXT_ENCODER,
+    "prior": generation_pb2.STAGE_PRIOR,
+    "decoder": generation_pb2.STAGE_DECODER,
+    "upsampler_256": generation_pb2.STAGE_UPSAMPLER_256,
+    "upsampler_1024": generation_pb2.STAGE_UPSAMPLER_1024,
+}
+
+Event = generation_pb2.GenerateImagesResponse
+
+
+@dataclass
+class StageOutcome:
+    """Filled in by a stage call once its stream ends."""
+
+    result: object = None
+    seconds: float = 0.0
+
+
+def repeat_encoding(encoding: text_encoder_pb2.TextEncoding, n: int) -> text_encoder_pb2.TextEncoding:
+    """One row per image to draw, as the reference's repeat_interleave(num_images_per_prompt)."""
+    if n == 1:
+        return encoding
+    return text_encoder_pb2.TextEncoding(**{
+        name: to_proto(from_proto(getattr(encoding, name), f"text_encoder.{name}").repeat_interleave(n, 0))
+        for name in ("text_embedding", "token_states", "attention_mask")
+    })
+
+
+class GenerationChain:
+    """Chains the stage services for one request; handed its clients (no globals)."""
+
+    def __init__(self, clients: MeshClients, limits: RequestLimits):
+        self._clients = clients
+        self._limits = limits
+
+    def served_stages(self) -> set[str]:
+        return {stage for stage in STAGE_ENUM if self._clients.has(stage)}
+
+    async def generate(self, request: generation_pb2.GenerateImagesRequest,
+                       deadline: Deadline) -> AsyncIterator[Event]:
+        check_generate(request, self._limits)
+        size = output_size(request, self.served_stages())
+        stages = SIZE_STAGES[size]
+        count = request.num_images or 1
+        seed = request.seed if request.HasField("seed") else secrets.randbits(63)
+
+        yield Event(stage_started=generation_pb2.StageStarted(stage=generation_pb2.STAGE_TEXT_ENCODER))
+        started = time.monotonic()
+        encoding = await self._unary(
+            "text_encoder", "prompt", deadline,
+            lambda channel, timeout: text_encoder_pb2_grpc.TextEncoderServiceStub(channel).EncodeText(
+                text_encoder_pb2.EncodeTextRequest(prompts=[request.prompt]), timeout=timeout))
+        yield self._finished("text_encoder", time.monotonic() - started)
+
+        text = repeat_encoding(encoding.prompts, count)
+        prior = StageOutcome()
+        async for event in self._diffusion_stage(
+                "prior", "prior", deadline, prior,
+                lambda channel, timeout: prior_pb2_grpc.PriorServiceStub(channel).GenerateImageEmbedding(
+                    prior_pb2.GenerateImageEmbeddingRequest(
+                        text=text, unconditional=encoding.unconditional, sampling=request.prior,
+                        random=sampling_pb2.RandomState(seed=seed)),
+                    timeout=timeout)):
+            yield event
+
+        images = StageOutcome()
+        async for event in self._diffusion_stage(
+                "decoder", "decoder", deadline, images,
+                lambda channel, timeout: decoder_pb2_grpc.DecoderServiceStub(channel).DecodeImage(
+                    decoder_pb2.DecodeImageRequest(
+                        image_embeddings=prior.result.image_embeddings, text=text,
+                        unconditional=encoding.unconditional, sampling=request.decoder,
+                        random=sampling_pb2.RandomState(generator_state=prior.result.generator_state),
+                        output_dtype=self._dtype_after("decoder", stages)),
+                    timeout=timeout)):
+            yield event
+
+        for stage in stages[3:]:
+            previous = images
+            images = StageOutcome()
+            async for event in self._diffusion_stage(
+                    stage, stage, deadline, images,
+                    lambda channel, timeout, stage=stage, low=previous.result: (
+                        upsampler_pb2_grpc.UpsamplerServiceStub(channel).UpsampleImage(
+                            upsampler_pb2.UpsampleImageRequest(
+                                images=low.images, sampling=getattr(request, stage),
+                                random=sampling_pb2.RandomState(generator_state=low.generator_state),
+                                output_dtype=self._dtype_after(stage, stages)),
+                            timeout=timeout))):
+                yield event
+
+        final = from_proto(images.result.images, f"{stages[-1]}.images")
+        yield Event(result=generation_pb2.GeneratedImages(png_images=to_pngs(final), seed=seed, size=size))
+
+    @staticmethod
+    def _dtype_after(stage: str, stages: tuple[str, ...]) -> int:
+        """Hop dtypes: float32 from the decoder (64 px, exact), float16 into the 1024 stage, uint8 at the end."""
+        if stage == stages[-1]:
+            return tensor_pb2.DATA_TYPE_UINT8
+        return tensor_pb2.DATA_TYPE_FLOAT32 if stage == "decoder" else tensor_pb2.DATA_TYPE_FLOAT16
+
+    def _finished(self, stage: str, seconds: float, preview: bytes = b"") -> Event:
+        return Event(stage_finished=generation_pb2.StageFinished(
+            stage=STAGE_ENUM[stage], seconds=seconds, preview_png=preview))
+
+    async def _unary(self, stage: str, field_name: str, deadline: Deadline, call: Callable):
+        client = self._clients.get(stage)
+        try:
+            return await call(client.channel(), deadline.remaining(stage))
+        except grpc.aio.AioRpcError as error:
+            raise from_stage_failure(stage, field_name, error) from None
+
+    async def _diffusion_stage(self, stage: str, field_name: str, deadline: Deadline,
+                               outcome: StageOutcome, call: Callable) -> AsyncIterator[Event]:
+        """Streams a diffusion stage's progress as events; its result lands in `outcome`."""
+        stage_enum = STAGE_ENUM[stage]
+        yield Event(stage_started=generation_pb2.StageStarted(stage=stage_enum))
+        started = time.monotonic()
+        client = self._clients.get(stage)
+        try:
+            async for response in call(client.channel(), deadline.remaining(stage)):
+                if response.HasField("progress"):
+                    yield Event(step_progress=generation_pb2.StageStep(
+                        stage=stage_enum, progress=response.progress))
+                else:
+                    outcome.result = response.result
+        except grpc.aio.AioRpcError as error:
+            raise from_stage_failure(stage, field_name, error) from None
+        if outcome.result is None:
+            raise from_stage_failure(stage, field_name, _EndedWithoutResult())
+        outcome.seconds = time.monotonic() - started
+        preview = b""
+        if stage != "prior":
+            preview = preview_png(from_proto(outcome.result.images, f"{stage}.images"))
+        yield self._finished(stage, outcome.seconds, preview)
+
+
+class _EndedWithoutResult(grpc.aio.AioRpcError):
+    """A stage stream that closed OK but sent no result: treated as the stage being unavailable."""
+
+    def __init__(self):
+        super().__init__(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                         details="stream ended without a result")

@@ -1,0 +1,57 @@
+"""Checks of a GenerateImagesRequest that need no model: done before any stage is called."""
+
+import math
+from dataclasses import dataclass
+
+from services.runtime.errors import InvalidArgument
+from unclip.v1 import generation_pb2, sampling_pb2
+
+SIZE_STAGES = {
+    64: ("text_encoder", "prior", "decoder"),
+    256: ("text_encoder", "prior", "decoder", "upsampler_256"),
+    1024: ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024"),
+}
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Per-request limits the orchestrator enforces (documented in docs/API.md)."""
+
+    max_prompt_chars: int = 4000
+    max_images: int = 8
+    max_steps: int = 1000
+
+
+def check_sampling(params: sampling_pb2.SamplingParams, field: str, max_steps: int) -> None:
+    if params.HasField("num_inference_steps") and not 1 <= params.num_inference_steps <= max_steps:
+        raise InvalidArgument(f"{field}.num_inference_steps", f"must be between 1 and {max_steps}")
+    if params.HasField("guidance_scale") and not (
+        math.isfinite(params.guidance_scale) and params.guidance_scale >= 0
+    ):
+        raise InvalidArgument(f"{field}.guidance_scale", "must be finite and >= 0")
+    if params.scheduler not in sampling_pb2.Scheduler.values():
+        raise InvalidArgument(f"{field}.scheduler", f"unknown scheduler {params.scheduler}")
+
+
+def output_size(request: generation_pb2.GenerateImagesRequest, served: set[str]) -> int:
+    """The side of the images to produce: the asked one, or the largest this mesh serves."""
+    if request.size == generation_pb2.IMAGE_SIZE_UNSPECIFIED:
+        return max(size for size, stages in SIZE_STAGES.items() if set(stages) <= served)
+    if request.size not in SIZE_STAGES:
+        raise InvalidArgument("size", "must be IMAGE_SIZE_64, IMAGE_SIZE_256 or IMAGE_SIZE_1024")
+    missing = [stage for stage in SIZE_STAGES[request.size] if stage not in served]
+    if missing:
+        raise InvalidArgument("size", f"{request.size} px needs the {missing[0]} stage, "
+                                      "which this mesh does not run")
+    return request.size
+
+
+def check_generate(request: generation_pb2.GenerateImagesRequest, limits: RequestLimits) -> None:
+    if not request.prompt.strip():
+        raise InvalidArgument("prompt", "must not be empty")
+    if len(request.prompt) > limits.max_prompt_chars:
+        raise InvalidArgument("prompt", f"must be at most {limits.max_prompt_chars} characters")
+    if not 0 <= request.num_images <= limits.max_images:
+        raise InvalidArgument("num_images", f"must be between 1 and {limits.max_images}")
+    for field in ("prior", "decoder", "upsampler_256", "upsampler_1024"):
+        check_sampling(getattr(request, field), field, limits.max_steps)

@@ -1,0 +1,78 @@
+"""Long-lived channels to the stage services, several replicas per stage.
+
+One channel per configured address, reused for every call. An address may be a plain `host:port` or
+any gRPC target (`dns:///svc.ns.svc.cluster.local:50053` on a headless Service); each channel balances
+over what its target resolves to with round_robin, and the client rotates over its channels, so a
+call that finds one replica down can be retried on the next.
+"""
+
+import itertools
+import json
+
+import grpc
+
+STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
+
+_SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+
+
+def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.service_config", _SERVICE_CONFIG),
+        ("grpc.enable_retries", 0),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+    ]
+
+
+class StageClient:
+    """The channels of one stage and a round-robin choice among them."""
+
+    def __init__(self, stage: str, addresses: list[str], max_message_bytes: int,
+                 credentials: grpc.ChannelCredentials | None = None):
+        if not addresses:
+            raise ValueError(f"no address configured for stage {stage}")
+        self.stage = stage
+        self.addresses = list(addresses)
+        options = channel_options(max_message_bytes)
+        if credentials is None:
+            self._channels = [grpc.aio.insecure_channel(a, options=options) for a in self.addresses]
+        else:
+            self._channels = [grpc.aio.secure_channel(a, credentials, options=options)
+                              for a in self.addresses]
+        self._next = itertools.cycle(range(len(self._channels)))
+
+    @property
+    def replicas(self) -> int:
+        return len(self._channels)
+
+    def channel(self) -> grpc.aio.Channel:
+        return self._channels[next(self._next)]
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
+
+
+class MeshClients:
+    """A StageClient per configured stage; the orchestrator is handed one at start-up."""
+
+    def __init__(self, peers: dict[str, list[str]], max_message_bytes: int,
+                 credentials: grpc.ChannelCredentials | None = None):
+        unknown = set(peers) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown stage(s) in peers: {', '.join(sorted(unknown))}")
+        self._clients = {stage: StageClient(stage, addresses, max_message_bytes, credentials)
+                         for stage, addresses in peers.items() if addresses}
+
+    def has(self, stage: str) -> bool:
+        return stage in self._clients
+
+    def get(self, stage: str) -> StageClient:
+        return self._clients[stage]
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
