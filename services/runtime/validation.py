@@ -1,0 +1,72 @@
+"""Checks of the sampling fields shared by the diffusion stages.
+
+`field` is the request path of the message handed in (e.g. "sampling", "random"); errors name the
+sub-field, e.g. "sampling.num_inference_steps: must be from 1 to 1000, got 0".
+"""
+
+import math
+
+import torch
+
+from services.runtime.errors import InvalidArgument
+from unclip.v1 import sampling_pb2
+
+SCHEDULERS = {
+    sampling_pb2.SCHEDULER_UNCLIP: "unclip",
+    sampling_pb2.SCHEDULER_DDPM: "ddpm",
+    sampling_pb2.SCHEDULER_DDIM: "ddim",
+    sampling_pb2.SCHEDULER_DPM_SOLVER_PP: "dpm_solver_pp",
+}
+
+
+def num_inference_steps(params: sampling_pb2.SamplingParams, field: str, default: int,
+                        maximum: int) -> int:
+    if not params.HasField("num_inference_steps"):
+        return default
+    steps = params.num_inference_steps
+    if not 1 <= steps <= maximum:
+        raise InvalidArgument(f"{field}.num_inference_steps",
+                              f"must be from 1 to {maximum}, got {steps}")
+    return steps
+
+
+def guidance_scale(params: sampling_pb2.SamplingParams, field: str, default: float) -> float:
+    if not params.HasField("guidance_scale"):
+        return default
+    scale = params.guidance_scale
+    if not math.isfinite(scale) or scale < 0:
+        raise InvalidArgument(f"{field}.guidance_scale", f"must be finite and >= 0, got {scale}")
+    return scale
+
+
+def scheduler_name(params: sampling_pb2.SamplingParams, field: str, default: str) -> str:
+    """The scheduler's name: one of SCHEDULERS' values, `default` when unspecified."""
+    if params.scheduler == sampling_pb2.SCHEDULER_UNSPECIFIED:
+        return default
+    try:
+        return SCHEDULERS[params.scheduler]
+    except KeyError:
+        raise InvalidArgument(f"{field}.scheduler", f"unknown scheduler {params.scheduler}") from None
+
+
+def random_state(msg: sampling_pb2.RandomState, field: str) -> torch.Generator:
+    """A CPU generator: freshly seeded, or resumed from the state an earlier stage handed on."""
+    source = msg.WhichOneof("source")
+    if source == "seed":
+        return torch.Generator().manual_seed(msg.seed)
+    if source != "generator_state":
+        raise InvalidArgument(field, "seed or generator_state is required")
+    generator = torch.Generator()
+    expected = generator.get_state().numel()
+    state = msg.generator_state
+    if len(state) != expected:
+        raise InvalidArgument(f"{field}.generator_state",
+                              f"must be a torch CPU generator state of {expected} bytes, "
+                              f"got {len(state)}")
+    try:
+        generator.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
+    except RuntimeError as error:
+        reason = str(error).splitlines()[0]
+        raise InvalidArgument(f"{field}.generator_state",
+                              f"is not a valid torch CPU generator state ({reason})") from None
+    return generator
