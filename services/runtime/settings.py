@@ -1,0 +1,177 @@
+"""Runtime settings of a stage server: command-line flags with UNCLIP_* environment fallbacks.
+
+Read once in a stage's main(): `add_server_arguments(parser, stage)`, parse, then
+`settings_from_args(args, os.environ)`. A flag wins over the environment, the environment over the
+default. Invalid values raise ValueError naming the flag or variable they came from.
+"""
+
+import argparse
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+STAGE_PORTS = {"text_encoder": 50051, "prior": 50052, "decoder": 50053, "upsampler_256": 50054,
+               "upsampler_1024": 50055, "orchestrator": 50056}
+DEFAULT_BUNDLE = str(Path(__file__).resolve().parents[2] / "models" / "demo")
+_ORCHESTRATOR = "orchestrator"
+_STAGE_ATTR = "_unclip_stage"  # set by add_server_arguments, picks the stage's default port
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 0
+    bundle: str = DEFAULT_BUNDLE
+    device: str = "cpu"
+    torch_threads: int = 0
+    max_message_mb: int = 64
+    grace_seconds: float = 30.0
+    max_connection_age_seconds: float = 300.0
+    max_batch_size: int = 8
+    max_queue: int = 64
+    metrics_port: int = 0
+    log_level: str = "info"
+    peers: Mapping[str, list[str]] = field(default_factory=dict)  # orchestrator only
+    auth_tokens_file: str | None = None  # orchestrator only
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.max_message_mb * 1024 * 1024
+
+
+def parse_peers(values: list[str] | str) -> dict[str, list[str]]:
+    """`--peer STAGE=host:port[,host:port...]` (repeatable) or UNCLIP_PEERS="STAGE=h:p;STAGE=h:p".
+
+    A stage named twice gets the addresses of both.
+    """
+    items = values.split(";") if isinstance(values, str) else values
+    peers: dict[str, list[str]] = {}
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        stage, _, joined = item.partition("=")
+        addresses = [a.strip() for a in joined.split(",")]
+        if not stage.strip() or not all(addresses):
+            raise ValueError(f"peer {item!r}: expected STAGE=host:port[,host:port...]")
+        peers.setdefault(stage.strip(), []).extend(addresses)
+    return peers
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("must be an integer") from None
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"must be from {low} to {high}" if high is not None
+                             else f"must be >= {low}")
+        return value
+    return parse
+
+
+def _seconds(*, allow_zero: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("must be a number of seconds") from None
+        above_zero = value >= 0 if allow_zero else value > 0
+        if not (above_zero and math.isfinite(value)):
+            raise ValueError(f"must be finite and {'>=' if allow_zero else '>'} 0")
+        return value
+    return parse
+
+
+def _choice(*names: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in names:
+            raise ValueError(f"must be one of {', '.join(names)}")
+        return text.lower()
+    return parse
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+@dataclass(frozen=True)
+class _Option:
+    flag: str
+    env: str
+    parse: Callable[[str], object]
+    help: str
+    orchestrator_only: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.flag[2:].replace("-", "_")
+
+
+_PORT = _integer(0, 65535)
+_OPTIONS = (
+    _Option("--host", "UNCLIP_HOST", _text, "address to bind"),
+    _Option("--port", "UNCLIP_PORT", _PORT, "port to bind, 0 picks a free one"),
+    _Option("--bundle", "UNCLIP_BUNDLE", _text, "model bundle folder"),
+    _Option("--device", "UNCLIP_DEVICE", _choice("cpu", "cuda"), "torch device: cpu or cuda"),
+    _Option("--torch-threads", "UNCLIP_TORCH_THREADS", _integer(0),
+            "torch intra-op threads, 0 keeps torch's default"),
+    _Option("--max-message-mb", "UNCLIP_MAX_MESSAGE_MB", _integer(1),
+            "largest gRPC message sent or received, in MiB"),
+    _Option("--grace-seconds", "UNCLIP_GRACE_SECONDS", _seconds(allow_zero=True),
+            "how long a draining server lets in-flight calls finish"),
+    _Option("--max-connection-age-seconds", "UNCLIP_MAX_CONNECTION_AGE_SECONDS",
+            _seconds(allow_zero=False),
+            "connections are closed (gracefully) after this age, so clients rebalance"),
+    _Option("--max-batch-size", "UNCLIP_MAX_BATCH_SIZE", _integer(1),
+            "most requests denoised together in one step"),
+    _Option("--max-queue", "UNCLIP_MAX_QUEUE", _integer(1),
+            "most requests waiting or running; more are refused with RESOURCE_EXHAUSTED"),
+    _Option("--metrics-port", "UNCLIP_METRICS_PORT", _PORT, "Prometheus metrics port, 0 = off"),
+    _Option("--log-level", "UNCLIP_LOG_LEVEL", _choice("debug", "info", "warning", "error"),
+            "log level: debug, info, warning or error"),
+    _Option("--peer", "UNCLIP_PEERS", parse_peers,
+            "repeatable: the address(es) of a stage, STAGE=host:port[,host:port...]", True),
+    _Option("--auth-tokens-file", "UNCLIP_AUTH_TOKENS_FILE", _text,
+            "file of the tokens callers must present", True),
+)
+_FIELDS = {"peer": "peers"}  # option dest -> ServerSettings field where they differ
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
+    """Adds the runtime flags of `stage` (the orchestrator gets --peer and --auth-tokens-file)."""
+    if stage not in STAGE_PORTS:
+        raise ValueError(f"unknown stage {stage!r}")
+    defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": STAGE_PORTS[stage]}
+    group = parser.add_argument_group("server")
+    for option in _OPTIONS:
+        if option.orchestrator_only and stage != _ORCHESTRATOR:
+            continue
+        default = defaults.get(_FIELDS.get(option.dest, option.dest))
+        shown = "" if default is None or option.orchestrator_only else f", default {default}"
+        group.add_argument(option.flag, default=None, metavar=option.dest.upper(),
+                           action="append" if option.dest == "peer" else "store",
+                           help=f"{option.help} (env {option.env}{shown})")
+    parser.set_defaults(**{_STAGE_ATTR: stage})
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> ServerSettings:
+    """The settings for parsed `args` (from a parser given add_server_arguments) and `environ`."""
+    stage = getattr(args, _STAGE_ATTR)
+    values: dict[str, object] = {"port": STAGE_PORTS[stage]}
+    for option in _OPTIONS:
+        if not hasattr(args, option.dest):
+            continue
+        flag_value = getattr(args, option.dest)
+        source, raw = ((option.flag, flag_value) if flag_value is not None
+                       else (option.env, environ.get(option.env)))
+        if raw is None:
+            continue
+        try:
+            values[_FIELDS.get(option.dest, option.dest)] = option.parse(raw)
+        except ValueError as error:
+            raise ValueError(f"{source}: {error} (got {raw!r})") from None
+    return ServerSettings(**values)
