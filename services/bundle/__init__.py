@@ -1,0 +1,1 @@
+"""Model bundles: manifest, checksums, stage folders, tiny random bundle."""

@@ -1,0 +1,1 @@
+"""What the diffusion stages share: text tensors, trajectories, schedulers, step batching helpers."""

@@ -1,0 +1,74 @@
+"""Build a scheduler by name from a bundle's saved scheduler config, and step it.
+
+The bundle's config (an UnCLIPScheduler config for Karlo-style bundles) fixes the training noise schedule
+and what the network predicts ("sample" for the prior, "epsilon" + learned variance for decoders); the
+other schedulers are built with the same schedule and prediction type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, SchedulerMixin,
+                       UnCLIPScheduler)
+
+SCHEDULER_NAMES = ("unclip", "ddpm", "ddim", "dpm_solver_pp")
+_LEARNED_VARIANCE = ("learned", "learned_range")
+
+
+def _common(config: Mapping) -> dict:
+    return {
+        "num_train_timesteps": int(config.get("num_train_timesteps", 1000)),
+        "beta_schedule": config.get("beta_schedule", "squaredcos_cap_v2"),
+        "prediction_type": config.get("prediction_type", "epsilon"),
+    }
+
+
+def build_scheduler(name: str, config: Mapping) -> SchedulerMixin:
+    """A fresh scheduler instance; every trajectory gets its own (they carry per-run state)."""
+    common = _common(config)
+    clip = {"clip_sample": bool(config.get("clip_sample", True)),
+            "clip_sample_range": float(config.get("clip_sample_range", 1.0))}
+    variance_type = config.get("variance_type", "fixed_small_log")
+    if name == "unclip":
+        return UnCLIPScheduler(variance_type=variance_type, **clip, **common)
+    if name == "ddpm":
+        return DDPMScheduler(variance_type=variance_type, timestep_spacing="trailing", **clip, **common)
+    if name == "ddim":
+        return DDIMScheduler(timestep_spacing="trailing", **clip, **common)
+    if name == "dpm_solver_pp":
+        return DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", solver_order=2, **common)
+    raise ValueError(f"unknown scheduler {name!r}, expected one of {SCHEDULER_NAMES}")
+
+
+def max_steps(config: Mapping) -> int:
+    return int(config.get("num_train_timesteps", 1000))
+
+
+def min_steps(name: str) -> int:
+    """UnCLIPScheduler spaces timesteps by (T - 1) / (steps - 1), so it needs at least 2 steps."""
+    return 2 if name == "unclip" else 1
+
+
+def scheduler_step(scheduler: SchedulerMixin, model_output: torch.Tensor, timestep: torch.Tensor,
+                   sample: torch.Tensor, prev_timestep: torch.Tensor | None,
+                   generator: torch.Generator) -> torch.Tensor:
+    """One denoising step. A learned-variance output (2x the sample's channels) is passed whole only to
+    schedulers configured to use it; the others get the mean channels. Only UnCLIPScheduler takes
+    `prev_timestep` (it recomputes beta for the skipped timesteps, as UnCLIPPipeline does)."""
+    channels = sample.shape[1]
+    if model_output.shape[1] == 2 * channels and \
+            getattr(scheduler.config, "variance_type", None) not in _LEARNED_VARIANCE:
+        model_output = model_output[:, :channels]
+    if isinstance(scheduler, UnCLIPScheduler):
+        return scheduler.step(model_output, timestep, sample, prev_timestep=prev_timestep,
+                              generator=generator).prev_sample
+    return scheduler.step(model_output, timestep, sample, generator=generator).prev_sample
+
+
+def noise_augment(config: Mapping, image: torch.Tensor, noise: torch.Tensor, level: int) -> torch.Tensor:
+    """The forward process q(x_level | image) of the bundle's noise schedule (upsampler conditioning)."""
+    schedule = DDPMScheduler(**_common(config))
+    timesteps = torch.full((image.shape[0],), level, dtype=torch.long)
+    return schedule.add_noise(image, noise, timesteps)

@@ -1,0 +1,33 @@
+"""What the three diffusion stage models share: the scheduler config, defaults, and `denoise`."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+
+from services.bundle.loader import Bundle
+from services.diffusion.schedulers import max_steps
+from services.diffusion.trajectory import Trajectory
+
+
+class DiffusionStageModel(ABC):
+    """Base of PriorModel, DecoderModel and UpsamplerModel (the DiffusionModel protocol)."""
+
+    def __init__(self, bundle: Bundle, stage: str, device: torch.device) -> None:
+        self.stage = stage
+        self.scheduler_config = bundle.scheduler_config(stage)
+        self.defaults = bundle.defaults(stage)
+        self.max_steps = max_steps(self.scheduler_config)
+        self.device = device
+
+    @abstractmethod
+    def predict(self, batch: list[Trajectory]) -> list[torch.Tensor]:
+        """Each trajectory's raw network output at its current step (rows: uncond+cond when guided)."""
+
+    @torch.inference_mode()
+    def denoise(self, batch: list[Trajectory]) -> None:
+        """One step for every trajectory in the batch: batched network forward, then each trajectory's
+        own guidance and scheduler step (noise from its own generator)."""
+        for trajectory, output in zip(batch, self.predict(batch)):
+            trajectory.advance(output)

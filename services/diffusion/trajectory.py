@@ -1,0 +1,105 @@
+"""Trajectory: one request's sampling loop inside one diffusion stage, advanced one step at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+from diffusers import SchedulerMixin
+from diffusers.utils.torch_utils import randn_tensor
+
+from services.diffusion.schedulers import build_scheduler, scheduler_step
+
+
+@dataclass(eq=False)
+class Trajectory:
+    """State of one sampling loop. `conditioning` holds per-row network inputs other than the sample
+    and timestep; for a guided trajectory its rows are [unconditional; conditional] (2x the latents'
+    rows), in UnCLIPPipeline's order."""
+
+    latents: torch.Tensor
+    scheduler: SchedulerMixin
+    timesteps: torch.Tensor
+    generator: torch.Generator
+    guidance_scale: float = 1.0
+    conditioning: dict[str, torch.Tensor] = field(default_factory=dict)
+    step: int = 0
+
+    @property
+    def guided(self) -> bool:
+        return self.guidance_scale > 1.0
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total_steps
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.timesteps.shape[0])
+
+    @property
+    def is_last_step(self) -> bool:
+        return self.step == self.total_steps - 1
+
+    @property
+    def timestep(self) -> torch.Tensor:
+        return self.timesteps[self.step]
+
+    @property
+    def prev_timestep(self) -> torch.Tensor | None:
+        """The next timestep of the schedule, None on the last step (as UnCLIPPipeline passes it)."""
+        return None if self.is_last_step else self.timesteps[self.step + 1]
+
+    @property
+    def rows(self) -> int:
+        """Rows this trajectory contributes to a batched network forward."""
+        return self.latents.shape[0] * (2 if self.guided else 1)
+
+    def model_input(self) -> torch.Tensor:
+        return torch.cat([self.latents] * 2) if self.guided else self.latents
+
+    def guide(self, output: torch.Tensor) -> torch.Tensor:
+        """Classifier-free guidance on the mean channels; a learned variance comes from the text half."""
+        if not self.guided:
+            return output
+        uncond, text = output.chunk(2)
+        channels = self.latents.shape[1]
+        uncond_mean = uncond[:, :channels]
+        text_mean, variance = text[:, :channels], text[:, channels:]
+        guided = uncond_mean + self.guidance_scale * (text_mean - uncond_mean)
+        return torch.cat([guided, variance], dim=1) if variance.shape[1] else guided
+
+    def advance(self, output: torch.Tensor) -> None:
+        """Guidance, then this trajectory's scheduler step (drawing noise from its generator)."""
+        self.latents = scheduler_step(self.scheduler, self.guide(output), self.timestep, self.latents,
+                                      self.prev_timestep, self.generator)
+        self.step += 1
+
+
+def start_trajectory(*, shape: tuple[int, ...], scheduler_name: str, scheduler_config: Mapping,
+                     steps: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype,
+                     guidance_scale: float = 1.0, latents: torch.Tensor | None = None,
+                     conditioning: dict[str, torch.Tensor] | None = None) -> Trajectory:
+    """Set the timesteps and draw the initial noise exactly as UnCLIPPipeline.prepare_latents does."""
+    scheduler = build_scheduler(scheduler_name, scheduler_config)
+    scheduler.set_timesteps(steps, device="cpu")
+    if latents is None:
+        latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+    elif tuple(latents.shape) != tuple(shape):
+        raise ValueError(f"latents: expected shape {tuple(shape)}, got {tuple(latents.shape)}")
+    latents = latents.to(device, dtype) * scheduler.init_noise_sigma
+    return Trajectory(latents=latents, scheduler=scheduler, timesteps=scheduler.timesteps,
+                      generator=generator, guidance_scale=guidance_scale,
+                      conditioning=conditioning or {})
+
+
+def batched_forward(batch: list[Trajectory], keys: tuple[str, ...],
+                    forward) -> list[torch.Tensor]:
+    """Concatenate the batch's inputs (per-row timesteps), run `forward(sample, timesteps, **cond)` once,
+    and split the output back per trajectory."""
+    sample = torch.cat([t.model_input() for t in batch])
+    timesteps = torch.cat([t.timestep.expand(t.rows) for t in batch]).to(sample.device)
+    conditioning = {k: torch.cat([t.conditioning[k] for t in batch]) for k in keys}
+    output = forward(sample, timesteps, **conditioning)
+    return list(output.split([t.rows for t in batch]))

@@ -1,0 +1,82 @@
+"""Text encoder folders in open_clip format: `open_clip_config.json` + `open_clip_model.safetensors`.
+
+The config is an open_clip model config dict (embed_dim, vision_cfg, text_cfg, quick_gelu, optional
+custom_text and preprocess_cfg), so any CLIP-style open_clip architecture loads; OpenAI CLIP weights need
+"quick_gelu": true. Tokenisation is open_clip's SimpleTokenizer (CLIP BPE, padding id 0).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from open_clip.model import CLIP, CustomTextCLIP
+from open_clip.tokenizer import SimpleTokenizer
+from open_clip.transformer import text_global_pool
+from safetensors.torch import load_file
+
+from services.bundle.loader import OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS
+
+_NOT_CONSTRUCTOR_ARGS = ("preprocess_cfg", "custom_text")
+
+
+def build_open_clip(config: dict) -> CLIP | CustomTextCLIP:
+    """An open_clip model (random weights) from a model config dict."""
+    kwargs = {k: v for k, v in config.items() if k not in _NOT_CONSTRUCTOR_ARGS}
+    return (CustomTextCLIP if config.get("custom_text") else CLIP)(**kwargs)
+
+
+class OpenClipBackend:
+    """Tokenises and runs an open_clip model; knows nothing about caching or image preprocessing."""
+
+    def __init__(self, model: CLIP | CustomTextCLIP, config: dict) -> None:
+        self.model = model
+        self.text = getattr(model, "text", model)  # CustomTextCLIP keeps its tower in .text
+        self.context_length = int(self.text.context_length)
+        self.tokenizer = SimpleTokenizer(context_length=self.context_length)
+        self.pool_type = getattr(self.text, "text_pool_type", None) or self.text.pool_type
+        self.eos_id = getattr(self.text, "text_eos_id", getattr(self.text, "eos_id", None))
+        size = model.visual.image_size
+        self.image_size = int(size if isinstance(size, int) else size[0])
+        preprocess = config.get("preprocess_cfg", {})
+        self.mean = tuple(preprocess.get("mean", OPENAI_DATASET_MEAN))
+        self.std = tuple(preprocess.get("std", OPENAI_DATASET_STD))
+
+    @classmethod
+    def load(cls, folder: Path, device: torch.device, dtype: torch.dtype) -> OpenClipBackend:
+        config = json.loads((folder / OPEN_CLIP_CONFIG).read_text())
+        model = build_open_clip(config)
+        model.load_state_dict(load_file(folder / OPEN_CLIP_WEIGHTS), strict=True)
+        return cls(model.to(device, dtype).eval(), config)
+
+    def tokenize(self, prompts: list[str]) -> tuple[torch.Tensor, list[bool]]:
+        """Token ids [B, L]; a prompt longer than the context is cut and its last token made
+        end-of-text, as open_clip's tokenizer does."""
+        ids = torch.zeros(len(prompts), self.context_length, dtype=torch.long)
+        truncated = []
+        for row, prompt in enumerate(prompts):
+            tokens = [self.tokenizer.sot_token_id, *self.tokenizer.encode(prompt),
+                      self.tokenizer.eot_token_id]
+            truncated.append(len(tokens) > self.context_length)
+            if truncated[-1]:
+                tokens = tokens[:self.context_length]
+                tokens[-1] = self.tokenizer.eot_token_id
+            ids[row, :len(tokens)] = torch.tensor(tokens)
+        return ids, truncated
+
+    def encode_tokens(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pooled projected embedding [B, D], token states after ln_final [B, L, W]): the steps of
+        open_clip's encode_text, keeping the token states it discards."""
+        text = self.text
+        x = text.token_embedding(ids) + text.positional_embedding.to(text.token_embedding.weight.dtype)
+        x = text.ln_final(text.transformer(x, attn_mask=text.attn_mask))
+        pooled = text_global_pool(x, ids, self.pool_type, eos_token_id=self.eos_id)
+        projection = text.text_projection
+        if projection is not None:
+            pooled = projection(pooled) if isinstance(projection, torch.nn.Linear) else pooled @ projection
+        return pooled, x
+
+    def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(pixels)
