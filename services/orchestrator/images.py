@@ -6,15 +6,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from services.runtime.image_dtype import quantize
+
 PREVIEW_SIDE = 64
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[B, 3, H, W] in [-1, 1] (or uint8) -> uint8 [B, H, W, 3], rounded as diffusers' numpy_to_pil."""
-    if images.dtype == torch.uint8:
-        return images.permute(0, 2, 3, 1).contiguous().numpy()
-    pixels = (images.float() * 0.5 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()
-    return (pixels * 255).round().astype(np.uint8)
+    if images.dtype != torch.uint8:
+        images = quantize(images)
+    return images.permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

@@ -1,0 +1,33 @@
+"""`unclip-mesh bundle tiny OUT` writes a tiny random bundle; `bundle verify DIR` checks one."""
+
+from services.bundle.manifest import STAGES
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("bundle", help="write or check model bundles")
+    actions = parser.add_subparsers(dest="action", required=True)
+    tiny = actions.add_parser("tiny", help="write a tiny randomly initialised bundle (for tests)")
+    tiny.add_argument("output")
+    tiny.add_argument("--seed", type=int, default=0)
+    verify = actions.add_parser("verify", help="check every file and checksum of a bundle")
+    verify.add_argument("path")
+
+
+def run(args) -> int:
+    from services.bundle.loader import BundleError, open_bundle
+    from services.bundle.tiny import write_tiny_bundle
+
+    if args.action == "tiny":
+        bundle = write_tiny_bundle(args.output, seed=args.seed)
+        print(f"wrote {bundle.name} {bundle.version} to {args.output}")
+        return 0
+    try:
+        bundle = open_bundle(args.path)
+        for stage in STAGES:
+            if bundle.has_stage(stage):
+                bundle.verify(stage)
+                print(f"{stage}: ok")
+    except BundleError as error:
+        print(f"error: {error}")
+        return 1
+    return 0

@@ -1,0 +1,88 @@
+"""What the three diffusion servicers share: the sampling knobs and the streamed reply."""
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import torch
+
+from services.runtime import validation
+from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.progress_stream import Progress, run_with_progress
+from unclip.v1 import sampling_pb2
+
+
+MAX_ROWS = 16  # images per stage request; the orchestrator's own limit is lower
+
+
+def check_rows(rows: int, field: str) -> None:
+    if rows > MAX_ROWS:
+        raise InvalidArgument(field, f"must have at most {MAX_ROWS} rows")
+
+
+@dataclass(frozen=True)
+class Knobs:
+    steps: int
+    guidance_scale: float
+    scheduler: str
+    generator: torch.Generator
+
+
+def sampling_knobs(request, model, field: str = "sampling") -> Knobs:
+    """Steps, guidance and scheduler from the request, else the bundle's defaults; the noise source."""
+    defaults = model.defaults
+    params = request.sampling
+    return Knobs(
+        steps=validation.num_inference_steps(params, f"{field}.num_inference_steps",
+                                             defaults.num_inference_steps, model.max_steps),
+        guidance_scale=validation.guidance_scale(params, f"{field}.guidance_scale",
+                                                 defaults.guidance_scale),
+        scheduler=validation.scheduler_name(params, f"{field}.scheduler", defaults.scheduler),
+        generator=validation.random_state(request.random, "random"))
+
+
+class DiffusionStage:
+    """A loaded diffusion model and its step batcher; servicers hold one, filled in at load."""
+
+    def __init__(self, stage: str):
+        self.stage = stage
+        self.model = None
+        self.batcher = None
+
+    def attach(self, model, batcher) -> None:
+        self.model, self.batcher = model, batcher
+
+    def loaded_model(self):
+        if self.model is None:
+            raise Unavailable(self.stage, "the model is still loading")
+        return self.model
+
+    async def stream(self, trajectory, response_type,
+                     result: Callable[[torch.Tensor, bytes], object]) -> AsyncIterator:
+        """Progress messages for each step, then the result built from the output and generator state."""
+        async for item in run_with_progress(self.batcher, trajectory):
+            if isinstance(item, Progress):
+                yield response_type(progress=sampling_pb2.StepProgress(
+                    step=item.step, total_steps=item.total_steps))
+            else:
+                yield response_type(result=result(item, bytes(trajectory.generator.get_state().numpy())))
+
+
+def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Callable,
+                            add_to_server: Callable, service_name: str) -> Callable:
+    """The `build(settings)` of a diffusion stage's main: load -> model + StepBatcher, register."""
+    def build(settings):
+        from services.bundle.loader import open_bundle
+        from services.runtime.step_batcher import StepBatcher
+
+        holder = DiffusionStage(stage)
+
+        def load() -> None:
+            model = load_model(open_bundle(settings.bundle), settings.device)
+            holder.attach(model, StepBatcher(model, settings.max_batch_size, settings.max_queue))
+
+        def register(server) -> list[str]:
+            add_to_server(make_servicer(holder), server)
+            return [service_name]
+
+        return load, register
+    return build

@@ -1,0 +1,41 @@
+"""The main() every stage server shares: settings once, logging, torch threads, serve until a signal."""
+
+import argparse
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+
+import grpc
+
+from services.runtime.server import StageServer, run_until_signal
+from services.runtime.settings import ServerSettings, add_server_arguments, settings_from_args
+
+Register = Callable[[grpc.aio.Server], list[str]]
+
+
+def serve_stage(stage: str, argv: list[str] | None,
+                build: Callable[[ServerSettings], tuple[Callable[[], None] | None, Register]]) -> int:
+    """Parses flags and UNCLIP_* once, builds the stage (load, register) and serves it.
+
+    argv starts with the stage name, as `unclip-mesh serve STAGE ...` passes it.
+    """
+    parser = argparse.ArgumentParser(prog=f"unclip-mesh serve {stage}")
+    parser.add_argument("stage", choices=[stage])
+    add_server_arguments(parser, stage)
+    args = parser.parse_args(argv)
+    settings = settings_from_args(args, os.environ)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
+    load, register = build(settings)
+    return asyncio.run(_serve(StageServer(stage, settings, register, load)))
+
+
+async def _serve(server: StageServer) -> int:
+    await server.start()
+    await run_until_signal(server)
+    return 0
