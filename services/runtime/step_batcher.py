@@ -1,0 +1,182 @@
+"""Iteration-level batching of diffusion trajectories across requests.
+
+One worker thread runs the denoising loop of every active trajectory together: one model.denoise
+(one network forward) per step for the whole batch. At each step boundary finished trajectories
+leave (their results go back to their callers) and waiting ones join, up to max_batch_size, so a
+request never waits for another request's remaining steps. An error belongs to its request: when a
+batched step fails, each trajectory that did not advance is retried alone for that step, and only
+the ones that fail alone are failed. The worker exits when there is no work and starts on demand.
+"""
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from services.runtime.errors import ResourceExhausted
+
+logger = logging.getLogger(__name__)
+
+StepCallback = Callable[[int, int], Awaitable[None] | None]
+
+
+class Trajectory(Protocol):
+    """What the batcher needs of a trajectory (services.diffusion.trajectory has the real one)."""
+
+    step: int
+
+    @property
+    def total_steps(self) -> int: ...
+
+    @property
+    def done(self) -> bool: ...
+
+
+class BatchModel(Protocol):
+    def denoise(self, batch: list[Any]) -> None:
+        """One step for every trajectory in `batch` (one forward), advancing each one's `step`."""
+
+    def finish(self, trajectory: Any) -> torch.Tensor: ...
+
+
+@dataclass(eq=False)
+class _Job:
+    trajectory: Trajectory
+    loop: asyncio.AbstractEventLoop
+    inbox: asyncio.Queue = field(default_factory=asyncio.Queue)  # ("step"|"result"|"error", ...)
+    gone: bool = False  # set by the caller when it stops waiting, by the worker when settled
+
+    def post(self, kind: str, *payload: Any) -> None:
+        """Hands an event to the caller's event loop (from the worker thread)."""
+        try:
+            self.loop.call_soon_threadsafe(self.inbox.put_nowait, (kind, *payload))
+        except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
+            self.gone = True
+
+
+class StepBatcher:
+    def __init__(self, model: BatchModel, max_batch_size: int, max_queue: int):
+        if max_batch_size < 1 or max_queue < 1:
+            raise ValueError("max_batch_size and max_queue must be >= 1")
+        self._model = model
+        self._max_batch_size = max_batch_size
+        self._max_queue = max_queue
+        self._lock = threading.Lock()
+        self._waiting: deque[_Job] = deque()
+        self._active: list[_Job] = []
+        self._worker: threading.Thread | None = None
+
+    @property
+    def queue_depth(self) -> int:
+        """Trajectories waiting to join the batch."""
+        return len(self._waiting)
+
+    @property
+    def active(self) -> int:
+        """Trajectories in the batch now."""
+        return len(self._active)
+
+    async def run(self, trajectory: Trajectory, on_step: StepCallback | None = None) -> torch.Tensor:
+        """Runs `trajectory` to the end in the shared batch and returns model.finish(trajectory).
+
+        on_step(step, total_steps) is called on the caller's loop after each finished step (awaited
+        when it returns an awaitable; the batch does not wait for it). Raises ResourceExhausted at
+        once when max_queue trajectories are already waiting or running. Cancelling the caller
+        takes the trajectory out of the batch before its next step.
+        """
+        job = _Job(trajectory, asyncio.get_running_loop())
+        with self._lock:
+            queued = len(self._waiting) + len(self._active)
+            if queued >= self._max_queue:
+                raise ResourceExhausted(f"{queued} requests are waiting or running "
+                                        f"(max_queue {self._max_queue}); retry later")
+            self._waiting.append(job)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="step-batcher", daemon=True)
+                self._worker.start()
+        try:
+            while True:
+                kind, *payload = await job.inbox.get()
+                if kind == "result":
+                    return payload[0]
+                if kind == "error":
+                    raise payload[0]
+                if on_step is not None and inspect.isawaitable(result := on_step(*payload)):
+                    await result
+        finally:
+            job.gone = True
+
+    def _work(self) -> None:
+        try:
+            while batch := self._next_batch():
+                self._step(batch)
+        except Exception as error:  # a bug here must not leave callers waiting forever
+            logger.exception("step batcher worker failed")
+            with self._lock:
+                stranded = [*self._active, *self._waiting]
+                self._active, self._waiting, self._worker = [], deque(), None
+            for job in stranded:
+                job.post("error", error)
+
+    def _next_batch(self) -> list[_Job]:
+        """Drops settled and abandoned jobs, admits waiting ones; ends the worker when idle."""
+        with self._lock:
+            self._active = [job for job in self._active if not job.gone]
+            while self._waiting and len(self._active) < self._max_batch_size:
+                job = self._waiting.popleft()
+                if not job.gone:
+                    self._active.append(job)
+            if not self._active:
+                self._worker = None
+            return list(self._active)
+
+    def _step(self, batch: list[_Job]) -> None:
+        failures = self._denoise(batch)
+        for job in batch:
+            if job in failures:
+                self._settle(job, "error", failures[job])
+            elif job.trajectory.done:
+                self._finish(job)
+            else:
+                job.post("step", job.trajectory.step, job.trajectory.total_steps)
+
+    def _denoise(self, batch: list[_Job]) -> dict[_Job, Exception]:
+        """One step for the batch; returns the jobs whose own step failed, with their errors."""
+        before = [job.trajectory.step for job in batch]
+        try:
+            self._model.denoise([job.trajectory for job in batch])
+            return {}
+        except Exception as error:  # noqa: BLE001 - the error belongs to some request
+            if len(batch) == 1:
+                return {batch[0]: error}
+            logger.warning("a step of %d trajectories failed (%s); retrying them one by one",
+                           len(batch), error)
+        failures = {}
+        for job, step in zip(batch, before):
+            if job.trajectory.step != step:
+                continue  # it advanced before the failure
+            try:
+                self._model.denoise([job.trajectory])
+            except Exception as error:  # noqa: BLE001
+                failures[job] = error
+        return failures
+
+    def _finish(self, job: _Job) -> None:
+        job.post("step", job.trajectory.step, job.trajectory.total_steps)
+        try:
+            result = self._model.finish(job.trajectory)
+        except Exception as error:  # noqa: BLE001
+            self._settle(job, "error", error)
+        else:
+            self._settle(job, "result", result)
+
+    @staticmethod
+    def _settle(job: _Job, kind: str, payload: Any) -> None:
+        job.post(kind, payload)
+        job.gone = True
