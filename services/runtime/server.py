@@ -42,6 +42,8 @@ def server_options(settings: ServerSettings) -> list[tuple[str, int]]:
         ("grpc.keepalive_timeout_ms", 20_000),
         # The stage clients ping every 30 s during long streams; allow that without strikes.
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+        # A port already in use is an error, not a port silently shared with another process.
+        ("grpc.so_reuseport", 0),
     ]
 
 
@@ -62,14 +64,14 @@ class StageServer:
                  load: Callable[[], None] | None = None):
         self.stage = stage
         self.settings = settings
-        self.port: int | None = None
+        self.port: int | None = None  # the bound port, once started
+        self.services: list[str] = []  # the registered services' full names, once started
         self.accepting = True
         self.in_flight = 0
         self._register = register
         self._load = load
         self._idle = asyncio.Event()
         self._idle.set()
-        self.services: list[str] = []  # the registered services' full names, once started
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
 
@@ -123,7 +125,8 @@ class StageServer:
             await self._health.set(service, status)
 
     async def _fail(self, what: str, error: Exception) -> None:
-        logger.error("%s stage %s: %s", self.stage, what, error)
+        """One clear log line (the trace only at debug level), then exit 1."""
+        logger.error("%s stage %s: %s", self.stage, what, str(error) or type(error).__name__)
         logger.debug("%s stage %s", self.stage, what, exc_info=error)
         await self._server.stop(None)
         raise SystemExit(1)

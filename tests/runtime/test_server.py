@@ -208,6 +208,20 @@ def test_load_failure_exits_non_zero_with_one_clear_line(caplog, capsys):
     assert "ready" not in capsys.readouterr().out
 
 
+def test_port_in_use_exits_non_zero(caplog):
+    async def scenario():
+        async with running() as (first, _, _):
+            second = StageServer("prior", settings(port=first.port), lambda server: [])
+            with pytest.raises(SystemExit) as caught:
+                await second.start()
+            return first.port, caught.value.code
+
+    with caplog.at_level(logging.ERROR, logger=server_module.__name__):
+        port, code = asyncio.run(scenario())
+    assert code == 1
+    assert f"prior stage cannot bind 127.0.0.1:{port}" in caplog.text
+
+
 def test_server_options_follow_the_settings():
     options = dict(server_options(ServerSettings(max_message_mb=3, grace_seconds=7,
                                                  max_connection_age_seconds=90)))
