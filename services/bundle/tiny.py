@@ -60,6 +60,15 @@ def _write_open_clip(folder: Path) -> None:
     save_file(state, folder / OPEN_CLIP_WEIGHTS)
 
 
+def _prior() -> PriorTransformer:
+    prior = PriorTransformer(num_attention_heads=2, attention_head_dim=16, embedding_dim=EMBED_DIM,
+                             num_layers=1, num_embeddings=CONTEXT_LENGTH)
+    with torch.no_grad():  # the CLIP statistics start at zero std; give them plausible values
+        prior.clip_mean.normal_(0.0, 0.1)
+        prior.clip_std.uniform_(0.5, 1.5)
+    return prior
+
+
 def _super_res_256() -> UNet2DModel:
     return UNet2DModel(sample_size=256, in_channels=6, out_channels=3, layers_per_block=1,
                        block_out_channels=(8, 16), norm_num_groups=4, add_attention=False,
@@ -72,9 +81,7 @@ def _components() -> dict[str, Callable[[], object]]:
     from services.upsampler.pixel_shuffle_unet import PixelShuffleUNet
 
     return {
-        "prior": lambda: PriorTransformer(num_attention_heads=2, attention_head_dim=16,
-                                          embedding_dim=EMBED_DIM, num_layers=1,
-                                          num_embeddings=CONTEXT_LENGTH),
+        "prior": _prior,
         "prior_scheduler": lambda: UnCLIPScheduler(variance_type="fixed_small_log", prediction_type="sample",
                                                    clip_sample_range=5.0),
         "text_proj": lambda: UnCLIPTextProjModel(clip_embeddings_dim=EMBED_DIM, time_embed_dim=TIME_EMBED_DIM,

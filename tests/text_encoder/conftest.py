@@ -1,0 +1,2 @@
+"""Shared fixtures (the tiny random bundle) for this folder."""
+from tests.stage_fixtures import stage_models, tiny_bundle  # noqa: F401
