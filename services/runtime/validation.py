@@ -1,7 +1,8 @@
 """Checks of the sampling fields shared by the diffusion stages.
 
-`field` is the request path of the message handed in (e.g. "sampling", "random"); errors name the
-sub-field, e.g. "sampling.num_inference_steps: must be from 1 to 1000, got 0".
+`field` is the request path of the field checked, used as is in the error
+("sampling.num_inference_steps: must be from 1 to 1000, got 0"); random_state's `field` is the
+RandomState message's path ("random"), and a bad state is reported as FIELD.generator_state.
 """
 
 import math
@@ -25,8 +26,7 @@ def num_inference_steps(params: sampling_pb2.SamplingParams, field: str, default
         return default
     steps = params.num_inference_steps
     if not 1 <= steps <= maximum:
-        raise InvalidArgument(f"{field}.num_inference_steps",
-                              f"must be from 1 to {maximum}, got {steps}")
+        raise InvalidArgument(field, f"must be from 1 to {maximum}, got {steps}")
     return steps
 
 
@@ -35,7 +35,7 @@ def guidance_scale(params: sampling_pb2.SamplingParams, field: str, default: flo
         return default
     scale = params.guidance_scale
     if not math.isfinite(scale) or scale < 0:
-        raise InvalidArgument(f"{field}.guidance_scale", f"must be finite and >= 0, got {scale}")
+        raise InvalidArgument(field, f"must be finite and >= 0, got {scale}")
     return scale
 
 
@@ -46,7 +46,7 @@ def scheduler_name(params: sampling_pb2.SamplingParams, field: str, default: str
     try:
         return SCHEDULERS[params.scheduler]
     except KeyError:
-        raise InvalidArgument(f"{field}.scheduler", f"unknown scheduler {params.scheduler}") from None
+        raise InvalidArgument(field, f"unknown scheduler {params.scheduler}") from None
 
 
 def random_state(msg: sampling_pb2.RandomState, field: str) -> torch.Generator:

@@ -18,22 +18,23 @@ def invalid(call, *args, **kwargs) -> InvalidArgument:
 
 def test_num_inference_steps():
     steps = validation.num_inference_steps
-    assert steps(Params(), "sampling", default=25, maximum=1000) == 25
-    assert steps(Params(num_inference_steps=1), "sampling", default=25, maximum=1000) == 1
-    assert steps(Params(num_inference_steps=1000), "sampling", default=25, maximum=1000) == 1000
+    assert steps(Params(), "sampling.num_inference_steps", default=25, maximum=1000) == 25
+    assert steps(Params(num_inference_steps=1), "sampling.num_inference_steps", default=25, maximum=1000) == 1
+    assert steps(Params(num_inference_steps=1000), "sampling.num_inference_steps", default=25, maximum=1000) == 1000
     for bad in (0, -3, 1001):
-        error = invalid(steps, Params(num_inference_steps=bad), "sampling", default=25, maximum=1000)
+        error = invalid(steps, Params(num_inference_steps=bad), "sampling.num_inference_steps", default=25, maximum=1000)
         assert error.field == "sampling.num_inference_steps"
         assert error.message == f"sampling.num_inference_steps: must be from 1 to 1000, got {bad}"
 
 
 def test_guidance_scale():
     scale = validation.guidance_scale
-    assert scale(Params(), "sampling", default=4.0) == 4.0
-    assert scale(Params(guidance_scale=0.0), "sampling", default=4.0) == 0.0
-    assert scale(Params(guidance_scale=8.5), "sampling", default=4.0) == 8.5
+    assert scale(Params(), "sampling.guidance_scale", default=4.0) == 4.0
+    assert scale(Params(guidance_scale=0.0), "sampling.guidance_scale", default=4.0) == 0.0
+    assert scale(Params(guidance_scale=8.5), "sampling.guidance_scale", default=4.0) == 8.5
     for bad in (-0.5, math.inf, -math.inf, math.nan):
-        error = invalid(scale, Params(guidance_scale=bad), "prior.sampling", default=4.0)
+        error = invalid(scale, Params(guidance_scale=bad), "prior.sampling.guidance_scale",
+                        default=4.0)
         assert error.field == "prior.sampling.guidance_scale"
         assert "finite and >= 0" in error.message
 
@@ -46,7 +47,8 @@ def test_guidance_scale():
     (sampling_pb2.SCHEDULER_DPM_SOLVER_PP, "dpm_solver_pp"),
 ])
 def test_scheduler_name(enum, name):
-    assert validation.scheduler_name(Params(scheduler=enum), "sampling", default="ddim") == name
+    assert validation.scheduler_name(Params(scheduler=enum), "sampling.scheduler",
+                                     default="ddim") == name
 
 
 def test_every_scheduler_enum_is_mapped():
@@ -56,7 +58,7 @@ def test_every_scheduler_enum_is_mapped():
 
 def test_unknown_scheduler_number():
     params = Params.FromString(Params(scheduler=42).SerializeToString())
-    error = invalid(validation.scheduler_name, params, "sampling", default="unclip")
+    error = invalid(validation.scheduler_name, params, "sampling.scheduler", default="unclip")
     assert error.message == "sampling.scheduler: unknown scheduler 42"
 
 
