@@ -19,10 +19,12 @@ def _servicer(holder):
     return DecoderServicer(holder)
 
 
+build = diffusion_stage_builder(
+    "decoder", _load, _servicer, decoder_pb2_grpc.add_DecoderServiceServicer_to_server,
+    decoder_pb2.DESCRIPTOR.services_by_name["DecoderService"].full_name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    build = diffusion_stage_builder(
-        "decoder", _load, _servicer, decoder_pb2_grpc.add_DecoderServiceServicer_to_server,
-        decoder_pb2.DESCRIPTOR.services_by_name["DecoderService"].full_name)
     return serve_stage("decoder", argv, build)
 
 

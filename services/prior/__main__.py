@@ -19,10 +19,12 @@ def _servicer(holder):
     return PriorServicer(holder)
 
 
+build = diffusion_stage_builder(
+    "prior", _load, _servicer, prior_pb2_grpc.add_PriorServiceServicer_to_server,
+    prior_pb2.DESCRIPTOR.services_by_name["PriorService"].full_name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    build = diffusion_stage_builder(
-        "prior", _load, _servicer, prior_pb2_grpc.add_PriorServiceServicer_to_server,
-        prior_pb2.DESCRIPTOR.services_by_name["PriorService"].full_name)
     return serve_stage("prior", argv, build)
 
 

@@ -36,6 +36,5 @@ def serve_stage(stage: str, argv: list[str] | None,
 
 
 async def _serve(server: StageServer) -> int:
-    await server.start()
-    await run_until_signal(server)
+    await run_until_signal(server)  # installs the signal handlers, then starts the server
     return 0

@@ -18,19 +18,21 @@ def _servicer(holder):
     return UpsamplerServicer(holder)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    stage = argv[0] if argv and argv[0] in STAGES else STAGES[0]
-
+def build_for(stage: str):
     def load(bundle, device):
         from services.upsampler.model import UpsamplerModel
 
         return UpsamplerModel.load(bundle, stage, device)
 
-    build = diffusion_stage_builder(
+    return diffusion_stage_builder(
         stage, load, _servicer, upsampler_pb2_grpc.add_UpsamplerServiceServicer_to_server,
         upsampler_pb2.DESCRIPTOR.services_by_name["UpsamplerService"].full_name)
-    return serve_stage(stage, argv, build)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    stage = argv[0] if argv and argv[0] in STAGES else STAGES[0]
+    return serve_stage(stage, argv, build_for(stage))
 
 
 if __name__ == "__main__":
