@@ -78,7 +78,8 @@ def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Cal
 
         def load() -> None:
             model = load_model(open_bundle(settings.bundle), settings.device)
-            holder.attach(model, StepBatcher(model, settings.max_batch_size, settings.max_queue))
+            holder.attach(model, StepBatcher(model, settings.max_batch_size, settings.max_queue,
+                                             settings.batch_join))
 
         def register(server) -> list[str]:
             add_to_server(make_servicer(holder), server)

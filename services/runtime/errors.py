@@ -35,11 +35,15 @@ class InvalidArgument(StageError):
         self.reason = reason
 
 
-class ResourceExhausted(StageError):
-    """Overload: the caller should back off or try another replica."""
+RETRY_AFTER_KEY = "retry-after-ms"
 
-    def __init__(self, reason: str):
+
+class ResourceExhausted(StageError):
+    """Overload: the caller should back off (the `retry-after-ms` trailer) or try another replica."""
+
+    def __init__(self, reason: str, retry_after_seconds: float = 1.0):
         super().__init__(grpc.StatusCode.RESOURCE_EXHAUSTED, reason)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class Unavailable(StageError):
@@ -67,6 +71,9 @@ async def _abort(error: Exception, method: Callable, context: grpc.aio.ServicerC
     if isinstance(error, StageError):
         logger.debug("%s: %s %s", method.__qualname__, error.code.name, error.message)
         code, message = error.code, error.message
+        if isinstance(error, ResourceExhausted):
+            context.set_trailing_metadata(
+                ((RETRY_AFTER_KEY, str(round(error.retry_after_seconds * 1000))),))
     else:
         logger.error("unexpected error in %s", method.__qualname__, exc_info=error)
         code, message = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE

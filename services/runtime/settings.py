@@ -30,6 +30,7 @@ class ServerSettings:
     max_connection_age_seconds: float = 300.0
     max_batch_size: int = 8
     max_queue: int = 64
+    batch_join: str = "step"
     metrics_port: int = 0
     log_level: str = "info"
     peers: Mapping[str, list[str]] = field(default_factory=dict)  # orchestrator only
@@ -130,6 +131,8 @@ _OPTIONS = (
             "most requests denoised together in one step"),
     _Option("--max-queue", "UNCLIP_MAX_QUEUE", _integer(1),
             "most requests waiting or running; more are refused with RESOURCE_EXHAUSTED"),
+    _Option("--batch-join", "UNCLIP_BATCH_JOIN", _choice("step", "request"),
+            "when waiting requests join the batch: at every denoising step, or once it is empty"),
     _Option("--metrics-port", "UNCLIP_METRICS_PORT", _PORT, "Prometheus metrics port, 0 = off"),
     _Option("--log-level", "UNCLIP_LOG_LEVEL", _choice("debug", "info", "warning", "error"),
             "log level: debug, info, warning or error"),

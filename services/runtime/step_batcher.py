@@ -60,10 +60,19 @@ class _Job:
             self.gone = True
 
 
+JOIN_POLICIES = ("step", "request")
+
+
 class StepBatcher:
-    def __init__(self, model: BatchModel, max_batch_size: int, max_queue: int):
+    def __init__(self, model: BatchModel, max_batch_size: int, max_queue: int, join: str = "step"):
+        """join: "step" admits waiting trajectories at every step boundary (iteration-level
+        scheduling); "request" only when the running batch has finished (classic request batching).
+        """
         if max_batch_size < 1 or max_queue < 1:
             raise ValueError("max_batch_size and max_queue must be >= 1")
+        if join not in JOIN_POLICIES:
+            raise ValueError(f"join must be one of {JOIN_POLICIES}")
+        self._join = join
         self._model = model
         self._max_batch_size = max_batch_size
         self._max_queue = max_queue
@@ -128,7 +137,8 @@ class StepBatcher:
         """Drops settled and abandoned jobs, admits waiting ones; ends the worker when idle."""
         with self._lock:
             self._active = [job for job in self._active if not job.gone]
-            while self._waiting and len(self._active) < self._max_batch_size:
+            may_join = self._join == "step" or not self._active
+            while may_join and self._waiting and len(self._active) < self._max_batch_size:
                 job = self._waiting.popleft()
                 if not job.gone:
                     self._active.append(job)

@@ -97,6 +97,12 @@ def test_streaming_status_after_a_response(request_bytes):
     assert (error.code(), error.details()) == EXPECTED[request_bytes]
 
 
+def test_overload_carries_a_retry_hint():
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        asyncio.run(unary(b"busy"))
+    assert dict(caught.value.trailing_metadata())[errors.RETRY_AFTER_KEY] == "1000"
+
+
 def test_success_passes_through():
     assert asyncio.run(unary(b"ok")) == b"ok"
     assert asyncio.run(stream(b"ok")) == ([b"first", b"second"], None)

@@ -119,6 +119,23 @@ def test_requests_join_at_step_boundaries_and_leave_when_done():
     assert [r.item() for r in results] == [2, 3, 1]
 
 
+def test_request_join_policy_waits_for_the_running_batch_to_finish():
+    async def scenario():
+        model = FakeModel(gated=True)
+        batcher = StepBatcher(model, max_batch_size=2, max_queue=8, join="request")
+        a = asyncio.create_task(batcher.run(Traj("a", 2)))
+        await wait_entered(model)
+        b = asyncio.create_task(batcher.run(Traj("b", 2)))
+        c = asyncio.create_task(batcher.run(Traj("c", 1)))
+        await until(lambda: batcher.queue_depth == 2)
+        model.open()
+        await asyncio.gather(a, b, c)
+        return model.batches
+
+    # b and c wait until a has finished, then start together.
+    assert run(scenario()) == [["a"], ["a"], ["b", "c"], ["b"]]
+
+
 def test_queue_full_is_refused_at_once():
     async def scenario():
         model = FakeModel(gated=True)
