@@ -1,0 +1,55 @@
+"""Services and NetworkPolicies.
+
+Model stages get headless Services: DNS returns every ready pod, the orchestrator's round_robin
+channel spreads calls over them, and servers' max connection age makes it re-resolve so new pods
+get traffic. Callers reach the orchestrator through an ordinary ClusterIP Service. Only the
+orchestrator may call the stages; metrics ports are open to the stage autoscaler and to namespaces
+labelled as metrics scrapers.
+"""
+
+from services.deploy.options import RenderOptions
+from services.deploy.stages import (APP, AUTOSCALER_COMPONENT, COMPONENT_LABEL, MODEL_STAGES,
+                                    NAME_LABEL, ORCHESTRATOR, STAGE_LABEL, grpc_port, labels,
+                                    object_name, selector)
+
+SCRAPER_NAMESPACE_LABEL = "unclip-mesh/metrics-scraper"
+STAGES_POLICY = "unclip-stages"
+ORCHESTRATOR_POLICY = "unclip-orchestrator"
+
+
+def service(stage: str, options: RenderOptions) -> dict:
+    spec: dict = {"selector": selector(stage),
+                  "ports": [{"name": "grpc", "port": grpc_port(stage), "targetPort": "grpc",
+                             "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"}]}
+    if stage != ORCHESTRATOR:
+        spec["clusterIP"] = "None"
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": object_name(stage), "namespace": options.target_namespace,
+                         "labels": labels(stage)},
+            "spec": spec}
+
+
+def _metrics_ingress() -> dict:
+    return {"from": [{"podSelector": {"matchLabels": {NAME_LABEL: APP,
+                                                      COMPONENT_LABEL: AUTOSCALER_COMPONENT}}},
+                     {"namespaceSelector": {"matchLabels": {SCRAPER_NAMESPACE_LABEL: "true"}}}],
+            "ports": [{"port": "metrics", "protocol": "TCP"}]}
+
+
+def _policy(name: str, pods: dict, ingress: list[dict], options: RenderOptions) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": options.target_namespace,
+                         "labels": {NAME_LABEL: APP}},
+            "spec": {"podSelector": pods, "policyTypes": ["Ingress"], "ingress": ingress}}
+
+
+def network_policies(options: RenderOptions) -> list[dict]:
+    stages = {"matchLabels": {NAME_LABEL: APP},
+              "matchExpressions": [{"key": STAGE_LABEL, "operator": "In",
+                                    "values": list(MODEL_STAGES)}]}
+    from_orchestrator = {"from": [{"podSelector": {"matchLabels": selector(ORCHESTRATOR)}}],
+                         "ports": [{"port": "grpc", "protocol": "TCP"}]}
+    any_caller = {"ports": [{"port": "grpc", "protocol": "TCP"}]}
+    return [_policy(STAGES_POLICY, stages, [from_orchestrator, _metrics_ingress()], options),
+            _policy(ORCHESTRATOR_POLICY, {"matchLabels": selector(ORCHESTRATOR)},
+                    [any_caller, _metrics_ingress()], options)]

@@ -1,0 +1,41 @@
+"""Names every manifest shares: stage -> object name, labels, selectors, ports."""
+
+from services.runtime.settings import STAGE_PORTS
+
+ORCHESTRATOR = "orchestrator"
+MODEL_STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
+ALL_STAGES = (*MODEL_STAGES, ORCHESTRATOR)
+METRICS_PORT = 9090
+APP = "unclip-mesh"
+NAME_LABEL = "app.kubernetes.io/name"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+STAGE_LABEL = "unclip-mesh/stage"
+AUTOSCALER_COMPONENT = "autoscaler"
+# Selects every stage Deployment and pod (label present, any stage).
+ALL_STAGES_SELECTOR = f"{NAME_LABEL}={APP},{STAGE_LABEL}"
+
+
+def component(stage: str) -> str:
+    """The DNS-safe form of a stage name: `upsampler_256` -> `upsampler-256`."""
+    return stage.replace("_", "-")
+
+
+def object_name(stage: str) -> str:
+    """Name of the stage's Deployment, Service, ConfigMap, PDB and HPA."""
+    return f"unclip-{component(stage)}"
+
+
+def grpc_port(stage: str) -> int:
+    return STAGE_PORTS[stage]
+
+
+def selector(stage: str) -> dict[str, str]:
+    return {NAME_LABEL: APP, STAGE_LABEL: stage}
+
+
+def labels(stage: str) -> dict[str, str]:
+    return {**selector(stage), COMPONENT_LABEL: component(stage), "app.kubernetes.io/part-of": APP}
+
+
+def stage_pod_selector(stage: str) -> str:
+    return f"{NAME_LABEL}={APP},{STAGE_LABEL}={stage}"
