@@ -6,7 +6,9 @@ import subprocess
 import sys
 
 import grpc
+import numpy as np
 import pytest
+import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
@@ -55,6 +57,22 @@ def test_same_seed_same_bytes_other_seed_differs(client):
     other = client.generate("a blue square", seed=43, size=256, stages=FAST)
     assert first.png_images == again.png_images
     assert first.png_images != other.png_images
+
+
+def test_mesh_equals_the_stages_called_in_one_process(mesh, client):
+    from services.inprocess_cascade import InProcessCascade, StageKnobs
+
+    cascade = InProcessCascade.open(mesh.bundle)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the stage processes run: results are equal at equal thread counts
+    try:
+        local = cascade.generate("a red circle", num_images=2, size=256, seed=9,
+                                 stages={stage: StageKnobs(steps=2) for stage in FAST})
+    finally:
+        torch.set_num_threads(threads)
+    remote = client.generate("a red circle", num_images=2, size=256, seed=9, stages=FAST)
+    for png, pixels in zip(remote.png_images, local.images):
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), pixels.permute(1, 2, 0).numpy())
 
 
 def test_several_images_at_64px(client):

@@ -1,0 +1,89 @@
+"""The cascade's stage models called in one process, with the mesh's noise hand-off.
+
+This is the baseline the mesh is measured against (benchmarks/) and a convenient way to run a bundle
+without servers (evaluation, notebooks). Same models, same noise order, same defaults as the mesh:
+for the same request and seed it returns the mesh's images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from services.bundle.loader import Bundle, open_bundle
+from services.decoder.model import DecoderJob, DecoderModel
+from services.prior.model import PriorJob, PriorModel
+from services.runtime.image_dtype import quantize
+from services.text_encoder.model import TextEncoderModel
+from services.upsampler.model import UpsampleJob, UpsamplerModel
+
+UPSAMPLERS = {256: ("upsampler_256",), 1024: ("upsampler_256", "upsampler_1024")}
+
+
+@dataclass(frozen=True)
+class StageKnobs:
+    steps: int | None = None
+    guidance_scale: float | None = None
+    scheduler: str | None = None
+
+
+@dataclass
+class CascadeResult:
+    images: torch.Tensor                                # uint8 [B, 3, S, S]
+    intermediates: dict[str, torch.Tensor] = field(default_factory=dict)  # stage -> its output
+
+
+class InProcessCascade:
+    def __init__(self, bundle: Bundle, device: str = "cpu"):
+        self.bundle = bundle
+        self.text_encoder = TextEncoderModel.load(bundle, device)
+        self.prior = PriorModel.load(bundle, device)
+        self.decoder = DecoderModel.load(bundle, device)
+        self.upsamplers = {stage: UpsamplerModel.load(bundle, stage, device)
+                           for stage in ("upsampler_256", "upsampler_1024") if bundle.has_stage(stage)}
+
+    @classmethod
+    def open(cls, path, device: str = "cpu") -> InProcessCascade:
+        return cls(open_bundle(path), device)
+
+    @staticmethod
+    def _run(model, job):
+        trajectory = model.start(job)
+        while not trajectory.done:
+            model.denoise([trajectory])
+        return model.finish(trajectory), trajectory.generator
+
+    @staticmethod
+    def _knobs(model, knobs: StageKnobs | None) -> tuple[int, float, str]:
+        knobs = knobs or StageKnobs()
+        defaults = model.defaults
+        return (knobs.steps or defaults.num_inference_steps,
+                defaults.guidance_scale if knobs.guidance_scale is None else knobs.guidance_scale,
+                knobs.scheduler or defaults.scheduler)
+
+    @torch.inference_mode()
+    def generate(self, prompt: str, *, num_images: int = 1, size: int = 1024, seed: int = 0,
+                 stages: dict[str, StageKnobs] | None = None) -> CascadeResult:
+        stages = stages or {}
+        text, _ = self.text_encoder.encode_text([prompt])
+        text = type(text)(*(t.repeat_interleave(num_images, 0) for t in
+                            (text.text_embedding, text.token_states, text.attention_mask)))
+        unconditional = self.text_encoder.unconditional()
+        steps, guidance, scheduler = self._knobs(self.prior, stages.get("prior"))
+        embedding, generator = self._run(self.prior, PriorJob(
+            text, unconditional, steps, guidance, scheduler, torch.Generator().manual_seed(seed)))
+        steps, guidance, scheduler = self._knobs(self.decoder, stages.get("decoder"))
+        images, generator = self._run(self.decoder, DecoderJob(
+            embedding, text, unconditional, steps, guidance, scheduler, generator))
+        result = CascadeResult(images, {"prior": embedding, "decoder": images})
+        for stage in UPSAMPLERS.get(size, ()):
+            model = self.upsamplers[stage]
+            steps, _, scheduler = self._knobs(model, stages.get(stage))
+            if stage == "upsampler_1024":
+                images = images.half().float()  # the mesh hands float16 into the 1024 stage
+            images, generator = self._run(model, UpsampleJob(
+                images, steps, scheduler, generator, noise_level=model.defaults.noise_level))
+            result.intermediates[stage] = images
+        result.images = quantize(images)
+        return result
