@@ -116,7 +116,8 @@ class GenerationChain:
                 yield event
 
         final = from_proto(images.result.images, f"{stages[-1]}.images")
-        yield Event(result=generation_pb2.GeneratedImages(png_images=to_pngs(final), seed=seed, size=size))
+        yield Event(result=generation_pb2.GeneratedImages(png_images=to_pngs(final), seed=seed,
+                                                          size=final.shape[-1]))
 
     @staticmethod
     def _dtype_after(stage: str, stages: tuple[str, ...]) -> int:

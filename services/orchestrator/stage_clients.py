@@ -11,6 +11,8 @@ import json
 
 import grpc
 
+from services.runtime.server import MAX_FRAME_SIZE
+
 STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
 
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
@@ -22,6 +24,7 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.service_config", _SERVICE_CONFIG),
         ("grpc.enable_retries", 0),
+        ("grpc.http2.max_frame_size", MAX_FRAME_SIZE),
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_timeout_ms", 10_000),
     ]

@@ -9,7 +9,7 @@ from services.runtime.tensor_codec import from_proto, to_proto
 from services.upsampler.model import UpsampleJob
 from unclip.v1 import decoder_pb2, upsampler_pb2, upsampler_pb2_grpc
 
-INPUT_SIZES = {"upsampler_256": 64, "upsampler_1024": 256}
+SCALE = 4  # every unCLIP super-resolution stage upsamples by 4 (64->256, 256->1024)
 
 
 class UpsamplerServicer(upsampler_pb2_grpc.UpsamplerServiceServicer):
@@ -19,7 +19,7 @@ class UpsamplerServicer(upsampler_pb2_grpc.UpsamplerServiceServicer):
     @grpc_errors
     async def UpsampleImage(self, request, context):
         model = self.stage.loaded_model()
-        side = INPUT_SIZES[self.stage.stage]
+        side = model.output_size // SCALE
         images = from_proto(request.images, "images",
                             dtypes={torch.float32, torch.float16, torch.uint8}, shape=(None, 3, side, side))
         check_rows(images.shape[0], "images")
