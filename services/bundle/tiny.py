@@ -101,7 +101,7 @@ def _components() -> dict[str, Callable[[], object]]:
         "super_res_1024": lambda: PixelShuffleUNet(
             sample_size=1024, in_channels=6, out_channels=3, shuffle_factor=4, block_out_channels=(16, 32),
             layers_per_block=1, down_block_types=("ResnetDownsampleBlock2D",) * 2,
-            up_block_types=("ResnetUpsampleBlock2D",) * 2, norm_num_groups=8, class_embed_type="timestep"),
+            up_block_types=("ResnetUpsampleBlock2D",) * 2, norm_num_groups=8, noise_level_embedding=True),
         "super_res_1024_scheduler": lambda: UnCLIPScheduler(variance_type="fixed_small_log",
                                                             prediction_type="epsilon"),
     }

@@ -56,7 +56,7 @@ def test_pixel_shuffle_unet_round_trips(tmp_path):
     torch.manual_seed(0)
     net = PixelShuffleUNet(sample_size=64, shuffle_factor=4, block_out_channels=(8, 16), norm_num_groups=4,
                            layers_per_block=1, down_block_types=("ResnetDownsampleBlock2D",) * 2,
-                           up_block_types=("ResnetUpsampleBlock2D",) * 2, class_embed_type="timestep").eval()
+                           up_block_types=("ResnetUpsampleBlock2D",) * 2, noise_level_embedding=True).eval()
     net.save_pretrained(tmp_path)
     loaded = PixelShuffleUNet.from_pretrained(tmp_path).eval()
     def public(config):
