@@ -1,0 +1,214 @@
+"""Policies every stage must meet, in every overlay and with either scaler."""
+
+import pytest
+
+from services.deploy.config import peers
+from services.deploy.options import RenderOptions
+from services.deploy.render import render
+from services.deploy.stages import ALL_STAGES, MODEL_STAGES, ORCHESTRATOR, grpc_port, object_name
+from services.deploy.workloads import GPU_RESOURCE
+from tests.deploy.manifests import RENDERINGS, by_kind, rendered, selects
+
+CASES = [(name, stage) for name in sorted(RENDERINGS) for stage in ALL_STAGES]
+
+
+def _pod(objects, stage):
+    return by_kind(objects, "Deployment")[object_name(stage)]["spec"]["template"]
+
+
+def _container(objects, stage):
+    (container,) = _pod(objects, stage)["spec"]["containers"]
+    return container
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_native_grpc_probes_on_the_stage_port(name, stage):
+    container = _container(rendered(name), stage)
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["grpc"] == {"port": grpc_port(stage)}, probe
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_liveness_outlasts_a_drain_and_termination_outlasts_pre_stop_plus_drain(name, stage):
+    objects = rendered(name)
+    pod, container = _pod(objects, stage), _container(objects, stage)
+    grace = float(by_kind(objects, "ConfigMap")[object_name(stage)]["data"]["UNCLIP_GRACE_SECONDS"])
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pod["spec"]["terminationGracePeriodSeconds"] > pre_stop + grace
+    liveness = container["livenessProbe"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] > pre_stop + grace
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_resources_requests_and_limits(name, stage):
+    resources = _container(rendered(name), stage)["resources"]
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(resources[kind]), kind
+    wants_gpu = name.startswith("gpu/") and stage != ORCHESTRATOR
+    assert (GPU_RESOURCE in resources["limits"]) == wants_gpu
+    if wants_gpu:
+        assert resources["requests"][GPU_RESOURCE] == resources["limits"][GPU_RESOURCE] == "1"
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_non_root_read_only_context(name, stage):
+    objects = rendered(name)
+    pod_context = _pod(objects, stage)["spec"]["securityContext"]
+    assert pod_context["runAsNonRoot"] is True and pod_context["runAsUser"] > 0
+    assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
+    context = _container(objects, stage)["securityContext"]
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_pod_disruption_budget_covers_the_stage_and_allows_drains(name, stage):
+    objects = rendered(name)
+    budget = by_kind(objects, "PodDisruptionBudget")[object_name(stage)]
+    assert budget["apiVersion"] == "policy/v1"
+    assert selects(budget["spec"]["selector"], _pod(objects, stage)["metadata"]["labels"])
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_service_selects_the_stage_on_its_grpc_port(name, stage):
+    objects = rendered(name)
+    service = by_kind(objects, "Service")[object_name(stage)]
+    assert selects({"matchLabels": service["spec"]["selector"]},
+                   _pod(objects, stage)["metadata"]["labels"])
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == \
+        [(grpc_port(stage), "grpc")]
+    assert {"name": "grpc", "containerPort": grpc_port(stage), "protocol": "TCP"} in \
+        _container(objects, stage)["ports"]
+    assert (service["spec"].get("clusterIP") == "None") == (stage != ORCHESTRATOR)
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_network_policy_lets_only_the_orchestrator_reach_a_stage(name, stage):
+    objects = rendered(name)
+    labels = _pod(objects, stage)["metadata"]["labels"]
+    orchestrator_labels = _pod(objects, ORCHESTRATOR)["metadata"]["labels"]
+    policies = [p for p in by_kind(objects, "NetworkPolicy").values()
+                if selects(p["spec"]["podSelector"], labels)]
+    assert len(policies) == 1, "every stage pod is covered by exactly one policy"
+    (policy,) = policies
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    grpc_rules = [r for r in policy["spec"]["ingress"]
+                  if {"port": "grpc", "protocol": "TCP"} in r["ports"]]
+    assert len(grpc_rules) == 1
+    sources = grpc_rules[0].get("from")
+    if stage == ORCHESTRATOR:
+        assert sources is None  # callers come from anywhere
+    else:
+        assert [list(s) for s in sources] == [["podSelector"]]
+        assert selects(sources[0]["podSelector"], orchestrator_labels)
+        assert not selects(sources[0]["podSelector"], labels)
+    for rule in policy["spec"]["ingress"]:
+        assert all(port["port"] in ("grpc", "metrics") for port in rule["ports"])
+    if name.endswith("/controller"):
+        autoscaler = by_kind(objects, "Deployment")["unclip-autoscaler"]["spec"]["template"]
+        (metrics_rule,) = [r for r in policy["spec"]["ingress"]
+                           if {"port": "metrics", "protocol": "TCP"} in r["ports"]]
+        assert any("podSelector" in source and
+                   selects(source["podSelector"], autoscaler["metadata"]["labels"])
+                   for source in metrics_rule["from"])
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_scaled_by_an_hpa_on_load_with_cpu_fallback_or_by_the_controller(name, stage):
+    objects = rendered(name)
+    hpas = by_kind(objects, "HorizontalPodAutoscaler")
+    deployment = by_kind(objects, "Deployment")[object_name(stage)]
+    assert "replicas" not in deployment["spec"], "an apply must not reset the scaler's count"
+    if name.endswith("/controller"):
+        assert not hpas and "unclip-autoscaler" in by_kind(objects, "Deployment")
+        return
+    hpa = hpas[object_name(stage)]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": object_name(stage)}
+    load, cpu = hpa["spec"]["metrics"]
+    assert load["type"] == "Pods" and load["pods"]["metric"] == {"name": "unclip_inflight_requests"}
+    assert cpu["type"] == "Resource" and cpu["resource"]["name"] == "cpu"
+    annotations = deployment["metadata"]["annotations"]
+    assert int(annotations["unclip-mesh/min-replicas"]) == hpa["spec"]["minReplicas"]
+    assert int(annotations["unclip-mesh/max-replicas"]) == hpa["spec"]["maxReplicas"]
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_config_map_feeds_the_runtime_settings(name, stage):
+    objects = rendered(name)
+    config = by_kind(objects, "ConfigMap")[object_name(stage)]
+    container = _container(objects, stage)
+    assert container["envFrom"] == [{"configMapRef": {"name": object_name(stage)}}]
+    assert container["args"] == ["serve", stage]
+    data = config["data"]
+    assert all(key.startswith("UNCLIP_") for key in data)
+    assert data["UNCLIP_PORT"] == str(grpc_port(stage)) and data["UNCLIP_HOST"] == "0.0.0.0"
+    assert data["UNCLIP_METRICS_PORT"] == "9090"
+    assert float(data["UNCLIP_MAX_CONNECTION_AGE_SECONDS"]) > 0
+    if stage != ORCHESTRATOR:
+        assert data["UNCLIP_DEVICE"] == ("cuda" if name.startswith("gpu/") else "cpu")
+
+
+@pytest.mark.parametrize("name, stage", [c for c in CASES if c[1] != ORCHESTRATOR])
+def test_model_stages_read_the_bundle_read_only_from_the_claim(name, stage):
+    objects = rendered(name)
+    pod = _pod(objects, stage)
+    claim = next(iter(by_kind(objects, "PersistentVolumeClaim")))
+    assert {"name": "models", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}} \
+        in pod["spec"]["volumes"]
+    assert {"name": "models", "mountPath": "/models", "readOnly": True} in \
+        _container(objects, stage)["volumeMounts"]
+    bundle = by_kind(objects, "ConfigMap")[object_name(stage)]["data"]["UNCLIP_BUNDLE"]
+    assert bundle == "/models/bundle"
+
+
+@pytest.mark.parametrize("stage", MODEL_STAGES)
+def test_gpu_stages_select_their_pool_and_tolerate_gpu_taints(stage):
+    pod = _pod(rendered("gpu/hpa"), stage)["spec"]
+    (pool,) = pod["nodeSelector"].values()
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert any(t.get("value") == pool for t in pod["tolerations"])
+    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == \
+        {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+
+
+def test_node_pool_option_moves_one_stage():
+    objects = render(RenderOptions(overlay="gpu", node_pools={"decoder": "h100"}))
+    assert _pod(objects, "decoder")["spec"]["nodeSelector"] == {"unclip-mesh/node-pool": "h100"}
+    assert _pod(objects, "prior")["spec"]["nodeSelector"] == {"unclip-mesh/node-pool": "gpu-medium"}
+
+
+def test_orchestrator_dials_each_headless_service_by_dns():
+    options = RenderOptions(overlay="gpu", namespace="gen")
+    expected = {stage: f"dns:///{object_name(stage)}.gen.svc.cluster.local:{grpc_port(stage)}"
+                for stage in MODEL_STAGES}
+    assert dict(item.split("=", 1) for item in peers(options).split(";")) == expected
+
+
+def test_a_changed_config_map_rolls_the_pods():
+    def config_hash(options):
+        return _pod(render(options), "prior")["metadata"]["annotations"]["unclip-mesh/config-hash"]
+
+    assert config_hash(RenderOptions(overlay="gpu")) != config_hash(RenderOptions(overlay="cpu-demo"))
+
+
+def test_every_object_is_in_the_target_namespace():
+    objects = render(RenderOptions(overlay="gpu", namespace="elsewhere", scaler="controller"))
+    for obj in objects:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == "elsewhere", obj["metadata"]["name"]
+    binding = by_kind(objects, "RoleBinding")["unclip-autoscaler"]
+    assert binding["subjects"][0]["namespace"] == "elsewhere"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"overlay": "tpu"}, "unknown overlay"),
+    ({"scaler": "keda"}, "unknown scaler"),
+    ({"node_pools": {"vae": "x"}}, "unknown stage"),
+])
+def test_render_options_refuse_unknown_values(bad, message):
+    with pytest.raises(ValueError, match=message):
+        RenderOptions(**bad)
