@@ -1,0 +1,67 @@
+"""Step 3: the 64 px decoder, CLIP image embedding (+ text) -> image (UNet2DConditionModel + text_proj).
+
+Trained on exactly what UnCLIPPipeline's decoder loop feeds it: text_proj(image embedding, prompt
+embedding, token states) -> class_labels + encoder_hidden_states, mask padded for the extra context
+tokens. For guidance the image embedding is replaced by text_proj's learned null embedding 10% of the
+time and the text by the empty prompt's encoding 50% of the time. Predicts epsilon.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import UnCLIPScheduler, UNet2DConditionModel
+from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
+
+from training import world
+from training.cli import read_config
+from training.clip_features import FrozenClip, drop_text
+from training.loop import LoopConfig, train
+from training.noise import add_noise, schedule
+
+
+def main(argv: list[str] | None = None) -> None:
+    config, device = read_config(__doc__.splitlines()[0], argv)
+    clip = FrozenClip.load(Path(config["clip"]), device)
+    empty = clip.text([""])
+    embed_dim = empty.text_embedding.shape[1]
+    unet_config = config["decoder"]
+    decoder = UNet2DConditionModel(**unet_config, in_channels=3, out_channels=3,
+                                   class_embed_type="identity").to(device)
+    text_proj = UnCLIPTextProjModel(clip_embeddings_dim=embed_dim,
+                                    time_embed_dim=4 * unet_config["block_out_channels"][0],
+                                    cross_attention_dim=unet_config["cross_attention_dim"]).to(device)
+    process, batch_size, size = schedule(), config["batch_size"], unet_config["sample_size"]
+
+    def loss_fn(generator: torch.Generator) -> torch.Tensor:
+        scenes = world.sample_scenes(batch_size, generator)
+        images = world.render(scenes, size, device=device)
+        embeddings = clip.images(F.interpolate(images, size=clip.backend.image_size, mode="area")
+                                 if size != clip.backend.image_size else images)
+        drop_image = (torch.rand(batch_size, generator=generator) < config["image_embedding_drop"]).to(device)
+        drop = torch.rand(batch_size, generator=generator) < config["text_drop"]
+        text = drop_text(clip.text(world.captions(scenes, generator)), empty, drop)
+        null = text_proj.learned_classifier_free_guidance_embeddings.expand_as(embeddings)
+        embeddings = torch.where(drop_image[:, None], null, embeddings)
+        hidden_states, time_embeddings = text_proj(
+            image_embeddings=embeddings, prompt_embeds=text.text_embedding,
+            text_encoder_hidden_states=text.token_states, do_classifier_free_guidance=False)
+        mask = F.pad(text.attention_mask, (text_proj.clip_extra_context_tokens, 0), value=True)
+        noisy, timesteps, noise = add_noise(process, images, generator)
+        predicted = decoder(sample=noisy, timestep=timesteps, encoder_hidden_states=hidden_states,
+                            class_labels=time_embeddings, attention_mask=mask).sample
+        return F.mse_loss(predicted, noise)
+
+    loop = LoopConfig.from_dict(config["loop"])
+    trained = train(loop, {"decoder": decoder, "text_proj": text_proj}, loss_fn)
+    final = loop.run_dir / "final"
+    for name, module in trained.items():
+        module.save_pretrained(final / name)
+    UnCLIPScheduler(variance_type="fixed_small_log", prediction_type="epsilon"
+                    ).save_pretrained(final / "decoder_scheduler")
+
+
+if __name__ == "__main__":
+    main()
