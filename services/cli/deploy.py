@@ -18,7 +18,8 @@ DEFAULT_NAMESPACE = "unclip"
 def _stage_pool(text: str) -> tuple[str, str]:
     stage, _, pool = text.partition("=")
     if stage not in ALL_STAGES or not pool:
-        raise argparse.ArgumentTypeError(f"expected STAGE=POOL with STAGE one of {', '.join(ALL_STAGES)}")
+        raise argparse.ArgumentTypeError(
+            f"expected STAGE=POOL with STAGE one of {', '.join(ALL_STAGES)}")
     return stage, pool
 
 
@@ -28,7 +29,8 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("manifests")
     group.add_argument("--overlay", choices=OVERLAYS, default="cpu-demo")
-    group.add_argument("--namespace", help="default: the overlay's (cpu-demo: unclip-demo, gpu: unclip)")
+    group.add_argument("--namespace",
+                       help="default: the overlay's (cpu-demo: unclip-demo, gpu: unclip)")
     group.add_argument("--image", help="default: the overlay's image")
     group.add_argument("--node-pool", type=_stage_pool, action="append", default=[],
                        metavar="STAGE=POOL", help="repeatable: put STAGE on node pool POOL")

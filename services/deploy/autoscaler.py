@@ -109,8 +109,9 @@ class StageAutoscaler:
                 continue
             now = self.clock()
             current = deployment.spec.replicas
-            decision = decide(current, self.read_loads(stage, annotations.get(LOAD_METRIC, DEFAULT_LOAD_METRIC)),
-                              bounds, self.pace, now, self.last_scaled_at.get(stage))
+            loads = self.read_loads(stage, annotations.get(LOAD_METRIC, DEFAULT_LOAD_METRIC))
+            decision = decide(current, loads, bounds, self.pace, now,
+                              self.last_scaled_at.get(stage))
             decisions[stage] = decision
             if decision.replicas != current:
                 logger.info("%s: %d -> %d replicas (%s)", stage, current, decision.replicas,

@@ -8,7 +8,7 @@ replaced whole. An overlay that adds or drops a named item is refused: it has no
 from typing import Any
 
 
-def _named(value: Any) -> bool:
+def is_named_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(
         isinstance(item, dict) and "name" in item for item in value)
 
@@ -30,7 +30,7 @@ def strategic_diff(base: dict, target: dict, where: str = "") -> dict:
         path = f"{where}.{key}"
         if isinstance(old, dict) and isinstance(value, dict):
             patch[key] = strategic_diff(old, value, path)
-        elif _named(old) and _named(value):
+        elif is_named_list(old) and is_named_list(value):
             patch[key] = _named_list_patch(old, value, path)
         else:
             patch[key] = value

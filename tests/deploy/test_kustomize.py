@@ -10,7 +10,7 @@ import yaml
 
 from services.deploy.kustomize import tree, write_tree
 from services.deploy.options import RenderOptions
-from services.deploy.patch import strategic_diff
+from services.deploy.patch import is_named_list, strategic_diff
 from services.deploy.profiles import OVERLAYS
 from services.deploy.render import render
 
@@ -54,8 +54,7 @@ def _merge(base, patch):
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) and "name" in v for v in value) \
-                and isinstance(base.get(key), list):
+        elif is_named_list(value) and isinstance(base.get(key), list):
             patched = {item["name"]: item for item in value}
             merged[key] = [_merge(item, patched[item["name"]]) if item["name"] in patched else item
                            for item in base[key]]
