@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
+from services.diffusion.schedulers import min_steps
 from services.runtime import validation
 from services.runtime.errors import InvalidArgument, Unavailable
 from services.runtime.progress_stream import Progress, run_with_progress
@@ -31,12 +32,17 @@ def sampling_knobs(request, model, field: str = "sampling") -> Knobs:
     """Steps, guidance and scheduler from the request, else the bundle's defaults; the noise source."""
     defaults = model.defaults
     params = request.sampling
+    scheduler = validation.scheduler_name(params, f"{field}.scheduler", defaults.scheduler)
+    steps = validation.num_inference_steps(params, f"{field}.num_inference_steps",
+                                           defaults.num_inference_steps, model.max_steps)
+    if steps < min_steps(scheduler):
+        raise InvalidArgument(f"{field}.num_inference_steps",
+                              f"the {scheduler} scheduler needs at least {min_steps(scheduler)} steps")
     return Knobs(
-        steps=validation.num_inference_steps(params, f"{field}.num_inference_steps",
-                                             defaults.num_inference_steps, model.max_steps),
+        steps=steps,
         guidance_scale=validation.guidance_scale(params, f"{field}.guidance_scale",
                                                  defaults.guidance_scale),
-        scheduler=validation.scheduler_name(params, f"{field}.scheduler", defaults.scheduler),
+        scheduler=scheduler,
         generator=validation.random_state(request.random, "random"))
 
 

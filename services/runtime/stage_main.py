@@ -27,10 +27,13 @@ def serve_stage(stage: str, argv: list[str] | None,
     settings = settings_from_args(args, os.environ)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if settings.torch_threads:
-        import torch
+    import torch
 
+    if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
+    # TF32 matmuls/convolutions move results far from float32 (and from the reference pipeline).
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     load, register = build(settings)
     return asyncio.run(_serve(StageServer(stage, settings, register, load)))
 

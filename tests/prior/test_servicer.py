@@ -76,6 +76,8 @@ def _with(fields, **changes):
     ({"sampling__num_inference_steps": 0}, "sampling.num_inference_steps"),
     ({"sampling__num_inference_steps": 100_000}, "sampling.num_inference_steps"),
     ({"sampling__num_inference_steps": -5}, "sampling.num_inference_steps"),
+    ({"sampling__num_inference_steps": 1, "sampling__scheduler": sampling_pb2.SCHEDULER_UNCLIP},
+     "sampling.num_inference_steps"),
     ({"sampling__guidance_scale": math.nan}, "sampling.guidance_scale"),
     ({"sampling__guidance_scale": math.inf}, "sampling.guidance_scale"),
     ({"sampling__scheduler": 42}, "sampling.scheduler"),

@@ -1,0 +1,61 @@
+"""Mesh throughput under concurrent clients: step-level vs request-level vs no batching.
+
+Starts the mesh (six processes on loopback, 1 torch thread each) once per batching mode and runs
+1, 4 and 16 concurrent clients against it; also one vs two decoder replicas. Prints a table of
+images per second and median latency.
+
+    python benchmarks/throughput.py --bundle models/demo [--size 64] [--steps 10] [--requests 2]
+"""
+
+import argparse
+
+from benchmarks.load import mesh_request, run_clients
+from services.cli.local_mesh import STAGE_ORDER, LocalMesh
+from services.client.sdk import Sampling
+
+MODES = {"none": ("--max-batch-size", "1"),
+         "request": ("--max-batch-size", "16", "--batch-join", "request"),
+         "step": ("--max-batch-size", "16", "--batch-join", "step")}
+STAGES_FOR_SIZE = {64: 3, 256: 4, 1024: 5}
+
+
+def measure(bundle: str, size: int, steps: int, requests: int, mode: str, clients: list[int],
+            decoder_replicas: int = 1) -> list[tuple]:
+    stages = STAGE_ORDER[:STAGES_FOR_SIZE[size]]
+    knobs = {stage: Sampling(steps=steps) for stage in stages[1:]}
+    rows = []
+    with LocalMesh(bundle, stages=stages, replicas={"decoder": decoder_replicas},
+                   stage_args=("--torch-threads", "1", *MODES[mode])) as mesh:
+        request = mesh_request(mesh.target, "a red circle", {"size": size, "stages": knobs})
+        run_clients(1, 1, request)  # warm-up
+        for count in clients:
+            result = run_clients(count, requests, request)
+            rows.append((mode, decoder_replicas, count, result.images_per_second, result.median_latency))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", default="models/demo")
+    parser.add_argument("--size", type=int, default=64, choices=(64, 256, 1024))
+    parser.add_argument("--steps", type=int, default=10, help="steps of every diffusion stage")
+    parser.add_argument("--requests", type=int, default=2, help="requests per client")
+    parser.add_argument("--clients", default="1,4,16")
+    parser.add_argument("--modes", default="none,request,step")
+    args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+    rows = []
+    for mode in args.modes.split(","):
+        rows += measure(args.bundle, args.size, args.steps, args.requests, mode, clients)
+    rows += measure(args.bundle, args.size, args.steps, args.requests, "step", [max(clients)],
+                    decoder_replicas=2)
+    print(f"bundle {args.bundle}, {args.size} px, {args.steps} steps per stage, "
+          f"{args.requests} requests per client")
+    print("| batching | decoder replicas | clients | images/s | median latency s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for mode, replicas, count, rate, latency in rows:
+        print(f"| {mode} | {replicas} | {count} | {rate:.2f} | {latency:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
