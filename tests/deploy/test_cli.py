@@ -52,7 +52,7 @@ def test_render_prints_the_manifests_for_the_options(capsys):
                                            node_pools={"decoder": "h100"}))
 
 
-def test_render_refuses_a_bad_node_pool(capsys):
+def test_render_refuses_a_bad_node_pool():
     with pytest.raises(SystemExit):
         parse("render", "--node-pool", "vae=x")
 
