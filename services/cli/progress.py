@@ -16,8 +16,8 @@ class ProgressBars:
         for bar in self._bars.values():
             bar.close()
 
-    def update(self, event: generation_pb2.GenerateImagesResponse) -> None:
-        kind = event.WhichOneof("event")
+    def update(self, event: generation_pb2.GenerationEvent) -> None:
+        kind = event.WhichOneof("kind")
         if kind == "stage_started":
             name = generation_pb2.Stage.Name(event.stage_started.stage).removeprefix("STAGE_").lower()
             self._bars[event.stage_started.stage] = tqdm(desc=f"{name:>14}", unit="step", leave=True)

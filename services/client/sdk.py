@@ -63,7 +63,7 @@ class GenerationClient:
 
     def generate_events(self, prompt: str, *, num_images: int = 1, size: int | None = None,
                         seed: int | None = None, stages: dict[str, Sampling] | None = None,
-                        timeout: float | None = None) -> Iterator[generation_pb2.GenerateImagesResponse]:
+                        timeout: float | None = None) -> Iterator[generation_pb2.GenerationEvent]:
         """The raw event stream; stages maps prior/decoder/upsampler_256/upsampler_1024 to knobs."""
         request = generation_pb2.GenerateImagesRequest(prompt=prompt, num_images=num_images,
                                                        size=SIZES[size] if size else 0)
@@ -71,7 +71,11 @@ class GenerationClient:
             request.seed = seed
         for stage, sampling in (stages or {}).items():
             getattr(request, stage).CopyFrom(sampling.to_proto())
-        return self._stub.GenerateImages(request, timeout=timeout, metadata=self._metadata)
+        return self._events(self._stub.GenerateImages(request, timeout=timeout, metadata=self._metadata))
+
+    @staticmethod
+    def _events(responses) -> Iterator[generation_pb2.GenerationEvent]:
+        return (response.event for response in responses)
 
     def generate(self, prompt: str, *, on_event: Callable | None = None, **options) -> Generation:
         for event in self.generate_events(prompt, **options):

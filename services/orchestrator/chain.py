@@ -31,7 +31,7 @@ STAGE_ENUM = {
     "upsampler_1024": generation_pb2.STAGE_UPSAMPLER_1024,
 }
 
-Event = generation_pb2.GenerateImagesResponse
+Event = generation_pb2.GenerationEvent
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from services.orchestrator.chain import GenerationChain
 from services.orchestrator.deadline import Deadline
 from services.runtime.errors import grpc_errors
-from unclip.v1 import generation_pb2_grpc
+from unclip.v1 import generation_pb2, generation_pb2_grpc
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
@@ -13,4 +13,4 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
     @grpc_errors
     async def GenerateImages(self, request, context):
         async for event in self._chain.generate(request, Deadline(context.time_remaining())):
-            yield event
+            yield generation_pb2.GenerateImagesResponse(event=event)

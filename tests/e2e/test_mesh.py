@@ -38,7 +38,7 @@ def client(mesh):
 
 def test_prompt_to_1024_png_with_progress(client):
     events = list(client.generate_events("a red circle", seed=1, stages=FAST, timeout=120))
-    kinds = [e.WhichOneof("event") for e in events]
+    kinds = [e.WhichOneof("kind") for e in events]
     started = [e.stage_started.stage for e in events if e.HasField("stage_started")]
     assert started == [generation_pb2.STAGE_TEXT_ENCODER, generation_pb2.STAGE_PRIOR,
                        generation_pb2.STAGE_DECODER, generation_pb2.STAGE_UPSAMPLER_256,
@@ -115,7 +115,7 @@ def test_bad_input_gets_invalid_argument_naming_the_field(mesh, changes, field):
     assert error.value.details().startswith(field), error.value.details()
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
     assert health.status == health_pb2.HealthCheckResponse.SERVING
-    assert list(stub.GenerateImages(_request(), timeout=60))[-1].HasField("result")
+    assert list(stub.GenerateImages(_request(), timeout=60))[-1].event.HasField("result")
 
 
 def test_scheduler_choice_changes_the_image(client):

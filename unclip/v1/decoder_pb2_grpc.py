@@ -40,6 +40,11 @@ class DecoderServiceStub:
                 request_serializer=unclip_dot_v1_dot_decoder__pb2.DecodeImageRequest.SerializeToString,
                 response_deserializer=unclip_dot_v1_dot_decoder__pb2.DecodeImageResponse.FromString,
                 _registered_method=True)
+        self.InvertImage = channel.unary_stream(
+                '/unclip.v1.DecoderService/InvertImage',
+                request_serializer=unclip_dot_v1_dot_decoder__pb2.InvertImageRequest.SerializeToString,
+                response_deserializer=unclip_dot_v1_dot_decoder__pb2.InvertImageResponse.FromString,
+                _registered_method=True)
 
 
 class DecoderServiceServicer:
@@ -53,6 +58,13 @@ class DecoderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InvertImage(self, request, context):
+        """InvertImage runs the decoder's DDIM loop backwards: images to the noise that decodes to them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DecoderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +72,11 @@ def add_DecoderServiceServicer_to_server(servicer, server):
                     servicer.DecodeImage,
                     request_deserializer=unclip_dot_v1_dot_decoder__pb2.DecodeImageRequest.FromString,
                     response_serializer=unclip_dot_v1_dot_decoder__pb2.DecodeImageResponse.SerializeToString,
+            ),
+            'InvertImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.InvertImage,
+                    request_deserializer=unclip_dot_v1_dot_decoder__pb2.InvertImageRequest.FromString,
+                    response_serializer=unclip_dot_v1_dot_decoder__pb2.InvertImageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +107,33 @@ class DecoderService:
             '/unclip.v1.DecoderService/DecodeImage',
             unclip_dot_v1_dot_decoder__pb2.DecodeImageRequest.SerializeToString,
             unclip_dot_v1_dot_decoder__pb2.DecodeImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InvertImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/unclip.v1.DecoderService/InvertImage',
+            unclip_dot_v1_dot_decoder__pb2.InvertImageRequest.SerializeToString,
+            unclip_dot_v1_dot_decoder__pb2.InvertImageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,26 @@ class GenerationServiceStub:
                 request_serializer=unclip_dot_v1_dot_generation__pb2.GenerateImagesRequest.SerializeToString,
                 response_deserializer=unclip_dot_v1_dot_generation__pb2.GenerateImagesResponse.FromString,
                 _registered_method=True)
+        self.CreateVariations = channel.unary_stream(
+                '/unclip.v1.GenerationService/CreateVariations',
+                request_serializer=unclip_dot_v1_dot_generation__pb2.CreateVariationsRequest.SerializeToString,
+                response_deserializer=unclip_dot_v1_dot_generation__pb2.CreateVariationsResponse.FromString,
+                _registered_method=True)
+        self.InterpolateImages = channel.unary_stream(
+                '/unclip.v1.GenerationService/InterpolateImages',
+                request_serializer=unclip_dot_v1_dot_generation__pb2.InterpolateImagesRequest.SerializeToString,
+                response_deserializer=unclip_dot_v1_dot_generation__pb2.InterpolateImagesResponse.FromString,
+                _registered_method=True)
+        self.EditImage = channel.unary_stream(
+                '/unclip.v1.GenerationService/EditImage',
+                request_serializer=unclip_dot_v1_dot_generation__pb2.EditImageRequest.SerializeToString,
+                response_deserializer=unclip_dot_v1_dot_generation__pb2.EditImageResponse.FromString,
+                _registered_method=True)
+        self.InpaintImage = channel.unary_stream(
+                '/unclip.v1.GenerationService/InpaintImage',
+                request_serializer=unclip_dot_v1_dot_generation__pb2.InpaintImageRequest.SerializeToString,
+                response_deserializer=unclip_dot_v1_dot_generation__pb2.InpaintImageResponse.FromString,
+                _registered_method=True)
 
 
 class GenerationServiceServicer:
@@ -53,6 +73,34 @@ class GenerationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateVariations(self, request, context):
+        """CreateVariations draws new images from an image's CLIP embedding (no prior).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InterpolateImages(self, request, context):
+        """InterpolateImages blends two images or prompts through their CLIP image embeddings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditImage(self, request, context):
+        """EditImage changes an image towards a text instruction (the paper's text diffs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InpaintImage(self, request, context):
+        """InpaintImage redraws the masked region of an image from a prompt and keeps the rest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GenerationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +108,26 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     servicer.GenerateImages,
                     request_deserializer=unclip_dot_v1_dot_generation__pb2.GenerateImagesRequest.FromString,
                     response_serializer=unclip_dot_v1_dot_generation__pb2.GenerateImagesResponse.SerializeToString,
+            ),
+            'CreateVariations': grpc.unary_stream_rpc_method_handler(
+                    servicer.CreateVariations,
+                    request_deserializer=unclip_dot_v1_dot_generation__pb2.CreateVariationsRequest.FromString,
+                    response_serializer=unclip_dot_v1_dot_generation__pb2.CreateVariationsResponse.SerializeToString,
+            ),
+            'InterpolateImages': grpc.unary_stream_rpc_method_handler(
+                    servicer.InterpolateImages,
+                    request_deserializer=unclip_dot_v1_dot_generation__pb2.InterpolateImagesRequest.FromString,
+                    response_serializer=unclip_dot_v1_dot_generation__pb2.InterpolateImagesResponse.SerializeToString,
+            ),
+            'EditImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.EditImage,
+                    request_deserializer=unclip_dot_v1_dot_generation__pb2.EditImageRequest.FromString,
+                    response_serializer=unclip_dot_v1_dot_generation__pb2.EditImageResponse.SerializeToString,
+            ),
+            'InpaintImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.InpaintImage,
+                    request_deserializer=unclip_dot_v1_dot_generation__pb2.InpaintImageRequest.FromString,
+                    response_serializer=unclip_dot_v1_dot_generation__pb2.InpaintImageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +158,114 @@ class GenerationService:
             '/unclip.v1.GenerationService/GenerateImages',
             unclip_dot_v1_dot_generation__pb2.GenerateImagesRequest.SerializeToString,
             unclip_dot_v1_dot_generation__pb2.GenerateImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateVariations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/unclip.v1.GenerationService/CreateVariations',
+            unclip_dot_v1_dot_generation__pb2.CreateVariationsRequest.SerializeToString,
+            unclip_dot_v1_dot_generation__pb2.CreateVariationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InterpolateImages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/unclip.v1.GenerationService/InterpolateImages',
+            unclip_dot_v1_dot_generation__pb2.InterpolateImagesRequest.SerializeToString,
+            unclip_dot_v1_dot_generation__pb2.InterpolateImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EditImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/unclip.v1.GenerationService/EditImage',
+            unclip_dot_v1_dot_generation__pb2.EditImageRequest.SerializeToString,
+            unclip_dot_v1_dot_generation__pb2.EditImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InpaintImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/unclip.v1.GenerationService/InpaintImage',
+            unclip_dot_v1_dot_generation__pb2.InpaintImageRequest.SerializeToString,
+            unclip_dot_v1_dot_generation__pb2.InpaintImageResponse.FromString,
             options,
             channel_credentials,
             insecure,
