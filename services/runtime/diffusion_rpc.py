@@ -53,19 +53,26 @@ class DiffusionStage:
         self.stage = stage
         self.model = None
         self.batcher = None
+        self._make_batcher: Callable | None = None
 
-    def attach(self, model, batcher) -> None:
-        self.model, self.batcher = model, batcher
+    def attach(self, model, make_batcher: Callable) -> None:
+        """make_batcher(model) -> StepBatcher with the stage's limits; also used for extra models."""
+        self._make_batcher = make_batcher
+        self.model, self.batcher = model, make_batcher(model)
+
+    def new_batcher(self, model):
+        """A batcher with the stage's limits for another model of the stage (e.g. the decoder's inversion)."""
+        return self._make_batcher(model)
 
     def loaded_model(self):
         if self.model is None:
             raise Unavailable(self.stage, "the model is still loading")
         return self.model
 
-    async def stream(self, trajectory, response_type,
-                     result: Callable[[torch.Tensor, bytes], object]) -> AsyncIterator:
+    async def stream(self, trajectory, response_type, result: Callable[[torch.Tensor, bytes], object],
+                     batcher=None) -> AsyncIterator:
         """Progress messages for each step, then the result built from the output and generator state."""
-        async for item in run_with_progress(self.batcher, trajectory):
+        async for item in run_with_progress(batcher or self.batcher, trajectory):
             if isinstance(item, Progress):
                 yield response_type(progress=sampling_pb2.StepProgress(
                     step=item.step, total_steps=item.total_steps))
@@ -83,9 +90,9 @@ def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Cal
         holder = DiffusionStage(stage)
 
         def load() -> None:
-            model = load_model(open_bundle(settings.bundle), settings.device)
-            holder.attach(model, StepBatcher(model, settings.max_batch_size, settings.max_queue,
-                                             settings.batch_join))
+            holder.attach(load_model(open_bundle(settings.bundle), settings.device),
+                          lambda model: StepBatcher(model, settings.max_batch_size, settings.max_queue,
+                                                    settings.batch_join))
 
         def register(server) -> list[str]:
             add_to_server(make_servicer(holder), server)

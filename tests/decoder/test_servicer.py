@@ -64,3 +64,43 @@ def test_text_rows_must_match_embeddings(stub, fields, stage_models):
     message = request({**fields, **text_request_fields(stage_models.text_encoder, ["only one"])})
     code, details = status_of(lambda: stub.DecodeImage(message))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("text.text_embedding")
+
+
+def test_given_latents_replace_the_drawn_noise(stub, fields):
+    latents = to_proto(torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1)))
+    results = []
+    for seed in (1, 2):
+        message = request(fields, scheduler=sampling_pb2.SCHEDULER_DDIM)
+        message.random.seed = seed
+        message.latents.CopyFrom(latents)
+        results.append(drain(stub.DecodeImage(message))[1].images.data)
+    assert results[0] == results[1]
+
+
+def test_inpainting_keeps_the_known_region(stub, fields):
+    known = torch.rand(2, 3, 64, 64) * 2 - 1
+    mask = torch.zeros(2, 1, 64, 64)
+    mask[..., 16:48, 16:48] = 1
+    message = request(fields)
+    message.inpainting.image.CopyFrom(to_proto(known))
+    message.inpainting.repaint_mask.CopyFrom(to_proto(mask))
+    images = from_proto(drain(stub.DecodeImage(message))[1].images, "images")
+    assert torch.equal(images * (1 - mask), known * (1 - mask))
+    assert not torch.allclose(images * mask, known * mask)
+
+
+def test_invert_image_streams_steps_then_latents(stub, fields):
+    message = decoder_pb2.InvertImageRequest(
+        images=to_proto(torch.rand(2, 3, 64, 64) * 2 - 1), image_embeddings=fields["image_embeddings"],
+        text=fields["text"], num_inference_steps=4)
+    progress, latents = drain(stub.InvertImage(message))
+    assert [p.step for p in progress] == [1, 2, 3, 4]
+    assert from_proto(latents, "latents").shape == (2, 3, 64, 64)
+
+
+def test_invert_image_checks_its_images(stub, fields):
+    message = decoder_pb2.InvertImageRequest(
+        images=to_proto(torch.zeros(2, 3, 32, 32)), image_embeddings=fields["image_embeddings"],
+        text=fields["text"])
+    code, details = status_of(lambda: stub.InvertImage(message))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("images")
