@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import grpc
+import torch
 
 from services.orchestrator.deadline import Deadline
 from services.orchestrator.images import preview_png, to_pngs
@@ -70,74 +71,95 @@ class GenerationChain:
         count = request.num_images or 1
         seed = request.seed if request.HasField("seed") else secrets.randbits(63)
 
-        yield Event(stage_started=generation_pb2.StageStarted(stage=generation_pb2.STAGE_TEXT_ENCODER))
-        started = time.monotonic()
-        encoding = await self._unary(
-            "text_encoder", "prompt", deadline,
-            lambda channel, timeout: text_encoder_pb2_grpc.TextEncoderServiceStub(channel).EncodeText(
-                text_encoder_pb2.EncodeTextRequest(prompts=[request.prompt]), timeout=timeout))
-        yield self._finished("text_encoder", time.monotonic() - started)
+        encoding = StageOutcome()
+        async for event in self.encode_text([request.prompt], deadline, encoding):
+            yield event
+        text = repeat_encoding(encoding.result.prompts, count)
+        unconditional = encoding.result.unconditional
 
-        text = repeat_encoding(encoding.prompts, count)
         prior = StageOutcome()
-        async for event in self._diffusion_stage(
+        async for event in self.run_diffusion_stage(
                 "prior", "prior", deadline, prior,
                 lambda channel, timeout: prior_pb2_grpc.PriorServiceStub(channel).GenerateImageEmbedding(
                     prior_pb2.GenerateImageEmbeddingRequest(
-                        text=text, unconditional=encoding.unconditional, sampling=request.prior,
+                        text=text, unconditional=unconditional, sampling=request.prior,
                         random=sampling_pb2.RandomState(seed=seed)),
                     timeout=timeout)):
             yield event
 
         images = StageOutcome()
-        async for event in self._diffusion_stage(
+        decode = decoder_pb2.DecodeImageRequest(
+            image_embeddings=prior.result.image_embeddings, text=text, unconditional=unconditional,
+            sampling=request.decoder,
+            random=sampling_pb2.RandomState(generator_state=prior.result.generator_state))
+        async for event in self.decode_and_upsample(decode, request, stages, deadline, images):
+            yield event
+        yield self.result_event(images, stages, seed)
+
+    async def encode_text(self, prompts: list[str], deadline: Deadline,
+                          outcome: StageOutcome) -> AsyncIterator[Event]:
+        """The text encoder stage as events; its EncodeTextResponse lands in `outcome`."""
+        yield Event(stage_started=generation_pb2.StageStarted(stage=generation_pb2.STAGE_TEXT_ENCODER))
+        started = time.monotonic()
+        outcome.result = await self.call_unary(
+            "text_encoder", "prompt", deadline,
+            lambda channel, timeout: text_encoder_pb2_grpc.TextEncoderServiceStub(channel).EncodeText(
+                text_encoder_pb2.EncodeTextRequest(prompts=prompts), timeout=timeout))
+        outcome.seconds = time.monotonic() - started
+        yield self.finished_event("text_encoder", outcome.seconds)
+
+    async def decode_and_upsample(self, decode: decoder_pb2.DecodeImageRequest, knobs,
+                                  stages: tuple[str, ...], deadline: Deadline,
+                                  images: StageOutcome) -> AsyncIterator[Event]:
+        """The decoder, then every upsampler of `stages`, each resuming the previous generator state;
+        `knobs` holds the upsamplers' SamplingParams; `images.result` ends as the last stage's Images."""
+        decode.output_dtype = self.hop_dtype("decoder", stages)
+        async for event in self.run_diffusion_stage(
                 "decoder", "decoder", deadline, images,
                 lambda channel, timeout: decoder_pb2_grpc.DecoderServiceStub(channel).DecodeImage(
-                    decoder_pb2.DecodeImageRequest(
-                        image_embeddings=prior.result.image_embeddings, text=text,
-                        unconditional=encoding.unconditional, sampling=request.decoder,
-                        random=sampling_pb2.RandomState(generator_state=prior.result.generator_state),
-                        output_dtype=self._dtype_after("decoder", stages)),
-                    timeout=timeout)):
+                    decode, timeout=timeout)):
             yield event
-
         for stage in stages[3:]:
-            previous = images
-            images = StageOutcome()
-            async for event in self._diffusion_stage(
+            low = images.result
+            upsample = upsampler_pb2.UpsampleImageRequest(
+                images=low.images, sampling=getattr(knobs, stage),
+                random=sampling_pb2.RandomState(generator_state=low.generator_state),
+                output_dtype=self.hop_dtype(stage, stages))
+            async for event in self.run_diffusion_stage(
                     stage, stage, deadline, images,
-                    lambda channel, timeout, stage=stage, low=previous.result: (
-                        upsampler_pb2_grpc.UpsamplerServiceStub(channel).UpsampleImage(
-                            upsampler_pb2.UpsampleImageRequest(
-                                images=low.images, sampling=getattr(request, stage),
-                                random=sampling_pb2.RandomState(generator_state=low.generator_state),
-                                output_dtype=self._dtype_after(stage, stages)),
-                            timeout=timeout))):
+                    lambda channel, timeout: upsampler_pb2_grpc.UpsamplerServiceStub(channel).UpsampleImage(
+                        upsample, timeout=timeout)):
                 yield event
 
+    @staticmethod
+    def result_event(images: StageOutcome, stages: tuple[str, ...], seed: int,
+                     finish: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Event:
+        """The final event: the last stage's images as PNGs (after `finish`, e.g. a composite)."""
         final = from_proto(images.result.images, f"{stages[-1]}.images")
-        yield Event(result=generation_pb2.GeneratedImages(png_images=to_pngs(final), seed=seed,
-                                                          size=final.shape[-1]))
+        if finish is not None:
+            final = finish(final)
+        return Event(result=generation_pb2.GeneratedImages(png_images=to_pngs(final), seed=seed,
+                                                           size=final.shape[-1]))
 
     @staticmethod
-    def _dtype_after(stage: str, stages: tuple[str, ...]) -> int:
+    def hop_dtype(stage: str, stages: tuple[str, ...]) -> int:
         """Hop dtypes: float32 from the decoder (64 px, exact), float16 into the 1024 stage, uint8 at the end."""
         if stage == stages[-1]:
             return tensor_pb2.DATA_TYPE_UINT8
         return tensor_pb2.DATA_TYPE_FLOAT32 if stage == "decoder" else tensor_pb2.DATA_TYPE_FLOAT16
 
-    def _finished(self, stage: str, seconds: float, preview: bytes = b"") -> Event:
+    def finished_event(self, stage: str, seconds: float, preview: bytes = b"") -> Event:
         return Event(stage_finished=generation_pb2.StageFinished(
             stage=STAGE_ENUM[stage], seconds=seconds, preview_png=preview))
 
-    async def _unary(self, stage: str, field_name: str, deadline: Deadline, call: Callable):
+    async def call_unary(self, stage: str, field_name: str, deadline: Deadline, call: Callable):
         client = self._clients.get(stage)
         try:
             return await call(client.channel(), deadline.remaining(stage))
         except grpc.aio.AioRpcError as error:
             raise from_stage_failure(stage, field_name, error) from None
 
-    async def _diffusion_stage(self, stage: str, field_name: str, deadline: Deadline,
+    async def run_diffusion_stage(self, stage: str, field_name: str, deadline: Deadline,
                                outcome: StageOutcome, call: Callable) -> AsyncIterator[Event]:
         """Streams a diffusion stage's progress as events; its result lands in `outcome`."""
         stage_enum = STAGE_ENUM[stage]
@@ -159,7 +181,7 @@ class GenerationChain:
         preview = b""
         if stage != "prior":
             preview = preview_png(from_proto(outcome.result.images, f"{stage}.images"))
-        yield self._finished(stage, outcome.seconds, preview)
+        yield self.finished_event(stage, outcome.seconds, preview)
 
 
 class _EndedWithoutResult(grpc.aio.AioRpcError):
