@@ -61,27 +61,81 @@ class GenerationClient:
     def close(self) -> None:
         self._channel.close()
 
-    def generate_events(self, prompt: str, *, num_images: int = 1, size: int | None = None,
-                        seed: int | None = None, stages: dict[str, Sampling] | None = None,
-                        timeout: float | None = None) -> Iterator[generation_pb2.GenerationEvent]:
-        """The raw event stream; stages maps prior/decoder/upsampler_256/upsampler_1024 to knobs."""
-        request = generation_pb2.GenerateImagesRequest(prompt=prompt, num_images=num_images,
-                                                       size=SIZES[size] if size else 0)
+    def _stream(self, method: str, request, *, size: int | None, seed: int | None,
+                stages: dict[str, Sampling] | None, timeout: float | None):
+        """Fills the knobs every request type shares, calls `method`, yields GenerationEvents."""
+        request.size = SIZES[size] if size else 0
         if seed is not None:
             request.seed = seed
         for stage, sampling in (stages or {}).items():
+            if stage not in request.DESCRIPTOR.fields_by_name:
+                raise ValueError(f"{method} takes no {stage} knobs")
             getattr(request, stage).CopyFrom(sampling.to_proto())
-        return self._events(self._stub.GenerateImages(request, timeout=timeout, metadata=self._metadata))
-
-    @staticmethod
-    def _events(responses) -> Iterator[generation_pb2.GenerationEvent]:
+        responses = getattr(self._stub, method)(request, timeout=timeout, metadata=self._metadata)
         return (response.event for response in responses)
 
-    def generate(self, prompt: str, *, on_event: Callable | None = None, **options) -> Generation:
-        for event in self.generate_events(prompt, **options):
+    @staticmethod
+    def _result(events, on_event: Callable | None) -> Generation:
+        for event in events:
             if on_event is not None:
                 on_event(event)
             if event.HasField("result"):
                 result = event.result
                 return Generation(list(result.png_images), result.seed, result.size)
         raise RuntimeError("the stream ended without a result")
+
+    def generate_events(self, prompt: str, *, num_images: int = 1, size: int | None = None,
+                        seed: int | None = None, stages: dict[str, Sampling] | None = None,
+                        timeout: float | None = None) -> Iterator[generation_pb2.GenerationEvent]:
+        """The raw event stream; stages maps prior/decoder/upsampler_256/upsampler_1024 to knobs."""
+        return self._stream("GenerateImages",
+                            generation_pb2.GenerateImagesRequest(prompt=prompt, num_images=num_images),
+                            size=size, seed=seed, stages=stages, timeout=timeout)
+
+    def generate(self, prompt: str, *, on_event: Callable | None = None, **options) -> Generation:
+        return self._result(self.generate_events(prompt, **options), on_event)
+
+    def create_variations(self, image: bytes, *, num_images: int = 1, on_event: Callable | None = None,
+                          **options) -> Generation:
+        request = generation_pb2.CreateVariationsRequest(
+            image=generation_pb2.ImageInput(encoded=image), num_images=num_images)
+        return self._result(self._stream("CreateVariations", request, **_knobs(options)), on_event)
+
+    def interpolate(self, start: bytes | str, end: bytes | str, *, num_images: int = 5,
+                    on_event: Callable | None = None, **options) -> Generation:
+        """start/end: PNG/JPEG bytes or a prompt."""
+        request = generation_pb2.InterpolateImagesRequest(
+            start=_endpoint(start), end=_endpoint(end), num_images=num_images)
+        return self._result(self._stream("InterpolateImages", request, **_knobs(options)), on_event)
+
+    def edit(self, image: bytes, instruction: str, *, original_caption: str = "", strength: float = 0.5,
+             on_event: Callable | None = None, **options) -> Generation:
+        request = generation_pb2.EditImageRequest(
+            image=generation_pb2.ImageInput(encoded=image), instruction=instruction,
+            original_caption=original_caption, strength=strength)
+        return self._result(self._stream("EditImage", request, **_knobs(options)), on_event)
+
+    def inpaint(self, image: bytes, prompt: str, *, mask: bytes | None = None, num_images: int = 1,
+                on_event: Callable | None = None, **options) -> Generation:
+        """mask: PNG whose white pixels are redrawn; None uses the image's transparent pixels."""
+        request = generation_pb2.InpaintImageRequest(
+            image=generation_pb2.ImageInput(encoded=image), prompt=prompt, num_images=num_images,
+            mask=generation_pb2.ImageInput(encoded=mask or b""))
+        return self._result(self._stream("InpaintImage", request, **_knobs(options)), on_event)
+
+
+_SHARED_OPTIONS = ("size", "seed", "stages", "timeout")
+
+
+def _knobs(options: dict) -> dict:
+    """size, seed, stages and timeout, each None when not given; anything else is a caller's typo."""
+    unknown = set(options) - set(_SHARED_OPTIONS)
+    if unknown:
+        raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
+    return {name: options.get(name) for name in _SHARED_OPTIONS}
+
+
+def _endpoint(source: bytes | str) -> generation_pb2.Endpoint:
+    if isinstance(source, str):
+        return generation_pb2.Endpoint(prompt=source)
+    return generation_pb2.Endpoint(image=generation_pb2.ImageInput(encoded=source))

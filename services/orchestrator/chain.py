@@ -58,14 +58,14 @@ class GenerationChain:
 
     def __init__(self, clients: MeshClients, limits: RequestLimits):
         self._clients = clients
-        self._limits = limits
+        self.limits = limits
 
     def served_stages(self) -> set[str]:
         return {stage for stage in STAGE_ENUM if self._clients.has(stage)}
 
     async def generate(self, request: generation_pb2.GenerateImagesRequest,
                        deadline: Deadline) -> AsyncIterator[Event]:
-        check_generate(request, self._limits)
+        check_generate(request, self.limits)
         size = output_size(request, self.served_stages())
         stages = SIZE_STAGES[size]
         count = request.num_images or 1
@@ -78,13 +78,7 @@ class GenerationChain:
         unconditional = encoding.result.unconditional
 
         prior = StageOutcome()
-        async for event in self.run_diffusion_stage(
-                "prior", "prior", deadline, prior,
-                lambda channel, timeout: prior_pb2_grpc.PriorServiceStub(channel).GenerateImageEmbedding(
-                    prior_pb2.GenerateImageEmbeddingRequest(
-                        text=text, unconditional=unconditional, sampling=request.prior,
-                        random=sampling_pb2.RandomState(seed=seed)),
-                    timeout=timeout)):
+        async for event in self.run_prior(text, unconditional, request.prior, seed, deadline, prior):
             yield event
 
         images = StageOutcome()
@@ -107,6 +101,20 @@ class GenerationChain:
                 text_encoder_pb2.EncodeTextRequest(prompts=prompts), timeout=timeout))
         outcome.seconds = time.monotonic() - started
         yield self.finished_event("text_encoder", outcome.seconds)
+
+    async def run_prior(self, text: text_encoder_pb2.TextEncoding,
+                        unconditional: text_encoder_pb2.TextEncoding,
+                        params: sampling_pb2.SamplingParams, seed: int, deadline: Deadline,
+                        outcome: StageOutcome) -> AsyncIterator[Event]:
+        """The prior seeded with `seed` (the first draw of the request's noise stream)."""
+        request = prior_pb2.GenerateImageEmbeddingRequest(
+            text=text, unconditional=unconditional, sampling=params,
+            random=sampling_pb2.RandomState(seed=seed))
+        async for event in self.run_diffusion_stage(
+                "prior", "prior", deadline, outcome,
+                lambda channel, timeout: prior_pb2_grpc.PriorServiceStub(channel).GenerateImageEmbedding(
+                    request, timeout=timeout), preview=False):
+            yield event
 
     async def decode_and_upsample(self, decode: decoder_pb2.DecodeImageRequest, knobs,
                                   stages: tuple[str, ...], deadline: Deadline,
@@ -160,8 +168,10 @@ class GenerationChain:
             raise from_stage_failure(stage, field_name, error) from None
 
     async def run_diffusion_stage(self, stage: str, field_name: str, deadline: Deadline,
-                               outcome: StageOutcome, call: Callable) -> AsyncIterator[Event]:
-        """Streams a diffusion stage's progress as events; its result lands in `outcome`."""
+                                  outcome: StageOutcome, call: Callable,
+                                  preview: bool = True) -> AsyncIterator[Event]:
+        """Streams a diffusion stage's progress as events; its result lands in `outcome`.
+        With `preview`, the result is Images and the finished event carries a PNG of the first."""
         stage_enum = STAGE_ENUM[stage]
         yield Event(stage_started=generation_pb2.StageStarted(stage=stage_enum))
         started = time.monotonic()
@@ -178,10 +188,8 @@ class GenerationChain:
         if outcome.result is None:
             raise from_stage_failure(stage, field_name, _EndedWithoutResult())
         outcome.seconds = time.monotonic() - started
-        preview = b""
-        if stage != "prior":
-            preview = preview_png(from_proto(outcome.result.images, f"{stage}.images"))
-        yield self.finished_event(stage, outcome.seconds, preview)
+        png = preview_png(from_proto(outcome.result.images, f"{stage}.images")) if preview else b""
+        yield self.finished_event(stage, outcome.seconds, png)
 
 
 class _EndedWithoutResult(grpc.aio.AioRpcError):

@@ -47,11 +47,26 @@ def output_size(request: generation_pb2.GenerateImagesRequest, served: set[str])
 
 
 def check_generate(request: generation_pb2.GenerateImagesRequest, limits: RequestLimits) -> None:
-    if not request.prompt.strip():
-        raise InvalidArgument("prompt", "must not be empty")
-    if len(request.prompt) > limits.max_prompt_chars:
-        raise InvalidArgument("prompt", f"must be at most {limits.max_prompt_chars} characters")
-    if not 0 <= request.num_images <= limits.max_images:
-        raise InvalidArgument("num_images", f"must be between 1 and {limits.max_images}")
-    for field in ("prior", "decoder", "upsampler_256", "upsampler_1024"):
+    check_prompt(request.prompt, "prompt", limits)
+    check_count(request.num_images, "num_images", 1, limits.max_images)
+    check_stage_knobs(request, ("prior", "decoder", "upsampler_256", "upsampler_1024"), limits)
+
+
+def check_count(value: int, field: str, low: int, high: int) -> int:
+    """A count field where 0 means `low`."""
+    count = value or low
+    if not low <= count <= high:
+        raise InvalidArgument(field, f"must be between {low} and {high}")
+    return count
+
+
+def check_stage_knobs(request, fields: tuple[str, ...], limits: RequestLimits) -> None:
+    for field in fields:
         check_sampling(getattr(request, field), field, limits.max_steps)
+
+
+def check_prompt(prompt: str, field: str, limits: RequestLimits, *, required: bool = True) -> None:
+    if required and not prompt.strip():
+        raise InvalidArgument(field, "must not be empty")
+    if len(prompt) > limits.max_prompt_chars:
+        raise InvalidArgument(field, f"must be at most {limits.max_prompt_chars} characters")

@@ -12,29 +12,11 @@ import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
-from services.bundle.tiny import write_tiny_bundle
-from services.cli.local_mesh import LocalMesh
-from services.client.sdk import GenerationClient, Sampling
-from unclip.v1 import generation_pb2, generation_pb2_grpc, sampling_pb2
+from services.client.sdk import Sampling
+from tests.e2e.conftest import FAST
+from unclip.v1 import generation_pb2, generation_pb2_grpc
 
 pytestmark = pytest.mark.e2e
-
-FAST = {"prior": Sampling(steps=2), "decoder": Sampling(steps=2),
-        "upsampler_256": Sampling(steps=2), "upsampler_1024": Sampling(steps=2)}
-
-
-@pytest.fixture(scope="module")
-def mesh(tmp_path_factory):
-    bundle = write_tiny_bundle(tmp_path_factory.mktemp("bundle"), seed=0)
-    with LocalMesh(bundle.root, stage_args=("--torch-threads", "1")) as mesh:
-        yield mesh
-
-
-@pytest.fixture(scope="module")
-def client(mesh):
-    with GenerationClient(mesh.target) as client:
-        yield client
-
 
 def test_prompt_to_1024_png_with_progress(client):
     events = list(client.generate_events("a red circle", seed=1, stages=FAST, timeout=120))
@@ -132,8 +114,7 @@ def test_cli_generate_against_the_mesh(mesh, tmp_path):
     assert Image.open(out).size == (64, 64)
 
 
-def test_a_stage_that_is_down_is_unavailable_by_name(mesh, client):
-    """Last in this module: it stops the 1024 upsampler."""
+def test_a_stage_that_is_down_is_unavailable_by_name_and_recovers(mesh, client):
     process = mesh.stage_processes("upsampler_1024")[0]
     process.popen.terminate()
     process.popen.wait(timeout=30)
@@ -141,3 +122,5 @@ def test_a_stage_that_is_down_is_unavailable_by_name(mesh, client):
         client.generate("a red circle", seed=1, size=1024, stages=FAST, timeout=60)
     assert error.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "upsampler_1024" in error.value.details()
+    mesh.restart(process)  # same address; the orchestrator is not restarted
+    assert client.generate("a red circle", seed=1, size=1024, stages=FAST, timeout=120).size == 1024

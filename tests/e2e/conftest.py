@@ -1,0 +1,23 @@
+"""One mesh of six processes on a tiny random bundle, shared by the end-to-end tests."""
+
+import pytest
+
+from services.bundle.tiny import write_tiny_bundle
+from services.cli.local_mesh import LocalMesh
+from services.client.sdk import GenerationClient, Sampling
+
+FAST = {"prior": Sampling(steps=2), "decoder": Sampling(steps=2),
+        "upsampler_256": Sampling(steps=2), "upsampler_1024": Sampling(steps=2)}
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory):
+    bundle = write_tiny_bundle(tmp_path_factory.mktemp("bundle"), seed=0)
+    with LocalMesh(bundle.root, stage_args=("--torch-threads", "1")) as mesh:
+        yield mesh
+
+
+@pytest.fixture(scope="session")
+def client(mesh):
+    with GenerationClient(mesh.target) as client:
+        yield client
