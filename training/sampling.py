@@ -37,7 +37,7 @@ class Stages:
 
     def generate(self, prompts: list[str], seed: int, size: int = 64,
                  decoder_guidance: float | None = None) -> dict[int, torch.Tensor]:
-        """Images [B, 3, S, S] in [-1, 1] at 64 and, up to `size`, 256 and 1024 px; one generator
+        """Images [B, 3, S, S] in [-1, 1] at the decoder's size (64) and, up to `size`, 256 and 1024 px; one generator
         seeded with `seed` runs through all stages. Every stage uses the bundle's default sampling,
         except the decoder's guidance when given."""
         generator = torch.Generator().manual_seed(seed)
@@ -48,7 +48,7 @@ class Stages:
                                               p.scheduler, generator))
         d = self.decoder.defaults
         guidance = d.guidance_scale if decoder_guidance is None else decoder_guidance
-        images = {64: _run(self.decoder, DecoderJob(embedding, text, empty, d.num_inference_steps, guidance,
+        images = {self.decoder.image_size: _run(self.decoder, DecoderJob(embedding, text, empty, d.num_inference_steps, guidance,
                                                     d.scheduler, generator))}
         for upsampler in (self.upsampler_256, self.upsampler_1024):
             if upsampler.output_size > size:

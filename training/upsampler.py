@@ -29,7 +29,7 @@ def degrade(source: torch.Tensor, config: dict, generator: torch.Generator) -> t
     for row in torch.nonzero(torch.rand(source.shape[0], generator=generator) < config["blur_probability"]):
         low, high = config["blur_sigma"]
         sigma = float(low + (high - low) * torch.rand(1, generator=generator))
-        blurred[row] = TF.gaussian_blur(source[row], kernel_size=[5, 5], sigma=[sigma, sigma])
+        blurred[row] = TF.gaussian_blur(source[row], kernel_size=[5, 5], sigma=[sigma, sigma]).to(blurred.dtype)
     return blurred
 
 

@@ -1,0 +1,110 @@
+"""Evaluate a bundle on the world's held-out (colour, shape) pairs; write a report and a contact sheet.
+
+Metrics: CLIP text -> image retrieval top-1 over the held-out prompts (one rendered image each);
+asked colour = dominant foreground colour (training.detector) and asked shape = CLIP zero-shot among the
+world's shapes, on generated 64 px images; upsampler fidelity = PSNR of each upsampler's output
+downsampled (area) back to its input size against that input; seconds for one 1024 px image.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+from training import world
+from training.clip_features import FrozenClip
+from training.detector import dominant_colour
+from training.sampling import Stages
+
+SHEET_CELL = 256
+
+
+def _normalised(x: torch.Tensor) -> torch.Tensor:
+    return F.normalize(x.float(), dim=-1)
+
+
+def retrieval_accuracy(clip: FrozenClip, seed: int) -> float:
+    """Top-1 text -> image retrieval among one rendered image per held-out prompt."""
+    generator = torch.Generator().manual_seed(seed)
+    attributes = world.held_out_prompts()
+    images = torch.cat([world.render(world.scenes_for(c, s, b, 1, generator), clip.backend.image_size)
+                        for c, s, b in attributes])
+    similarity = _normalised(clip.text([world.prompt(*a) for a in attributes]).text_embedding) @ \
+        _normalised(clip.images(images)).T
+    return (similarity.argmax(dim=1) == torch.arange(len(attributes))).float().mean().item()
+
+
+def zero_shot_shape(clip: FrozenClip, image: torch.Tensor, colour: str, background: str) -> str:
+    """The shape whose prompt (same colour and background) CLIP finds nearest to the image."""
+    texts = clip.text([world.prompt(colour, s, background) for s in world.SHAPES]).text_embedding
+    scores = _normalised(clip.images(image[None])) @ _normalised(texts).T
+    return world.SHAPES[int(scores.argmax())]
+
+
+def psnr(image: torch.Tensor, reference: torch.Tensor) -> float:
+    """PSNR in dB of images in [-1, 1], `image` area-downsampled to the reference's size first."""
+    small = F.interpolate(image, size=reference.shape[-2:], mode="area")
+    mse = ((small - reference) / 2).pow(2).mean().item()
+    return 10 * torch.log10(torch.tensor(1.0 / max(mse, 1e-12))).item()
+
+
+def attribute_accuracy(stages: Stages, clip: FrozenClip, seeds: list[int], guidance: float | None
+                       ) -> dict[str, float]:
+    attributes = world.held_out_prompts()
+    prompts = [world.prompt(*a) for a in attributes]
+    colour_hits = shape_hits = total = 0
+    for seed in seeds:
+        images = stages.generate(prompts, seed, size=64, decoder_guidance=guidance)[stages.decoder.image_size]
+        for image, (colour, shape, background) in zip(images, attributes):
+            colour_hits += dominant_colour(image) == colour
+            shape_hits += zero_shot_shape(clip, image, colour, background) == shape
+            total += 1
+    return {"colour": colour_hits / total, "shape": shape_hits / total, "images": total}
+
+
+def _to_pil(image: torch.Tensor) -> Image.Image:
+    array = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return Image.fromarray(array)
+
+
+def contact_sheet(rows: list[tuple[str, dict[int, torch.Tensor]]], path: Path) -> None:
+    """One row per prompt: the prompt, then 64 (enlarged) / 256 / 1024 (reduced) px side by side."""
+    label = 24
+    sheet = Image.new("RGB", (3 * SHEET_CELL, len(rows) * (SHEET_CELL + label)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, (prompt, images) in enumerate(rows):
+        top = r * (SHEET_CELL + label)
+        draw.text((4, top + 6), f"{prompt}   (64 / 256 / 1024 px)", fill="black")
+        for c, size in enumerate((64, 256, 1024)):
+            cell = _to_pil(images[size]).resize((SHEET_CELL, SHEET_CELL),
+                                                Image.NEAREST if size < SHEET_CELL else Image.LANCZOS)
+            sheet.paste(cell, (c * SHEET_CELL, top + label))
+    sheet.save(path)
+
+
+def evaluate(bundle: Path, out: Path, seeds: list[int], sweep: list[float]) -> dict:
+    """Run every metric, write out/eval_report.json + out/contact_sheet.png; returns the report."""
+    torch.set_grad_enabled(False)
+    stages = Stages.load(bundle)
+    clip = FrozenClip(stages.text_encoder.backend)
+    report: dict = {"bundle": str(bundle), "seeds": seeds,
+                    "retrieval_top1": retrieval_accuracy(clip, seed=0),
+                    "default": attribute_accuracy(stages, clip, seeds, None),
+                    "decoder_guidance_sweep": {str(g): attribute_accuracy(stages, clip, seeds, g) for g in sweep}}
+    sheet_prompts = [world.prompt(c, s, b) for c, s, b in world.held_out_prompts()[::4]]
+    began = time.perf_counter()
+    stages.generate(sheet_prompts[:1], seed=0, size=1024)
+    report["seconds_per_1024_image"] = round(time.perf_counter() - began, 1)
+    images = stages.generate(sheet_prompts, seed=0, size=1024)
+    report["psnr_db"] = {"upsampler_256": psnr(images[256], images[64]),
+                         "upsampler_1024": psnr(images[1024], images[256])}
+    out.mkdir(parents=True, exist_ok=True)
+    contact_sheet([(p, {s: images[s][i] for s in images}) for i, p in enumerate(sheet_prompts)],
+                  out / "contact_sheet.png")
+    (out / "eval_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
