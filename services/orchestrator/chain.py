@@ -5,6 +5,7 @@ prior seeds it from the request's seed and every later stage resumes the state t
 returned, so the same request with the same seed gives the same images.
 """
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,7 @@ STAGE_ENUM = {
 }
 
 Event = generation_pb2.GenerationEvent
+RETRY_BACKOFF_SECONDS = (0.2, 0.8, 2.0)
 
 
 @dataclass
@@ -162,10 +164,27 @@ class GenerationChain:
 
     async def call_unary(self, stage: str, field_name: str, deadline: Deadline, call: Callable):
         client = self._clients.get(stage)
-        try:
-            return await call(client.channel(), deadline.remaining(stage))
-        except grpc.aio.AioRpcError as error:
+        for attempt in range(len(RETRY_BACKOFF_SECONDS) + 1):
+            try:
+                return await call(client.channel(), deadline.remaining(stage))
+            except grpc.aio.AioRpcError as error:
+                await self._before_retry(stage, field_name, deadline, error, attempt)
+
+    @staticmethod
+    async def _before_retry(stage: str, field_name: str, deadline: Deadline,
+                            error: grpc.aio.AioRpcError, attempt: int) -> None:
+        """Raises the caller's error unless the failure is worth another attempt (UNAVAILABLE: a replica
+        down, restarting or draining; the next attempt goes to the next replica), then backs off.
+
+        Stage calls are replayable (all their randomness comes from the request), so a whole call is
+        retried; grpc's own retries are off because they stop beyond a 256 KB retry buffer."""
+        if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == len(RETRY_BACKOFF_SECONDS):
             raise from_stage_failure(stage, field_name, error) from None
+        pause = RETRY_BACKOFF_SECONDS[attempt]
+        left = deadline.remaining(stage)
+        if left is not None and left <= pause:
+            raise from_stage_failure(stage, field_name, error) from None
+        await asyncio.sleep(pause)
 
     async def run_diffusion_stage(self, stage: str, field_name: str, deadline: Deadline,
                                   outcome: StageOutcome, call: Callable,
@@ -176,15 +195,17 @@ class GenerationChain:
         yield Event(stage_started=generation_pb2.StageStarted(stage=stage_enum))
         started = time.monotonic()
         client = self._clients.get(stage)
-        try:
-            async for response in call(client.channel(), deadline.remaining(stage)):
-                if response.HasField("progress"):
-                    yield Event(step_progress=generation_pb2.StageStep(
-                        stage=stage_enum, progress=response.progress))
-                else:
-                    outcome.result = response.result
-        except grpc.aio.AioRpcError as error:
-            raise from_stage_failure(stage, field_name, error) from None
+        for attempt in range(len(RETRY_BACKOFF_SECONDS) + 1):
+            try:
+                async for response in call(client.channel(), deadline.remaining(stage)):
+                    if response.HasField("progress"):
+                        yield Event(step_progress=generation_pb2.StageStep(
+                            stage=stage_enum, progress=response.progress))
+                    else:
+                        outcome.result = response.result
+                break
+            except grpc.aio.AioRpcError as error:
+                await self._before_retry(stage, field_name, deadline, error, attempt)
         if outcome.result is None:
             raise from_stage_failure(stage, field_name, _EndedWithoutResult())
         outcome.seconds = time.monotonic() - started

@@ -25,6 +25,10 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
         ("grpc.service_config", _SERVICE_CONFIG),
         ("grpc.enable_retries", 0),
         ("grpc.http2.max_frame_size", MAX_FRAME_SIZE),
+        # A restarted replica is found again within a second (the default backoff grows to 2 min).
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.min_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 1_000),
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_timeout_ms", 10_000),
     ]
