@@ -7,6 +7,7 @@ for the same request and seed it returns the mesh's images.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -32,6 +33,7 @@ class StageKnobs:
 class CascadeResult:
     images: torch.Tensor                                # uint8 [B, 3, S, S]
     intermediates: dict[str, torch.Tensor] = field(default_factory=dict)  # stage -> its output
+    seconds: dict[str, float] = field(default_factory=dict)              # stage -> wall time
 
 
 class InProcessCascade:
@@ -48,11 +50,14 @@ class InProcessCascade:
         return cls(open_bundle(path), device)
 
     @staticmethod
-    def _run(model, job):
+    def _run(seconds: dict[str, float], stage: str, model, job):
+        started = time.perf_counter()
         trajectory = model.start(job)
         while not trajectory.done:
             model.denoise([trajectory])
-        return model.finish(trajectory), trajectory.generator
+        output = model.finish(trajectory)
+        seconds[stage] = time.perf_counter() - started
+        return output, trajectory.generator
 
     @staticmethod
     def _knobs(model, knobs: StageKnobs | None) -> tuple[int, float, str]:
@@ -66,23 +71,26 @@ class InProcessCascade:
     def generate(self, prompt: str, *, num_images: int = 1, size: int = 1024, seed: int = 0,
                  stages: dict[str, StageKnobs] | None = None) -> CascadeResult:
         stages = stages or {}
+        seconds: dict[str, float] = {}
+        started = time.perf_counter()
         text, _ = self.text_encoder.encode_text([prompt])
         text = type(text)(*(t.repeat_interleave(num_images, 0) for t in
                             (text.text_embedding, text.token_states, text.attention_mask)))
         unconditional = self.text_encoder.unconditional()
+        seconds["text_encoder"] = time.perf_counter() - started
         steps, guidance, scheduler = self._knobs(self.prior, stages.get("prior"))
-        embedding, generator = self._run(self.prior, PriorJob(
+        embedding, generator = self._run(seconds, "prior", self.prior, PriorJob(
             text, unconditional, steps, guidance, scheduler, torch.Generator().manual_seed(seed)))
         steps, guidance, scheduler = self._knobs(self.decoder, stages.get("decoder"))
-        images, generator = self._run(self.decoder, DecoderJob(
+        images, generator = self._run(seconds, "decoder", self.decoder, DecoderJob(
             embedding, text, unconditional, steps, guidance, scheduler, generator))
-        result = CascadeResult(images, {"prior": embedding, "decoder": images})
+        result = CascadeResult(images, {"prior": embedding, "decoder": images}, seconds)
         for stage in UPSAMPLERS.get(size, ()):
             model = self.upsamplers[stage]
             steps, _, scheduler = self._knobs(model, stages.get(stage))
             if stage == "upsampler_1024":
                 images = images.half().float()  # the mesh hands float16 into the 1024 stage
-            images, generator = self._run(model, UpsampleJob(
+            images, generator = self._run(seconds, stage, model, UpsampleJob(
                 images, steps, scheduler, generator, noise_level=model.defaults.noise_level))
             result.intermediates[stage] = images
         result.images = quantize(images)
