@@ -23,6 +23,10 @@ WEIGHT_NAMES = ("diffusion_pytorch_model.safetensors", "model.safetensors",
                 "diffusion_pytorch_model.bin", "pytorch_model.bin")
 OPEN_CLIP_CONFIG = "open_clip_config.json"
 OPEN_CLIP_WEIGHTS = "open_clip_model.safetensors"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+TOKENIZER_JSON = "tokenizer.json"
+BPE_FILES = ("vocab.json", "merges.txt")
+FEATURE_EXTRACTOR_CONFIG = "preprocessor_config.json"
 _CHUNK = 1 << 20
 
 
@@ -51,20 +55,38 @@ def required_files(folder: Path, role: str) -> list[Path]:
     if role == "scheduler":
         return [folder / "scheduler_config.json"]
     if role == "tokenizer":
-        return []
+        if (folder / TOKENIZER_JSON).exists():
+            return [folder / TOKENIZER_CONFIG, folder / TOKENIZER_JSON]
+        return [folder / TOKENIZER_CONFIG, *(folder / n for n in BPE_FILES)]
+    if role == "feature_extractor":
+        return [folder / FEATURE_EXTRACTOR_CONFIG]
     if (folder / OPEN_CLIP_CONFIG).exists():
         return [folder / OPEN_CLIP_CONFIG, folder / OPEN_CLIP_WEIGHTS]
-    weights = next((folder / n for n in WEIGHT_NAMES if (folder / n).exists()), folder / WEIGHT_NAMES[0])
-    return [folder / "config.json", weights]
+    return [folder / "config.json", weights_file(folder)]
+
+
+def weights_file(folder: Path) -> Path:
+    """The folder's weights file, in WEIGHT_NAMES' order of preference (the first name if none exists)."""
+    return next((folder / n for n in WEIGHT_NAMES if (folder / n).exists()), folder / WEIGHT_NAMES[0])
+
+
+def _text_encoder_folders(root: Path) -> dict[str, str]:
+    """text_encoder/, its tokenizer/ (required in transformers' format), and image_encoder/ +
+    feature_extractor/ when the folder also serves variations (UnCLIPImageVariationPipeline's layout)."""
+    folders = {"text_encoder": "text_encoder"}
+    if (root / "tokenizer").is_dir() or not (root / "text_encoder" / OPEN_CLIP_CONFIG).is_file():
+        folders["tokenizer"] = "tokenizer"
+    if (root / "image_encoder").is_dir():
+        folders |= {"image_encoder": "image_encoder", "feature_extractor": "feature_extractor"}
+    return folders
 
 
 def _diffusers_layout(root: Path) -> Manifest:
-    """A manifest for a folder in diffusers' unCLIP layout (model_index.json, no unclip_bundle.json)."""
-    def present(*names: str) -> bool:
-        return all((root / n).is_dir() for n in names)
+    """A manifest for a folder in diffusers' unCLIP layout (model_index.json, no unclip_bundle.json).
 
+    A stage is served when its first folder exists; Bundle.verify names any other file it lacks."""
     candidates = {
-        "text_encoder": {"text_encoder": "text_encoder", "tokenizer": "tokenizer"},
+        "text_encoder": _text_encoder_folders(root),
         "prior": {"prior": "prior", "scheduler": "prior_scheduler"},
         "decoder": {"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
         "upsampler_256": {"first": "super_res_first", "last": "super_res_last",
@@ -73,10 +95,10 @@ def _diffusers_layout(root: Path) -> Manifest:
     }
     stages = {}
     for stage, folders in candidates.items():
-        optional = {"tokenizer", "last"}
-        if not present(*(f for r, f in folders.items() if r not in optional)):
+        if not (root / next(iter(folders.values()))).is_dir():
             continue
-        folders = {r: f for r, f in folders.items() if r not in optional or present(f)}
+        if "last" in folders and not (root / folders["last"]).is_dir():
+            del folders["last"]  # super_res_first then runs every step
         stages[stage] = StageEntry(folders=folders, defaults=PIPELINE_DEFAULTS.get(stage))
     return Manifest(name=root.name, version="diffusers", stages=stages)
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import torch
+import torchvision.transforms.v2.functional as TF
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from open_clip.model import CLIP, CustomTextCLIP
 from open_clip.tokenizer import SimpleTokenizer
@@ -18,6 +19,7 @@ from open_clip.transformer import text_global_pool
 from safetensors.torch import load_file
 
 from services.bundle.loader import OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS
+from services.text_encoder.backend import Tokens
 
 _NOT_CONSTRUCTOR_ARGS = ("preprocess_cfg", "custom_text")
 
@@ -26,6 +28,19 @@ def build_open_clip(config: dict) -> CLIP | CustomTextCLIP:
     """An open_clip model (random weights) from a model config dict."""
     kwargs = {k: v for k, v in config.items() if k not in _NOT_CONSTRUCTOR_ARGS}
     return (CustomTextCLIP if config.get("custom_text") else CLIP)(**kwargs)
+
+
+def encode_text_tokens(text: torch.nn.Module, ids: torch.Tensor, pool_type: str, eos_id: int | None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(pooled projected embedding [B, D], token states after ln_final [B, L, W]) of an open_clip text
+    tower: the steps of open_clip's encode_text, keeping the token states it discards."""
+    x = text.token_embedding(ids) + text.positional_embedding.to(text.token_embedding.weight.dtype)
+    x = text.ln_final(text.transformer(x, attn_mask=text.attn_mask))
+    pooled = text_global_pool(x, ids, pool_type, eos_token_id=eos_id)
+    projection = text.text_projection
+    if projection is not None:
+        pooled = projection(pooled) if isinstance(projection, torch.nn.Linear) else pooled @ projection
+    return pooled, x
 
 
 class OpenClipBackend:
@@ -51,10 +66,12 @@ class OpenClipBackend:
         model.load_state_dict(load_file(folder / OPEN_CLIP_WEIGHTS), strict=True)
         return cls(model.to(device, dtype).eval(), config)
 
-    def tokenize(self, prompts: list[str]) -> tuple[torch.Tensor, list[bool]]:
-        """Token ids [B, L]; a prompt longer than the context is cut and its last token made
-        end-of-text, as open_clip's tokenizer does."""
+    def tokenize(self, prompts: list[str]) -> Tokens:
+        """Token ids padded with 0; a prompt longer than the context is cut and its last token made
+        end-of-text, as open_clip's tokenizer does. The mask comes from the lengths, not from the ids:
+        '!' is token 0 too."""
         ids = torch.zeros(len(prompts), self.context_length, dtype=torch.long)
+        mask = torch.zeros(len(prompts), self.context_length, dtype=torch.bool)
         truncated = []
         for row, prompt in enumerate(prompts):
             tokens = [self.tokenizer.sot_token_id, *self.tokenizer.encode(prompt),
@@ -64,19 +81,18 @@ class OpenClipBackend:
                 tokens = tokens[:self.context_length]
                 tokens[-1] = self.tokenizer.eot_token_id
             ids[row, :len(tokens)] = torch.tensor(tokens)
-        return ids, truncated
+            mask[row, :len(tokens)] = True
+        return Tokens(ids, mask, truncated)
 
     def encode_tokens(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(pooled projected embedding [B, D], token states after ln_final [B, L, W]): the steps of
-        open_clip's encode_text, keeping the token states it discards."""
-        text = self.text
-        x = text.token_embedding(ids) + text.positional_embedding.to(text.token_embedding.weight.dtype)
-        x = text.ln_final(text.transformer(x, attn_mask=text.attn_mask))
-        pooled = text_global_pool(x, ids, self.pool_type, eos_token_id=self.eos_id)
-        projection = text.text_projection
-        if projection is not None:
-            pooled = projection(pooled) if isinstance(projection, torch.nn.Linear) else pooled @ projection
-        return pooled, x
+        return encode_text_tokens(self.text, ids, self.pool_type, self.eos_id)
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Shortest side resized to the image size (bicubic, antialiased), centre crop, mean/std."""
+        pixels = TF.resize(images, [self.image_size], interpolation=TF.InterpolationMode.BICUBIC,
+                           antialias=True)
+        pixels = TF.center_crop(pixels, [self.image_size, self.image_size])
+        return TF.normalize(pixels.to(torch.float32) / 255.0, self.mean, self.std)
 
     def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(pixels)

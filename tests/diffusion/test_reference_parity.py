@@ -28,8 +28,8 @@ class OurTokenizer:
         self.model_max_length = text_encoder.context_length
 
     def __call__(self, prompts, **_):
-        ids, _ = self.text_encoder.backend.tokenize(prompts)
-        return SimpleNamespace(input_ids=ids, attention_mask=(ids != 0).long())
+        tokens = self.text_encoder.backend.tokenize(prompts)
+        return SimpleNamespace(input_ids=tokens.ids, attention_mask=tokens.mask.long())
 
 
 class OurTextEncoder(torch.nn.Module):
