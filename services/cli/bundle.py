@@ -1,4 +1,5 @@
-"""`unclip-mesh bundle tiny OUT` writes a tiny random bundle; `bundle verify DIR` checks one."""
+"""`unclip-mesh bundle tiny OUT` writes a tiny random bundle (`tiny-karlo OUT`: in Karlo's layout);
+`bundle verify DIR` checks one."""
 
 from services.bundle.manifest import STAGES
 
@@ -9,6 +10,9 @@ def add_parser(subparsers) -> None:
     tiny = actions.add_parser("tiny", help="write a tiny randomly initialised bundle (for tests)")
     tiny.add_argument("output")
     tiny.add_argument("--seed", type=int, default=0)
+    karlo = actions.add_parser("tiny-karlo", help="write a tiny random checkpoint in Karlo's diffusers layout")
+    karlo.add_argument("output")
+    karlo.add_argument("--seed", type=int, default=0)
     verify = actions.add_parser("verify", help="check every file and checksum of a bundle")
     verify.add_argument("path")
 
@@ -16,9 +20,11 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from services.bundle.loader import BundleError, open_bundle
     from services.bundle.tiny import write_tiny_bundle
+    from services.bundle.tiny_karlo import write_tiny_karlo
 
-    if args.action == "tiny":
-        bundle = write_tiny_bundle(args.output, seed=args.seed)
+    if args.action in ("tiny", "tiny-karlo"):
+        write = write_tiny_bundle if args.action == "tiny" else write_tiny_karlo
+        bundle = write(args.output, seed=args.seed)
         print(f"wrote {bundle.name} {bundle.version} to {args.output}")
         return 0
     try:
