@@ -12,6 +12,7 @@ import json
 import grpc
 
 from services.runtime.server import MAX_FRAME_SIZE
+from services.telemetry.grpc_tracing import stage_call_interceptors
 
 STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
 
@@ -34,6 +35,15 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
     ]
 
 
+def _open_channel(stage: str, address: str, options: list,
+                  credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
+    """A channel whose interceptors trace and time each call under the stage and the address."""
+    interceptors = stage_call_interceptors(stage, address)
+    if credentials is None:
+        return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+    return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)
+
+
 class StageClient:
     """The channels of one stage and a round-robin choice among them."""
 
@@ -44,11 +54,7 @@ class StageClient:
         self.stage = stage
         self.addresses = list(addresses)
         options = channel_options(max_message_bytes)
-        if credentials is None:
-            self._channels = [grpc.aio.insecure_channel(a, options=options) for a in self.addresses]
-        else:
-            self._channels = [grpc.aio.secure_channel(a, credentials, options=options)
-                              for a in self.addresses]
+        self._channels = [_open_channel(stage, a, options, credentials) for a in self.addresses]
         self._next = itertools.cycle(range(len(self._channels)))
 
     @property

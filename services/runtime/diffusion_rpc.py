@@ -9,6 +9,7 @@ from services.diffusion.schedulers import min_steps
 from services.runtime import validation
 from services.runtime.errors import InvalidArgument, Unavailable
 from services.runtime.progress_stream import Progress, run_with_progress
+from services.telemetry.tracing import tracer
 from unclip.v1 import sampling_pb2
 
 
@@ -71,13 +72,19 @@ class DiffusionStage:
 
     async def stream(self, trajectory, response_type, result: Callable[[torch.Tensor, bytes], object],
                      batcher=None) -> AsyncIterator:
-        """Progress messages for each step, then the result built from the output and generator state."""
-        async for item in run_with_progress(batcher or self.batcher, trajectory):
-            if isinstance(item, Progress):
-                yield response_type(progress=sampling_pb2.StepProgress(
-                    step=item.step, total_steps=item.total_steps))
-            else:
-                yield response_type(result=result(item, bytes(trajectory.generator.get_state().numpy())))
+        """Progress messages for each step, then the result built from the output and generator state,
+        all in one "sampling loop" span (the parent of the batch forwards it joins first)."""
+        attributes = {"unclip.stage": self.stage, "unclip.steps": trajectory.total_steps,
+                      "unclip.guidance_scale": trajectory.guidance_scale,
+                      "unclip.scheduler": type(trajectory.scheduler).__name__,
+                      "unclip.images": trajectory.latents.shape[0]}
+        with tracer().start_as_current_span("sampling loop", attributes=attributes):
+            async for item in run_with_progress(batcher or self.batcher, trajectory):
+                if isinstance(item, Progress):
+                    yield response_type(progress=sampling_pb2.StepProgress(
+                        step=item.step, total_steps=item.total_steps))
+                else:
+                    yield response_type(result=result(item, bytes(trajectory.generator.get_state().numpy())))
 
 
 def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Callable,
@@ -92,7 +99,7 @@ def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Cal
         def load() -> None:
             holder.attach(load_model(open_bundle(settings.bundle), settings.device),
                           lambda model: StepBatcher(model, settings.max_batch_size, settings.max_queue,
-                                                    settings.batch_join))
+                                                    settings.batch_join, stage))
 
         def register(server) -> list[str]:
             add_to_server(make_servicer(holder), server)

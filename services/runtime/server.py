@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import logging
 import signal
+import time
 from collections.abc import Callable
 
 import grpc
@@ -18,6 +19,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.runtime.settings import ServerSettings
+from services.telemetry.grpc_tracing import server_tracing_interceptor
+from services.telemetry.metrics import MODEL_LOAD_SECONDS, export_stage_gauges, observed_rpc
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ class StageServer:
         self._idle.set()
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
+        export_stage_gauges(stage, lambda: self.in_flight)
 
     @property
     def started(self) -> bool:
@@ -86,7 +90,7 @@ class StageServer:
 
     async def start(self) -> None:
         """Binds, serves NOT_SERVING while loading, then SERVING. Exits (SystemExit 1) on failure."""
-        self._server = grpc.aio.server(interceptors=[_Admission(self)],
+        self._server = grpc.aio.server(interceptors=[server_tracing_interceptor(), _Admission(self)],
                                        options=server_options(self.settings))
         self.services = list(self._register(self._server))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
@@ -102,10 +106,12 @@ class StageServer:
         print(f"unclip-mesh {self.stage} listening on "
               f"{_address(self.settings.host, self.port)}", flush=True)
         if self._load is not None:
+            started = time.perf_counter()
             try:
                 await asyncio.to_thread(self._load)
             except Exception as error:  # noqa: BLE001 - any load failure ends the process
                 await self._fail("cannot load the model", error)
+            MODEL_LOAD_SECONDS.labels(self.stage).set(time.perf_counter() - started)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         print(f"unclip-mesh {self.stage} ready", flush=True)
 
@@ -136,24 +142,27 @@ class StageServer:
         await self._server.stop(None)
         raise SystemExit(1)
 
-    def admitted(self, behavior: Callable) -> Callable:
-        """Wraps an async method behavior: refused while draining, counted while running."""
+    def admitted(self, behavior: Callable, method: str) -> Callable:
+        """Wraps an async method behavior: refused while draining, counted while running, and
+        observed in the RPC metrics (refusals included) under `method`."""
         if inspect.isasyncgenfunction(behavior):
             async def streaming(request, context):
-                await self._enter(context)
-                try:
-                    async for response in behavior(request, context):
-                        yield response
-                finally:
-                    self._leave()
+                async with observed_rpc(self.stage, method, context):
+                    await self._enter(context)
+                    try:
+                        async for response in behavior(request, context):
+                            yield response
+                    finally:
+                        self._leave()
             return streaming
 
         async def unary(request, context):
-            await self._enter(context)
-            try:
-                return await behavior(request, context)
-            finally:
-                self._leave()
+            async with observed_rpc(self.stage, method, context):
+                await self._enter(context)
+                try:
+                    return await behavior(request, context)
+                finally:
+                    self._leave()
         return unary
 
     async def _enter(self, context: grpc.aio.ServicerContext) -> None:
@@ -176,13 +185,13 @@ class _Admission(grpc.aio.ServerInterceptor):
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
-        service = handler_call_details.method.split("/")[1]
+        _, service, method = handler_call_details.method.split("/")
         if handler is None or service not in self._stage_server.services:
             return handler
         for kind, factory in _HANDLER_FACTORIES.items():
             behavior = getattr(handler, kind)
             if behavior is not None:
-                return factory(self._stage_server.admitted(behavior),
+                return factory(self._stage_server.admitted(behavior, method),
                                request_deserializer=handler.request_deserializer,
                                response_serializer=handler.response_serializer)
         return handler

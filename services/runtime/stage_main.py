@@ -1,8 +1,7 @@
-"""The main() every stage server shares: settings once, logging, torch threads, serve until a signal."""
+"""The main() every stage server shares: settings once, telemetry, torch threads, serve until a signal."""
 
 import argparse
 import asyncio
-import logging
 import os
 from collections.abc import Callable
 
@@ -10,6 +9,7 @@ import grpc
 
 from services.runtime.server import StageServer, run_until_signal
 from services.runtime.settings import ServerSettings, add_server_arguments, settings_from_args
+from services.telemetry.process import start_telemetry
 
 Register = Callable[[grpc.aio.Server], list[str]]
 
@@ -25,8 +25,7 @@ def serve_stage(stage: str, argv: list[str] | None,
     add_server_arguments(parser, stage)
     args = parser.parse_args(argv)
     settings = settings_from_args(args, os.environ)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tracer_provider = start_telemetry(stage, settings, os.environ)
     import torch
 
     if settings.torch_threads:
@@ -35,7 +34,10 @@ def serve_stage(stage: str, argv: list[str] | None,
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     load, register = build(settings)
-    return asyncio.run(_serve(StageServer(stage, settings, register, load)))
+    try:
+        return asyncio.run(_serve(StageServer(stage, settings, register, load)))
+    finally:
+        tracer_provider.shutdown()  # exports the spans still pending
 
 
 async def _serve(server: StageServer) -> int:

@@ -12,14 +12,18 @@ import asyncio
 import inspect
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
+from opentelemetry.trace import SpanContext, Status, StatusCode
 
 from services.runtime.errors import ResourceExhausted
+from services.telemetry.metrics import BATCH_SIZE, QUEUE_DEPTH, STEP_SECONDS
+from services.telemetry.tracing import batch_span, current_span_context
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ class BatchModel(Protocol):
 class _Job:
     trajectory: Trajectory
     loop: asyncio.AbstractEventLoop
+    span: SpanContext  # the caller's span when it submitted: batch spans link to it
     inbox: asyncio.Queue = field(default_factory=asyncio.Queue)  # ("step"|"result"|"error", ...)
     gone: bool = False  # set by the caller when it stops waiting, by the worker when settled
 
@@ -64,15 +69,19 @@ JOIN_POLICIES = ("step", "request")
 
 
 class StepBatcher:
-    def __init__(self, model: BatchModel, max_batch_size: int, max_queue: int, join: str = "step"):
+    def __init__(self, model: BatchModel, max_batch_size: int, max_queue: int, join: str = "step",
+                 stage: str = "unnamed"):
         """join: "step" admits waiting trajectories at every step boundary (iteration-level
         scheduling); "request" only when the running batch has finished (classic request batching).
+        stage labels the batcher's metrics and spans.
         """
         if max_batch_size < 1 or max_queue < 1:
             raise ValueError("max_batch_size and max_queue must be >= 1")
         if join not in JOIN_POLICIES:
             raise ValueError(f"join must be one of {JOIN_POLICIES}")
         self._join = join
+        self._stage = stage
+        self._queue_depth = QUEUE_DEPTH.labels(stage)
         self._model = model
         self._max_batch_size = max_batch_size
         self._max_queue = max_queue
@@ -99,13 +108,14 @@ class StepBatcher:
         once when max_queue trajectories are already waiting or running. Cancelling the caller
         takes the trajectory out of the batch before its next step.
         """
-        job = _Job(trajectory, asyncio.get_running_loop())
+        job = _Job(trajectory, asyncio.get_running_loop(), current_span_context())
         with self._lock:
             queued = len(self._waiting) + len(self._active)
             if queued >= self._max_queue:
                 raise ResourceExhausted(f"{queued} requests are waiting or running "
                                         f"(max_queue {self._max_queue}); retry later")
             self._waiting.append(job)
+            self._queue_depth.inc()
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, name="step-batcher", daemon=True)
                 self._worker.start()
@@ -129,6 +139,7 @@ class StepBatcher:
             logger.exception("step batcher worker failed")
             with self._lock:
                 stranded = [*self._active, *self._waiting]
+                self._queue_depth.dec(len(self._waiting))
                 self._active, self._waiting, self._worker = [], deque(), None
             for job in stranded:
                 job.post("error", error)
@@ -140,6 +151,7 @@ class StepBatcher:
             may_join = self._join == "step" or not self._active
             while may_join and self._waiting and len(self._active) < self._max_batch_size:
                 job = self._waiting.popleft()
+                self._queue_depth.dec()
                 if not job.gone:
                     self._active.append(job)
             if not self._active:
@@ -147,7 +159,14 @@ class StepBatcher:
             return list(self._active)
 
     def _step(self, batch: list[_Job]) -> None:
-        failures = self._denoise(batch)
+        started = time.perf_counter()
+        with batch_span("batch forward", [job.span for job in batch],
+                        {"unclip.stage": self._stage, "unclip.batch_size": len(batch)}) as span:
+            failures = self._denoise(batch)
+            if failures:
+                span.set_status(Status(StatusCode.ERROR, f"{len(failures)} trajectories failed"))
+        STEP_SECONDS.labels(self._stage).observe(time.perf_counter() - started)
+        BATCH_SIZE.labels(self._stage).observe(len(batch))
         for job in batch:
             if job in failures:
                 self._settle(job, "error", failures[job])

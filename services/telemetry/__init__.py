@@ -1,0 +1,1 @@
+"""Traces, metrics and logs of every mesh process (set up once in a stage's main)."""

@@ -1,0 +1,25 @@
+"""Telemetry of one mesh process, started once in its main()."""
+
+import logging
+from collections.abc import Mapping
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from services.runtime.settings import ServerSettings
+from services.telemetry.logging import configure_logging
+from services.telemetry.metrics import serve_metrics
+from services.telemetry.tracing import configure_tracing
+
+logger = logging.getLogger(__name__)
+
+
+def start_telemetry(stage: str, settings: ServerSettings,
+                    environ: Mapping[str, str]) -> TracerProvider:
+    """JSON logs, the tracer provider (OTEL_* from `environ`) and, with a metrics port, the
+    Prometheus endpoint. Shut the returned provider down on exit: it flushes pending spans."""
+    configure_logging(f"unclip-{stage}", settings.log_level)
+    provider = configure_tracing(stage, environ)
+    if settings.metrics_port:
+        port = serve_metrics(settings.host, settings.metrics_port)
+        logger.info("%s metrics on http://%s:%d/metrics", stage, settings.host, port)
+    return provider
