@@ -30,5 +30,6 @@ def karlo_models(tiny_karlo: Bundle) -> SimpleNamespace:
 
         _cache["models"] = SimpleNamespace(
             text_encoder=TextEncoderModel.load(tiny_karlo), prior=PriorModel.load(tiny_karlo),
-            decoder=DecoderModel.load(tiny_karlo), upsampler_256=UpsamplerModel.load(tiny_karlo, "upsampler_256"))
+            decoder=DecoderModel.load(tiny_karlo),
+            upsampler_256=UpsamplerModel.load(tiny_karlo, "upsampler_256"))
     return _cache["models"]

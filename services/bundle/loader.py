@@ -21,6 +21,8 @@ PIPELINE_DEFAULTS = {
 }
 WEIGHT_NAMES = ("diffusion_pytorch_model.safetensors", "model.safetensors",
                 "diffusion_pytorch_model.bin", "pytorch_model.bin")
+TRANSFORMERS_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+TRANSFORMERS_ROLES = ("text_encoder", "image_encoder")  # CLIP towers saved by transformers
 OPEN_CLIP_CONFIG = "open_clip_config.json"
 OPEN_CLIP_WEIGHTS = "open_clip_model.safetensors"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -62,12 +64,13 @@ def required_files(folder: Path, role: str) -> list[Path]:
         return [folder / FEATURE_EXTRACTOR_CONFIG]
     if (folder / OPEN_CLIP_CONFIG).exists():
         return [folder / OPEN_CLIP_CONFIG, folder / OPEN_CLIP_WEIGHTS]
-    return [folder / "config.json", weights_file(folder)]
+    names = TRANSFORMERS_WEIGHTS if role in TRANSFORMERS_ROLES else WEIGHT_NAMES
+    return [folder / "config.json", weights_file(folder, names)]
 
 
-def weights_file(folder: Path) -> Path:
-    """The folder's weights file, in WEIGHT_NAMES' order of preference (the first name if none exists)."""
-    return next((folder / n for n in WEIGHT_NAMES if (folder / n).exists()), folder / WEIGHT_NAMES[0])
+def weights_file(folder: Path, names: tuple[str, ...] = WEIGHT_NAMES) -> Path:
+    """The folder's weights file, in `names`' order of preference (the first name if none exists)."""
+    return next((folder / n for n in names if (folder / n).exists()), folder / names[0])
 
 
 def _text_encoder_folders(root: Path) -> dict[str, str]:

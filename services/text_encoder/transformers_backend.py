@@ -20,7 +20,7 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from open_clip.transformer import TextTransformer, VisionTransformer
 from transformers import CLIPTokenizer
 
-from services.bundle.loader import FEATURE_EXTRACTOR_CONFIG, Bundle, weights_file
+from services.bundle.loader import FEATURE_EXTRACTOR_CONFIG, TRANSFORMERS_WEIGHTS, Bundle, weights_file
 from services.text_encoder import transformers_clip
 from services.text_encoder.backend import Tokens
 from services.text_encoder.open_clip_backend import encode_text_tokens
@@ -58,7 +58,8 @@ class ImagePreprocess:
 
 def _load_tower(folder: Path, build, rename, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
     tower = build(transformers_clip.read_config(folder))
-    tower.load_state_dict(rename(transformers_clip.read_weights(weights_file(folder))), strict=True)
+    weights = transformers_clip.read_weights(weights_file(folder, TRANSFORMERS_WEIGHTS))
+    tower.load_state_dict(rename(weights), strict=True)
     return tower.to(device, dtype).eval()
 
 
@@ -79,8 +80,8 @@ def load_tokenizer(folder: Path) -> CLIPTokenizer:
 class TransformersClipBackend:
     """A ClipBackend over open_clip towers holding transformers CLIP weights."""
 
-    def __init__(self, text: TextTransformer, tokenizer: CLIPTokenizer, visual: VisionTransformer | None = None,
-                 preprocess: ImagePreprocess | None = None) -> None:
+    def __init__(self, text: TextTransformer, tokenizer: CLIPTokenizer,
+                 visual: VisionTransformer | None = None, preprocess: ImagePreprocess | None = None) -> None:
         self.text = text
         self.tokenizer = tokenizer
         self.visual = visual
@@ -96,8 +97,8 @@ class TransformersClipBackend:
         tokenizer = bundle.load(stage, "tokenizer", load_tokenizer)
         if "image_encoder" not in bundle.roles(stage):
             return cls(text, tokenizer)
-        return cls(text, tokenizer, bundle.load(stage, "image_encoder", lambda f: load_vision(f, device, dtype)),
-                   bundle.load(stage, "feature_extractor", ImagePreprocess.read))
+        visual = bundle.load(stage, "image_encoder", lambda f: load_vision(f, device, dtype))
+        return cls(text, tokenizer, visual, bundle.load(stage, "feature_extractor", ImagePreprocess.read))
 
     def tokenize(self, prompts: list[str]) -> Tokens:
         """As UnCLIPPipeline tokenises: padded to the context with the tokenizer's pad id, cut to fit

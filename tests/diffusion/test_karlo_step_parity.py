@@ -75,8 +75,9 @@ def test_prior_steps_and_clip_statistics(karlo_models, reference):
 def test_decoder_steps(karlo_models, reference):
     model, steps = karlo_models.decoder, reference.steps["decoder"]
     text, uncond = _text(reference)
-    trajectory = model.start(DecoderJob(reference.calls["text_proj"]["image_embeddings"], text, uncond, STEPS,
-                                        DECODER_GUIDANCE, "unclip", torch.Generator(), latents=steps[0].sample))
+    embedding = reference.calls["text_proj"]["image_embeddings"]
+    trajectory = model.start(DecoderJob(embedding, text, uncond, STEPS, DECODER_GUIDANCE, "unclip",
+                                        torch.Generator(), latents=steps[0].sample))
     assert _replay(model, trajectory, steps) <= TOLERANCE
 
 
@@ -84,7 +85,8 @@ def test_upsampler_steps_first_then_last_network(karlo_models, reference):
     model, steps = karlo_models.upsampler_256, reference.steps["super_res"]
     assert model.first is not model.last
     image = reference.steps["decoder"][-1].prev_sample.clamp(-1, 1)
-    trajectory = model.start(UpsampleJob(image, STEPS, "unclip", torch.Generator(), latents=steps[0].sample))
+    trajectory = model.start(UpsampleJob(image, STEPS, "unclip", torch.Generator(),
+                                         latents=steps[0].sample))
     assert _replay(model, trajectory, steps) <= TOLERANCE
     final = (model.finish(trajectory) * 0.5 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()
     assert abs(final - reference.images).max() <= 1e-5
