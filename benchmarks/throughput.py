@@ -1,16 +1,20 @@
 """Mesh throughput under concurrent clients: step-level vs request-level vs no batching.
 
 Starts the mesh (six processes on loopback, 1 torch thread each) once per batching mode and runs
-1, 4 and 16 concurrent clients against it; also one vs two decoder replicas. Prints a table of
-images per second and median latency.
+1, 4 and 16 concurrent clients against it; also one vs two decoder replicas. For a diffusers-layout
+bundle (a Karlo folder) it also runs the peer, UnCLIPPipeline, on the same folder and step counts in
+the same run. Prints a table of images per second and median latency.
 
-    python benchmarks/throughput.py --bundle models/demo [--size 64] [--steps 10] [--requests 2]
+    python -m benchmarks.throughput --bundle models/demo [--size 64] [--steps 10] [--requests 2]
 """
 
 import argparse
 
+from pathlib import Path
+
 from benchmarks.load import mesh_request, run_clients
-from services.cli.local_mesh import STAGE_ORDER, LocalMesh
+from benchmarks.unclip_peer import peer_rows
+from services.cli.local_mesh import LocalMesh, bundle_stages
 from services.client.sdk import Sampling
 
 MODES = {"none": ("--max-batch-size", "1"),
@@ -21,7 +25,7 @@ STAGES_FOR_SIZE = {64: 3, 256: 4, 1024: 5}
 
 def measure(bundle: str, size: int, steps: int, requests: int, mode: str, clients: list[int],
             decoder_replicas: int = 1) -> list[tuple]:
-    stages = STAGE_ORDER[:STAGES_FOR_SIZE[size]]
+    stages = bundle_stages(bundle)[:STAGES_FOR_SIZE[size]]
     knobs = {stage: Sampling(steps=steps) for stage in stages[1:]}
     rows = []
     with LocalMesh(bundle, stages=stages, replicas={"decoder": decoder_replicas},
@@ -49,12 +53,17 @@ def main() -> None:
         rows += measure(args.bundle, args.size, args.steps, args.requests, mode, clients)
     rows += measure(args.bundle, args.size, args.steps, args.requests, "step", [max(clients)],
                     decoder_replicas=2)
-    print(f"bundle {args.bundle}, {args.size} px, {args.steps} steps per stage, "
+    peers = []
+    if (Path(args.bundle) / "model_index.json").is_file():
+        peers = peer_rows(args.bundle, args.steps, max(clients) * args.requests)
+    print(f"bundle {args.bundle}, {args.size} px (stage depth), {args.steps} steps per stage, "
           f"{args.requests} requests per client")
     print("| batching | decoder replicas | clients | images/s | median latency s |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for mode, replicas, count, rate, latency in rows:
         print(f"| {mode} | {replicas} | {count} | {rate:.2f} | {latency:.2f} |")
+    for label, rate in peers:
+        print(f"| {label} | - | - | {rate:.2f} | - |")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ class MeshStartError(RuntimeError):
     pass
 
 
+def bundle_stages(bundle: str | Path) -> tuple[str, ...]:
+    """The stages a bundle has models for (a diffusers unCLIP folder has no 1024 stage)."""
+    from services.bundle.loader import open_bundle
+
+    opened = open_bundle(bundle)
+    return tuple(stage for stage in STAGE_ORDER if opened.has_stage(stage))
+
+
 @dataclass
 class StageProcess:
     """One server process and what it has announced."""
@@ -57,12 +65,12 @@ class StageProcess:
 class LocalMesh:
     """Starts, awaits and stops the mesh's processes. Use as a context manager."""
 
-    def __init__(self, bundle: str | Path, *, stages: tuple[str, ...] = STAGE_ORDER,
+    def __init__(self, bundle: str | Path, *, stages: tuple[str, ...] | None = None,
                  replicas: dict[str, int] | None = None, stage_args: tuple[str, ...] = (),
                  orchestrator_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
                  echo_logs: bool = False, host: str = "127.0.0.1"):
         self.bundle = str(bundle)
-        self.stages = stages
+        self.stages = stages or bundle_stages(bundle)
         self.replicas = replicas or {}
         self.stage_args = stage_args
         self.orchestrator_args = orchestrator_args

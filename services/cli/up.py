@@ -3,15 +3,15 @@
 import signal
 import threading
 
-from services.cli.local_mesh import STAGE_ORDER, LocalMesh
+from services.cli.local_mesh import LocalMesh
 from services.cli.options import add_bundle_argument, bundle_path
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("up", help="run the whole mesh locally")
     add_bundle_argument(parser)
-    parser.add_argument("--stages", default=",".join(STAGE_ORDER),
-                        help="comma-separated stages to start (default: all)")
+    parser.add_argument("--stages", default=None,
+                        help="comma-separated stages to start (default: every stage the bundle has)")
     parser.add_argument("--replicas", action="append", default=[], metavar="STAGE=N",
                         help="start N replicas of STAGE (repeatable)")
     parser.add_argument("--orchestrator-port", type=int, default=50056)
@@ -22,7 +22,8 @@ def run(args) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    mesh = LocalMesh(bundle_path(args), stages=tuple(args.stages.split(",")), replicas=replicas,
+    stages = tuple(args.stages.split(",")) if args.stages else None
+    mesh = LocalMesh(bundle_path(args), stages=stages, replicas=replicas,
                      orchestrator_args=("--port", str(args.orchestrator_port)), echo_logs=True)
     with mesh:
         print(f"unclip-mesh is up: GenerationService on {mesh.target} (Ctrl-C stops it)", flush=True)

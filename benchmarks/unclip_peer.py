@@ -1,0 +1,40 @@
+"""The peer the mesh is measured against: diffusers' UnCLIPPipeline on the same diffusers-layout
+folder and step counts, one image per call, on a thread pool, and all images in one call."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import diffusers.pipelines
+import torch
+from diffusers.pipelines.deprecated import unclip
+from diffusers.pipelines.deprecated.unclip import UnCLIPPipeline
+
+
+def load(folder: str) -> UnCLIPPipeline:
+    # diffusers 0.42 moved unclip under deprecated/; Karlo's model_index.json still names the old module.
+    diffusers.pipelines.unclip = unclip
+    pipe = UnCLIPPipeline.from_pretrained(folder, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def images_per_second(pipe: UnCLIPPipeline, steps: int, images: int, *, threads: int = 1,
+                      batch: int = 1) -> float:
+    """`images` images of "a red circle", `batch` per call, calls spread over `threads` threads."""
+    def call(seed: int) -> None:
+        pipe("a red circle", num_images_per_prompt=batch, generator=torch.Generator().manual_seed(seed),
+             prior_num_inference_steps=steps, decoder_num_inference_steps=steps,
+             super_res_num_inference_steps=steps, output_type="np")
+    call(0)  # warm-up
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(call, range(images // batch)))
+    return images / (time.perf_counter() - started)
+
+
+def peer_rows(folder: str, steps: int, images: int) -> list[tuple[str, float]]:
+    pipe = load(folder)
+    return [("UnCLIPPipeline, sequential", images_per_second(pipe, steps, images)),
+            ("UnCLIPPipeline, 4-thread pool", images_per_second(pipe, steps, images, threads=4)),
+            (f"UnCLIPPipeline, {images} images per call",
+             images_per_second(pipe, steps, images, batch=images))]
