@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.runtime.request_parsing import Undecodable, tolerant
 from services.runtime.settings import ServerSettings
 from services.telemetry.grpc_tracing import server_tracing_interceptor
 from services.telemetry.metrics import MODEL_LOAD_SECONDS, export_stage_gauges, observed_rpc
@@ -148,7 +149,7 @@ class StageServer:
         if inspect.isasyncgenfunction(behavior):
             async def streaming(request, context):
                 async with observed_rpc(self.stage, method, context):
-                    await self._enter(context)
+                    await self._enter(request, context)
                     try:
                         async for response in behavior(request, context):
                             yield response
@@ -158,16 +159,18 @@ class StageServer:
 
         async def unary(request, context):
             async with observed_rpc(self.stage, method, context):
-                await self._enter(context)
+                await self._enter(request, context)
                 try:
                     return await behavior(request, context)
                 finally:
                     self._leave()
         return unary
 
-    async def _enter(self, context: grpc.aio.ServicerContext) -> None:
+    async def _enter(self, request, context: grpc.aio.ServicerContext) -> None:
         if not self.accepting:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.stage} stage is draining")
+        if isinstance(request, Undecodable):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
         self.in_flight += 1
         self._idle.clear()
 
@@ -192,7 +195,7 @@ class _Admission(grpc.aio.ServerInterceptor):
             behavior = getattr(handler, kind)
             if behavior is not None:
                 return factory(self._stage_server.admitted(behavior, method),
-                               request_deserializer=handler.request_deserializer,
+                               request_deserializer=tolerant(handler.request_deserializer),
                                response_serializer=handler.response_serializer)
         return handler
 
