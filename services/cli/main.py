@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("serve", "up", "generate", "bundle", "deploy", "eval")
+SUBCOMMANDS = ("serve", "up", "generate", "bundle", "deploy", "eval", "certs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,76 @@
+"""Bearer-token authentication of the orchestrator's callers.
+
+Every call must carry `authorization: Bearer <token>` with one of the tokens read from the tokens
+file (one per line; blank lines and lines starting with # are skipped). Health checks and reflection
+stay open so probes need no token. The comparison takes the same time whichever token matches, and
+a token is never logged: a refusal logs only the method.
+"""
+
+import hmac
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health
+from grpc_reflection.v1alpha import reflection
+
+logger = logging.getLogger(__name__)
+
+OPEN_SERVICES = frozenset({health.SERVICE_NAME, reflection.SERVICE_NAME})
+_PREFIX = "bearer "
+_REFUSAL = "a valid bearer token is required (metadata `authorization: Bearer <token>`)"
+
+
+def read_tokens(path: str) -> list[bytes]:
+    """The tokens of a tokens file; ValueError when it cannot be read or holds none."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"--auth-tokens-file: cannot read {path}: {error}") from None
+    tokens = [line.strip().encode() for line in lines
+              if line.strip() and not line.lstrip().startswith("#")]
+    if not tokens:
+        raise ValueError(f"--auth-tokens-file: {path} holds no token")
+    return tokens
+
+
+def _presented(metadata: Iterable[tuple[str, str | bytes]] | None) -> bytes | None:
+    for key, value in metadata or ():
+        if key == "authorization" and isinstance(value, str) and value[:len(_PREFIX)].lower() == _PREFIX:
+            return value[len(_PREFIX):].strip().encode()
+    return None
+
+
+async def _refuse(request, context: grpc.aio.ServicerContext) -> None:
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, _REFUSAL)
+
+
+class BearerTokenAuth(grpc.aio.ServerInterceptor):
+    """Refuses calls to any service but health and reflection without a known token."""
+
+    def __init__(self, tokens: list[bytes]):
+        if not tokens:
+            raise ValueError("BearerTokenAuth needs at least one token")
+        self._tokens = tuple(tokens)
+
+    def allows(self, presented: bytes | None) -> bool:
+        """Compares with every token, in constant time per token, without stopping at a match."""
+        if presented is None:
+            return False
+        matched = False
+        for token in self._tokens:
+            matched |= hmac.compare_digest(presented, token)
+        return matched
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        service = handler_call_details.method.split("/")[1]
+        if (handler is None or service in OPEN_SERVICES
+                or self.allows(_presented(handler_call_details.invocation_metadata))):
+            return handler
+        logger.info("refused an unauthenticated call to %s", handler_call_details.method)
+        factory = (grpc.unary_stream_rpc_method_handler if handler.response_streaming
+                   else grpc.unary_unary_rpc_method_handler)
+        return factory(_refuse, request_deserializer=handler.request_deserializer,
+                       response_serializer=handler.response_serializer)
