@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     def loss_fn(generator: torch.Generator) -> torch.Tensor:
         scenes = world.sample_scenes(batch_size, generator)
         images = (world.render(scenes, image_size, device=device) + 1) / 2
-        ids, _ = backend.tokenize(world.captions(scenes, generator))
+        ids = backend.tokenize(world.captions(scenes, generator)).ids
         image_features = model.encode_image(TF.normalize(images, backend.mean, backend.std), normalize=True)
         text_features = model.encode_text(ids.to(device), normalize=True)
         return loss(image_features, text_features, model.logit_scale.exp())

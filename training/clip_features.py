@@ -28,10 +28,9 @@ class FrozenClip:
 
     @torch.no_grad()
     def text(self, prompts: list[str]) -> TextTensors:
-        ids, _ = self.backend.tokenize(prompts)
-        ids = ids.to(self.device)
-        embedding, states = self.backend.encode_tokens(ids)
-        return TextTensors(embedding, states, ids != 0)
+        tokens = self.backend.tokenize(prompts)
+        embedding, states = self.backend.encode_tokens(tokens.ids.to(self.device))
+        return TextTensors(embedding, states, tokens.mask.to(self.device))
 
     @torch.no_grad()
     def images(self, images: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,8 @@ from services.text_encoder.model import TextEncoderModel
 from services.upsampler.model import UpsampleJob, UpsamplerModel
 
 
-def _run(model, job) -> torch.Tensor:
+def run_stage(model, job) -> torch.Tensor:
+    """One job through one stage model, step by step, as a stage server runs it."""
     trajectory = model.start(job)
     while not trajectory.done:
         model.denoise([trajectory])
@@ -44,17 +45,17 @@ class Stages:
         text, _ = self.text_encoder.encode_text(prompts)
         empty = self.text_encoder.unconditional()
         p = self.prior.defaults
-        embedding = _run(self.prior, PriorJob(text, empty, p.num_inference_steps, p.guidance_scale,
+        embedding = run_stage(self.prior, PriorJob(text, empty, p.num_inference_steps, p.guidance_scale,
                                               p.scheduler, generator))
         d = self.decoder.defaults
         guidance = d.guidance_scale if decoder_guidance is None else decoder_guidance
-        images = {self.decoder.image_size: _run(self.decoder, DecoderJob(embedding, text, empty, d.num_inference_steps, guidance,
+        images = {self.decoder.image_size: run_stage(self.decoder, DecoderJob(embedding, text, empty, d.num_inference_steps, guidance,
                                                     d.scheduler, generator))}
         for upsampler in (self.upsampler_256, self.upsampler_1024):
             if upsampler.output_size > size:
                 break
             u = upsampler.defaults
             source = images[max(images)]
-            images[upsampler.output_size] = _run(upsampler, UpsampleJob(
+            images[upsampler.output_size] = run_stage(upsampler, UpsampleJob(
                 source, u.num_inference_steps, u.scheduler, generator, u.noise_level))
         return images

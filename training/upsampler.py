@@ -2,9 +2,10 @@
 target size, as the paper does.
 
 The low-res source is blurred (gaussian, random sigma) some of the time, upscaled exactly as the
-upsampler service does (bicubic, antialiased), cropped, noised to a random augmentation level (the level is the
-network's class conditioning, as the service's noise_augment), and concatenated to the noisy high-res crop. Predicts epsilon.
-The 1024 network is our PixelShuffleUNet (pixels folded into channels, so a step stays cheap on CPU).
+upsampler service does (bicubic, antialiased), cropped, noised to a random augmentation level (as the
+service's noise_augment; the level is the network's class conditioning), and concatenated to the noisy
+high-res crop. Predicts epsilon. The 1024 network is our PixelShuffleUNet (pixels folded into channels,
+so a step stays cheap on CPU).
 """
 
 from __future__ import annotations
