@@ -66,7 +66,8 @@ def record(pipe) -> Record:
     """Hooks on `pipe` that fill the returned Record while the pipeline runs."""
     rec = Record()
     for stage, name in SCHEDULERS.items():
-        _record_steps(getattr(pipe, name), rec.steps[stage])
+        if hasattr(pipe, name):  # the variation pipeline has no prior
+            _record_steps(getattr(pipe, name), rec.steps[stage])
     for name in ("prior", "text_proj"):
         module = getattr(pipe, name, None)
         if module is not None:

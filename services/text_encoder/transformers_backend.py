@@ -59,7 +59,7 @@ class ImagePreprocess:
 def _load_tower(folder: Path, build, rename, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
     tower = build(transformers_clip.read_config(folder))
     weights = transformers_clip.read_weights(weights_file(folder, TRANSFORMERS_WEIGHTS))
-    tower.load_state_dict(rename(weights), strict=True)
+    tower.load_state_dict(rename(weights), strict=True, assign=True)  # keeps the projections' layout
     return tower.to(device, dtype).eval()
 
 

@@ -2,8 +2,13 @@
 
 Only config.json and the weights file are read (no transformers model is built). The open_clip tower
 is built from a config derived from the transformers one, and the state dict is renamed at load:
-q/k/v projections are fused into open_clip's in_proj, projections are transposed into open_clip's
-[width, dim] parameters.
+q/k/v projections are fused into open_clip's in_proj; the output projections become open_clip's
+[width, dim] parameters as transposed VIEWS of transformers' [dim, width] weights (load with
+assign=True), so that open_clip's `x @ proj` runs the very GEMM of transformers' nn.Linear: a
+contiguous copy changes the rounding, and the decoder's first step amplifies that ~10^4 times.
+For the same reason the towers use open_clip's "custom" residual blocks: their attention is
+F.scaled_dot_product_attention on q/k/v sliced from one projection, as transformers' sdpa attention
+computes it, where nn.MultiheadAttention's fused kernel rounds differently.
 
 Pooling of the text tower matches transformers' CLIPTextTransformer (5.x): a config whose
 eos_token_id is 2 (the value before transformers PR #24773, as in OpenAI's and Karlo's configs) pools
@@ -42,7 +47,8 @@ def _common(config: dict) -> dict:
     if int(width * (intermediate / width)) != intermediate:
         raise ValueError(f"config.json: intermediate_size {intermediate} is not expressible as an "
                          f"open_clip mlp_ratio of width {width}")
-    common = {"width": width, "layers": int(config["num_hidden_layers"]), "mlp_ratio": intermediate / width}
+    common = {"width": width, "layers": int(config["num_hidden_layers"]), "mlp_ratio": intermediate / width,
+              "block_type": "custom"}
     eps = float(config.get("layer_norm_eps", 1e-5))
     if eps != 1e-5:  # open_clip's LayerNorm default
         common["norm_kwargs"] = {"eps": eps}
@@ -95,7 +101,7 @@ def text_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         **_layers(state, p),
         "ln_final.weight": state[f"{p}final_layer_norm.weight"],
         "ln_final.bias": state[f"{p}final_layer_norm.bias"],
-        "text_projection": state["text_projection.weight"].t().contiguous(),
+        "text_projection": state["text_projection.weight"].t(),
     }
 
 
@@ -111,7 +117,7 @@ def vision_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
         **_layers(state, p),
         "ln_post.weight": state[f"{p}post_layernorm.weight"],
         "ln_post.bias": state[f"{p}post_layernorm.bias"],
-        "proj": state["visual_projection.weight"].t().contiguous(),
+        "proj": state["visual_projection.weight"].t(),
     }
 
 
