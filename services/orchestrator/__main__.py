@@ -11,9 +11,13 @@ def build(settings):
     from services.orchestrator.request_checks import RequestLimits
     from services.orchestrator.servicer import GenerationServicer
     from services.orchestrator.stage_clients import MeshClients
+    from services.security.tls import channel_credentials, load_tls
+
+    tls = load_tls(settings)
+    credentials = channel_credentials(tls) if tls else None
 
     def register(server) -> list[str]:
-        clients = MeshClients(dict(settings.peers), settings.max_message_bytes)
+        clients = MeshClients(dict(settings.peers), settings.max_message_bytes, credentials)
         chain = GenerationChain(clients, RequestLimits())
         generation_pb2_grpc.add_GenerationServiceServicer_to_server(GenerationServicer(chain), server)
         return [generation_pb2.DESCRIPTOR.services_by_name["GenerationService"].full_name]
@@ -22,7 +26,9 @@ def build(settings):
 
 
 def main(argv: list[str] | None = None) -> int:
-    return serve_stage("orchestrator", argv, build)
+    from services.security.auth import auth_interceptors
+
+    return serve_stage("orchestrator", argv, build, auth_interceptors)
 
 
 if __name__ == "__main__":

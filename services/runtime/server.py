@@ -12,7 +12,7 @@ import inspect
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.runtime.request_parsing import Undecodable, tolerant
 from services.runtime.settings import ServerSettings
+from services.security.tls import load_tls, server_credentials
 from services.telemetry.grpc_tracing import server_tracing_interceptor
 from services.telemetry.metrics import MODEL_LOAD_SECONDS, export_stage_gauges, observed_rpc
 
@@ -66,11 +67,14 @@ class StageServer:
     register(server) adds the stage's servicers and returns their full service names (for health
     and reflection); load() loads the model and runs in a worker thread. Only the registered
     services are admission-controlled: `accepting` and `in_flight` count their calls.
+    `interceptors` run inside admission (the orchestrator's authentication). With TLS settings the
+    port requires client certificates signed by the configured CA (mutual TLS).
     """
 
     def __init__(self, stage: str, settings: ServerSettings,
                  register: Callable[[grpc.aio.Server], list[str]],
-                 load: Callable[[], None] | None = None):
+                 load: Callable[[], None] | None = None,
+                 interceptors: Sequence[grpc.aio.ServerInterceptor] = ()):
         self.stage = stage
         self.settings = settings
         self.port: int | None = None  # the bound port, once started
@@ -79,6 +83,7 @@ class StageServer:
         self.in_flight = 0
         self._register = register
         self._load = load
+        self._interceptors = list(interceptors)
         self._idle = asyncio.Event()
         self._idle.set()
         self._health = health.aio.HealthServicer()
@@ -91,8 +96,9 @@ class StageServer:
 
     async def start(self) -> None:
         """Binds, serves NOT_SERVING while loading, then SERVING. Exits (SystemExit 1) on failure."""
-        self._server = grpc.aio.server(interceptors=[server_tracing_interceptor(), _Admission(self)],
-                                       options=server_options(self.settings))
+        self._server = grpc.aio.server(
+            interceptors=[server_tracing_interceptor(), _Admission(self), *self._interceptors],
+            options=server_options(self.settings))
         self.services = list(self._register(self._server))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
@@ -100,7 +106,12 @@ class StageServer:
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         address = _address(self.settings.host, self.settings.port)
         try:
-            self.port = self._server.add_insecure_port(address)
+            tls = load_tls(self.settings)
+        except ValueError as error:
+            await self._fail("cannot read its TLS files", error)
+        try:
+            self.port = (self._server.add_secure_port(address, server_credentials(tls)) if tls
+                         else self._server.add_insecure_port(address))
         except RuntimeError as error:
             await self._fail(f"cannot bind {address}", error)
         await self._server.start()

@@ -35,6 +35,10 @@ class ServerSettings:
     log_level: str = "info"
     peers: Mapping[str, list[str]] = field(default_factory=dict)  # orchestrator only
     auth_tokens_file: str | None = None  # orchestrator only
+    tls_cert: str | None = None  # mutual TLS: all three files, or tls_dir (see services/security/tls.py)
+    tls_key: str | None = None
+    tls_ca: str | None = None
+    tls_dir: str | None = None
 
     @property
     def max_message_bytes(self) -> int:
@@ -140,6 +144,11 @@ _OPTIONS = (
             "repeatable: the address(es) of a stage, STAGE=host:port[,host:port...]", True),
     _Option("--auth-tokens-file", "UNCLIP_AUTH_TOKENS_FILE", _text,
             "file of the tokens callers must present", True),
+    _Option("--tls-cert", "UNCLIP_TLS_CERT", _text, "mutual TLS: this process's certificate (PEM)"),
+    _Option("--tls-key", "UNCLIP_TLS_KEY", _text, "mutual TLS: its private key (PEM)"),
+    _Option("--tls-ca", "UNCLIP_TLS_CA", _text, "mutual TLS: the CA that signs every peer (PEM)"),
+    _Option("--tls-dir", "UNCLIP_TLS_DIR", _text,
+            "mutual TLS: a mounted secret folder with tls.crt, tls.key and ca.crt"),
 )
 _FIELDS = {"peer": "peers"}  # option dest -> ServerSettings field where they differ
 

@@ -15,10 +15,13 @@ Register = Callable[[grpc.aio.Server], list[str]]
 
 
 def serve_stage(stage: str, argv: list[str] | None,
-                build: Callable[[ServerSettings], tuple[Callable[[], None] | None, Register]]) -> int:
+                build: Callable[[ServerSettings], tuple[Callable[[], None] | None, Register]],
+                interceptors: Callable[[ServerSettings], list[grpc.aio.ServerInterceptor]] | None = None,
+                ) -> int:
     """Parses flags and UNCLIP_* once, builds the stage (load, register) and serves it.
 
-    argv starts with the stage name, as `unclip-mesh serve STAGE ...` passes it.
+    argv starts with the stage name, as `unclip-mesh serve STAGE ...` passes it. `interceptors`
+    makes the server's extra interceptors from the settings (the orchestrator's authentication).
     """
     parser = argparse.ArgumentParser(prog=f"unclip-mesh serve {stage}")
     parser.add_argument("stage", choices=[stage])
@@ -35,7 +38,8 @@ def serve_stage(stage: str, argv: list[str] | None,
     torch.backends.cudnn.allow_tf32 = False
     load, register = build(settings)
     try:
-        return asyncio.run(_serve(StageServer(stage, settings, register, load)))
+        extra = interceptors(settings) if interceptors is not None else []
+        return asyncio.run(_serve(StageServer(stage, settings, register, load, extra)))
     finally:
         tracer_provider.shutdown()  # exports the spans still pending
 

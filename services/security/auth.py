@@ -8,12 +8,14 @@ a token is never logged: a refusal logs only the method.
 
 import hmac
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
+
+from services.runtime.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,11 @@ async def _refuse(request, context: grpc.aio.ServicerContext) -> None:
     await context.abort(grpc.StatusCode.UNAUTHENTICATED, _REFUSAL)
 
 
+async def _refuse_stream(request, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    await _refuse(request, context)
+    yield  # never reached; makes this an async generator, which streaming handlers must be
+
+
 class BearerTokenAuth(grpc.aio.ServerInterceptor):
     """Refuses calls to any service but health and reflection without a known token."""
 
@@ -70,7 +77,14 @@ class BearerTokenAuth(grpc.aio.ServerInterceptor):
                 or self.allows(_presented(handler_call_details.invocation_metadata))):
             return handler
         logger.info("refused an unauthenticated call to %s", handler_call_details.method)
-        factory = (grpc.unary_stream_rpc_method_handler if handler.response_streaming
-                   else grpc.unary_unary_rpc_method_handler)
-        return factory(_refuse, request_deserializer=handler.request_deserializer,
+        factory, refuse = ((grpc.unary_stream_rpc_method_handler, _refuse_stream)
+                           if handler.response_streaming else (grpc.unary_unary_rpc_method_handler, _refuse))
+        return factory(refuse, request_deserializer=handler.request_deserializer,
                        response_serializer=handler.response_serializer)
+
+
+def auth_interceptors(settings: ServerSettings) -> list[grpc.aio.ServerInterceptor]:
+    """The orchestrator's authentication: on when a tokens file is configured."""
+    if settings.auth_tokens_file is None:
+        return []
+    return [BearerTokenAuth(read_tokens(settings.auth_tokens_file))]

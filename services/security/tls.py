@@ -11,6 +11,8 @@ from pathlib import Path
 
 import grpc
 
+from services.runtime.settings import ServerSettings
+
 SECRET_FILES = ("tls.crt", "tls.key", "ca.crt")  # cert, key, CA inside a --tls-dir
 
 
@@ -23,13 +25,14 @@ class TlsMaterial:
     ca: bytes
 
 
-def load_tls(cert: str | None, key: str | None, ca: str | None,
-             directory: str | None) -> TlsMaterial | None:
+def load_tls(settings: ServerSettings) -> TlsMaterial | None:
     """The material named by the TLS settings; None when TLS is off (none given).
 
     Raises ValueError when only some of the three files are named or a file cannot be read.
     """
-    named = {"--tls-cert": cert, "--tls-key": key, "--tls-ca": ca}
+    named = {"--tls-cert": settings.tls_cert, "--tls-key": settings.tls_key,
+             "--tls-ca": settings.tls_ca}
+    directory = settings.tls_dir
     if directory is not None:
         if any(named.values()):
             raise ValueError("--tls-dir excludes --tls-cert, --tls-key and --tls-ca")
