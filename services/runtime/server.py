@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.runtime.errors import RETRY_AFTER_KEY
 from services.runtime.request_parsing import Undecodable, tolerant
 from services.runtime.settings import ServerSettings
 from services.security.tls import load_tls, server_credentials
@@ -35,6 +36,7 @@ _HANDLER_FACTORIES = {
 
 
 MAX_FRAME_SIZE = 16_777_215  # the HTTP/2 maximum
+OVERLOAD_RETRY_AFTER_MS = 1000  # the retry-after-ms trailer of a call refused past max_queue
 
 
 def server_options(settings: ServerSettings) -> list[tuple[str, int]]:
@@ -66,7 +68,8 @@ class StageServer:
 
     register(server) adds the stage's servicers and returns their full service names (for health
     and reflection); load() loads the model and runs in a worker thread. Only the registered
-    services are admission-controlled: `accepting` and `in_flight` count their calls.
+    services are admission-controlled: `accepting` and `in_flight` count their calls, and a call
+    past `max_queue` in flight is refused at once with RESOURCE_EXHAUSTED.
     `interceptors` run inside admission (the orchestrator's authentication). With TLS settings the
     port requires client certificates signed by the configured CA (mutual TLS).
     """
@@ -182,6 +185,12 @@ class StageServer:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.stage} stage is draining")
         if isinstance(request, Undecodable):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        if self.in_flight >= self.settings.max_queue:
+            # Refused before any work (the orchestrator before calling a stage), so it is fast.
+            context.set_trailing_metadata(((RETRY_AFTER_KEY, str(OVERLOAD_RETRY_AFTER_MS)),))
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"{self.stage}: {self.in_flight} calls in flight "
+                                f"(max_queue {self.settings.max_queue}); retry later")
         self.in_flight += 1
         self._idle.clear()
 
