@@ -1,9 +1,8 @@
 """Command-line options that several subcommands share."""
 
 import os
-from pathlib import Path
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "models" / "demo"
+from services.runtime.settings import DEFAULT_BUNDLE
 
 
 def add_bundle_argument(parser) -> None:
@@ -12,4 +11,4 @@ def add_bundle_argument(parser) -> None:
 
 
 def bundle_path(args) -> str:
-    return args.bundle or os.environ.get("UNCLIP_BUNDLE") or str(DEFAULT_BUNDLE)
+    return args.bundle or os.environ.get("UNCLIP_BUNDLE") or DEFAULT_BUNDLE
