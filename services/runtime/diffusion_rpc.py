@@ -97,7 +97,14 @@ def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Cal
         holder = DiffusionStage(stage)
 
         def load() -> None:
-            holder.attach(load_model(open_bundle(settings.bundle), settings.device),
+            bundle = open_bundle(settings.bundle)
+            if settings.model_backend == "triton":
+                from services.triton.stage_models import triton_stage_model
+
+                model = triton_stage_model(stage, bundle, settings)
+            else:
+                model = load_model(bundle, settings.device)
+            holder.attach(model,
                           lambda model: StepBatcher(model, settings.max_batch_size, settings.max_queue,
                                                     settings.batch_join, stage))
 

@@ -35,6 +35,10 @@ class ServerSettings:
     log_level: str = "info"
     peers: Mapping[str, list[str]] = field(default_factory=dict)  # orchestrator only
     auth_tokens_file: str | None = None  # orchestrator only
+    model_backend: str = "native"  # diffusion stages: "triton" runs the network forward in Triton
+    triton_url: str | None = None
+    triton_model: str | None = None  # default: the stage's name
+    triton_shared_memory: str = "off"
     tls_cert: str | None = None  # mutual TLS: all three files, or tls_dir (see services/security/tls.py)
     tls_key: str | None = None
     tls_ca: str | None = None
@@ -144,6 +148,12 @@ _OPTIONS = (
             "repeatable: the address(es) of a stage, STAGE=host:port[,host:port...]", True),
     _Option("--auth-tokens-file", "UNCLIP_AUTH_TOKENS_FILE", _text,
             "file of the tokens callers must present", True),
+    _Option("--model-backend", "UNCLIP_MODEL_BACKEND", _choice("native", "triton"),
+            "where a diffusion stage runs its network: native (in process) or triton"),
+    _Option("--triton-url", "UNCLIP_TRITON_URL", _text, "Triton's KServe v2 gRPC address, host:port"),
+    _Option("--triton-model", "UNCLIP_TRITON_MODEL", _text, "the network's Triton model name"),
+    _Option("--triton-shared-memory", "UNCLIP_TRITON_SHARED_MEMORY", _choice("off", "system"),
+            "pass tensors to Triton through system shared memory (same node only): off or system"),
     _Option("--tls-cert", "UNCLIP_TLS_CERT", _text, "mutual TLS: this process's certificate (PEM)"),
     _Option("--tls-key", "UNCLIP_TLS_KEY", _text, "mutual TLS: its private key (PEM)"),
     _Option("--tls-ca", "UNCLIP_TLS_CA", _text, "mutual TLS: the CA that signs every peer (PEM)"),
