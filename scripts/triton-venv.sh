@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds .venv-triton: the interpreter `unclip-mesh triton serve` hosts a stage's network with.
+# PyTriton's Python backend stub links Debian's libpython3.11, so the venv must come from Debian's
+# own python3 (apt package python3-venv); another 3.11 build makes the stub die at start.
+# Idempotent: a second run only checks the stamp of scripts/triton-requirements.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${TRITON_PYTHON:-/usr/bin/python3}
+if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+  else
+    echo "triton-venv: $PYTHON has no venv module; install Debian's python3-venv" >&2
+    exit 1
+  fi
+fi
+if [ ! -x .venv-triton/bin/python ]; then
+  "$PYTHON" -m venv .venv-triton
+fi
+stamp=.venv-triton/.installed-$(cat scripts/triton-requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv-triton/bin/python -m pip install -q --upgrade pip
+  .venv-triton/bin/python -m pip install -q -r scripts/triton-requirements.txt
+  # The project's own code, without its dependencies (the main venv's protobuf 7 stack).
+  .venv-triton/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+  rm -f .venv-triton/.installed-*
+  touch "$stamp"
+fi

@@ -1,0 +1,102 @@
+"""`unclip-mesh triton serve STAGE`: a stage's network in a real Triton server, through PyTriton.
+
+Runs under the Triton venv's interpreter (scripts/triton-venv.sh): PyTriton's Python-backend stub
+needs Debian's libpython3.11. Triton's dynamic batcher merges concurrent infer calls (several stage
+replicas, or one replica's chunks) into one forward. Prints `unclip-mesh triton STAGE listening on
+HOST:PORT` (the gRPC port) once the model is ready, and stops on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+from services.triton.networks import NetworkSpec, network_spec
+
+NUMPY_TYPES = {"FP32": np.float32, "INT64": np.int64, "BOOL": np.bool_}
+
+
+def add_host_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stage", help="the stage whose network Triton hosts (decoder)")
+    parser.add_argument("--bundle", required=True, help="model bundle folder")
+    parser.add_argument("--model-name", help="Triton model name (default: the stage's name)")
+    parser.add_argument("--host", default="127.0.0.1", help="address Triton binds (default 127.0.0.1)")
+    parser.add_argument("--grpc-port", type=int, default=8001, help="KServe v2 gRPC port (8001)")
+    parser.add_argument("--http-port", type=int, default=8000, help="KServe v2 HTTP port (8000)")
+    parser.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (8002)")
+    parser.add_argument("--device", default="cpu", help="torch device of the network (cpu, cuda)")
+    parser.add_argument("--instances", type=int, default=1,
+                        help="model instances (each its own copy of the network), default 1")
+    parser.add_argument("--max-batch-size", type=int, default=64,
+                        help="most rows Triton runs in one forward (default 64)")
+    parser.add_argument("--allow-shared-memory", action="store_true",
+                        help="let clients register system shared memory (same-node stage services "
+                             "with --triton-shared-memory system); PyTriton restricts it by default")
+    parser.add_argument("--max-queue-delay-us", type=int, default=2000,
+                        help="how long Triton's dynamic batcher waits to fill a batch (default 2000)")
+
+
+def _infer_function(spec: NetworkSpec, load: Callable) -> Callable:
+    from pytriton.decorators import batch
+
+    run = load()
+
+    @batch
+    def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return {spec.output.name: run(inputs)}
+    return infer
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt  # PyTriton's serve() stops the server on it
+
+
+def serve(args: argparse.Namespace) -> int:
+    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+    from pytriton.triton import DEFAULT_PROTECTED_ENDPOINTS, Triton, TritonConfig, TritonSecurityConfig
+
+    from services.bundle.loader import open_bundle
+    from services.triton.python_backend_model import NetworkRunner
+
+    spec = network_spec(args.stage)
+    bundle = open_bundle(args.bundle)
+    bundle.verify(spec.stage)
+
+    def load() -> NetworkRunner:
+        return bundle.load(spec.stage, spec.role, lambda folder: NetworkRunner(
+            folder, spec.network_class, spec.output_attribute, args.device))
+
+    config = TritonConfig(grpc_address=args.host, grpc_port=args.grpc_port,
+                          http_address=args.host, http_port=args.http_port,
+                          metrics_address=args.host, metrics_port=args.metrics_port)
+    restricted = [endpoint for endpoint in DEFAULT_PROTECTED_ENDPOINTS
+                  if not (args.allow_shared_memory and endpoint == "shared-memory")]
+    signal.signal(signal.SIGTERM, _interrupt)
+    with Triton(config=config, security_config=TritonSecurityConfig(restricted_endpoints=restricted)) as triton:
+        triton.bind(
+            model_name=args.model_name or spec.stage,
+            infer_func=[_infer_function(spec, load) for _ in range(args.instances)],
+            inputs=[Tensor(name=t.name, dtype=NUMPY_TYPES[t.datatype], shape=t.dims) for t in spec.inputs],
+            outputs=[Tensor(name=spec.output.name, dtype=NUMPY_TYPES[spec.output.datatype],
+                            shape=spec.output.dims)],
+            config=ModelConfig(max_batch_size=args.max_batch_size,
+                               batcher=DynamicBatcher(max_queue_delay_microseconds=args.max_queue_delay_us)),
+            strict=True)
+        triton.run()
+        print(f"unclip-mesh triton {spec.stage} listening on {args.host}:{args.grpc_port}", flush=True)
+        triton.serve()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="unclip-mesh triton serve")
+    add_host_arguments(parser)
+    return serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
