@@ -1,0 +1,107 @@
+"""Image flows on the trained demo bundle, measured with the world's own colour detector and CLIP
+zero-shot shape recognition (training/), not just "a PNG came back". 64 px outputs: the decoder is
+where these flows act; the upsamplers are tested on their own."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from services.cli.local_mesh import LocalMesh
+from services.client.sdk import GenerationClient
+from training import world
+from training.clip_features import FrozenClip
+from training.detector import dominant_colour
+from training.evaluation import zero_shot_shape
+
+pytestmark = pytest.mark.e2e
+
+BUNDLE = Path(__file__).resolve().parents[2] / "models" / "demo"
+if not (BUNDLE / "unclip_bundle.json").is_file():
+    pytest.skip("no demo bundle", allow_module_level=True)
+
+SIDE = 64
+INTERPOLATION_END_TOLERANCE = 0.25  # mean absolute error in [-1, 1] units between an end and its input
+
+
+def scene_png(colour: str, shape: str, background: str, seed: int = 0) -> bytes:
+    scenes = world.scenes_for(colour, shape, background, 1, torch.Generator().manual_seed(seed))
+    pixels = ((world.render(scenes, 256)[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.to(torch.uint8).numpy()).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def as_tensor(png: bytes, side: int = SIDE) -> torch.Tensor:
+    """[3, side, side] in [-1, 1]."""
+    image = Image.open(io.BytesIO(png)).convert("RGB").resize((side, side), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 127.5 - 1
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalMesh(BUNDLE, stages=("text_encoder", "prior", "decoder")) as mesh, \
+            GenerationClient(mesh.target) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return FrozenClip.load(BUNDLE / "text_encoder", torch.device("cpu"))
+
+
+def shape_of(clip, image: torch.Tensor, colour: str, background: str) -> str:
+    size = clip.backend.image_size
+    resized = torch.nn.functional.interpolate(image[None], size=(size, size), mode="bicubic")[0]
+    return zero_shot_shape(clip, resized.clamp(-1, 1), colour, background)
+
+
+def test_variations_keep_colour_and_shape(client, clip):
+    result = client.create_variations(scene_png("red", "square", "white"), num_images=4, size=SIDE, seed=1)
+    images = [as_tensor(png) for png in result.png_images]
+    colours = [dominant_colour(image) for image in images]
+    shapes = [shape_of(clip, image, "red", "white") for image in images]
+    assert colours.count("red") >= 3, colours
+    assert shapes.count("square") >= 3, shapes
+
+
+def test_interpolation_ends_match_and_the_middle_moves_monotonically(client, clip):
+    start, end = scene_png("red", "circle", "white"), scene_png("blue", "square", "white")
+    strip = [as_tensor(png) for png in client.interpolate(start, end, num_images=5, size=SIDE, seed=2).png_images]
+    assert (strip[0] - as_tensor(start)).abs().mean() <= INTERPOLATION_END_TOLERANCE
+    assert (strip[-1] - as_tensor(end)).abs().mean() <= INTERPOLATION_END_TOLERANCE
+    embeddings = torch.nn.functional.normalize(clip.images(torch.nn.functional.interpolate(
+        torch.stack(strip), size=clip.backend.image_size, mode="bicubic")), dim=-1)
+    towards_end = (embeddings @ embeddings[-1]).tolist()
+    assert all(b >= a - 0.02 for a, b in zip(towards_end, towards_end[1:])), towards_end
+
+
+def test_edit_red_to_blue_changes_the_colour_and_keeps_the_shape(client, clip):
+    edited = client.edit(scene_png("red", "square", "white"), "a blue square on a white background",
+                         original_caption="a red square on a white background", strength=0.8, size=SIDE,
+                         seed=3)
+    image = as_tensor(edited.png_images[0])
+    assert dominant_colour(image) == "blue"
+    assert shape_of(clip, image, "blue", "white") == "square"
+
+
+def test_inpainting_keeps_the_rest_and_draws_the_prompt_in_the_hole(client):
+    background = scene_png("red", "circle", "white")
+    pixels = np.asarray(Image.open(io.BytesIO(background)).convert("RGB")).copy()
+    pixels[:] = 255  # a plain white picture
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    mask = np.zeros(pixels.shape[:2], np.uint8)
+    mask[48:208, 48:208] = 255
+    mask_png = io.BytesIO()
+    Image.fromarray(mask).save(mask_png, format="PNG")
+    result = client.inpaint(buffer.getvalue(), "a large green circle on a white background",
+                            mask=mask_png.getvalue(), num_images=2, size=SIDE, seed=4)
+    keep = np.asarray(Image.fromarray(mask).resize((SIDE, SIDE), Image.Resampling.BOX)) == 0
+    for png in result.png_images:
+        drawn = np.asarray(Image.open(io.BytesIO(png)))
+        assert np.abs(drawn[keep].astype(int) - 255).max() <= 1
+        assert dominant_colour(as_tensor(png)) == "green"
