@@ -16,28 +16,20 @@ from collections.abc import Callable
 import numpy as np
 
 from services.triton.networks import NetworkSpec, network_spec
+from services.triton.options import add_model_arguments
 
 NUMPY_TYPES = {"FP32": np.float32, "INT64": np.int64, "BOOL": np.bool_}
 
 
-def add_host_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("stage", help="the stage whose network Triton hosts (decoder)")
-    parser.add_argument("--bundle", required=True, help="model bundle folder")
-    parser.add_argument("--model-name", help="Triton model name (default: the stage's name)")
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address Triton binds (default 127.0.0.1)")
     parser.add_argument("--grpc-port", type=int, default=8001, help="KServe v2 gRPC port (8001)")
     parser.add_argument("--http-port", type=int, default=8000, help="KServe v2 HTTP port (8000)")
     parser.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (8002)")
     parser.add_argument("--device", default="cpu", help="torch device of the network (cpu, cuda)")
-    parser.add_argument("--instances", type=int, default=1,
-                        help="model instances (each its own copy of the network), default 1")
-    parser.add_argument("--max-batch-size", type=int, default=64,
-                        help="most rows Triton runs in one forward (default 64)")
     parser.add_argument("--allow-shared-memory", action="store_true",
                         help="let clients register system shared memory (same-node stage services "
                              "with --triton-shared-memory system); PyTriton restricts it by default")
-    parser.add_argument("--max-queue-delay-us", type=int, default=2000,
-                        help="how long Triton's dynamic batcher waits to fill a batch (default 2000)")
 
 
 def _infer_function(spec: NetworkSpec, load: Callable) -> Callable:
@@ -94,7 +86,8 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="unclip-mesh triton serve")
-    add_host_arguments(parser)
+    add_model_arguments(parser)
+    add_server_arguments(parser)
     return serve(parser.parse_args(argv))
 
 
