@@ -1,0 +1,72 @@
+"""A caller that cancels, or whose deadline runs out, mid-generation: the stage working for it stops
+within one denoising step, and every server's queues and in-flight calls return to zero."""
+
+import time
+
+import grpc
+import pytest
+
+from tests.faults.conftest import metrics, request
+from unclip.v1 import generation_pb2, generation_pb2_grpc
+
+pytestmark = pytest.mark.e2e
+
+MANY_STEPS = 300  # far more than the test lets run
+_BUSY = ("unclip_inflight_requests", "unclip_queue_depth")
+
+
+def _decoder_steps(mesh) -> float:
+    return sum(metrics(p).get("unclip_denoise_step_seconds_count", 0) for p in mesh.stage_processes("decoder"))
+
+
+def _wait_until_idle(mesh, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while True:
+        busy = {p.name: counts for p in mesh.everyone()
+                if any(counts := [metrics(p).get(name, 0) for name in _BUSY])}
+        if not busy:
+            return
+        assert time.monotonic() < end, f"still busy (in flight, queued): {busy}"
+        time.sleep(0.05)
+
+
+def _steps_after(mesh, at_stop: float) -> float:
+    """Decoder steps run after `at_stop` once the servers are idle and the count holds still (a
+    step in progress when the call ended finishes and is counted)."""
+    _wait_until_idle(mesh)
+    end = time.monotonic() + 5
+    counts = [_decoder_steps(mesh)]
+    while len(counts) < 2 or counts[-1] != counts[-2]:
+        assert time.monotonic() < end, f"steps still run after the call ended: {counts}"
+        time.sleep(0.4)
+        counts.append(_decoder_steps(mesh))
+    return counts[-1] - at_stop
+
+
+@pytest.fixture
+def stub(mesh):
+    with grpc.insecure_channel(mesh.target) as channel:
+        yield generation_pb2_grpc.GenerationServiceStub(channel)
+
+
+def test_a_cancelled_call_stops_within_one_step(mesh, stub):
+    call = stub.GenerateImages(request(steps=MANY_STEPS), timeout=60)
+    decoder_steps = 0
+    for response in call:
+        progress = response.event.step_progress
+        if response.event.HasField("step_progress") and progress.stage == generation_pb2.STAGE_DECODER:
+            decoder_steps += 1
+            if decoder_steps == 3:
+                at_cancel = _decoder_steps(mesh)
+                call.cancel()
+                break
+    # The step running when the cancel arrived may finish; none after it.
+    assert _steps_after(mesh, at_cancel) <= 1
+
+
+def test_a_deadline_that_runs_out_stops_the_work(mesh, stub):
+    with pytest.raises(grpc.RpcError) as error:
+        list(stub.GenerateImages(request(steps=MANY_STEPS), timeout=3))
+    at_expiry = _decoder_steps(mesh)
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert _steps_after(mesh, at_expiry) <= 1
