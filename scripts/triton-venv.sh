@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds .venv-triton: the interpreter `unclip-mesh triton serve` hosts a stage's network with.
+# Builds .venv-triton: the interpreter `unclip-mesh triton serve` hosts a stage's network with
+# (it runs this repository's code from the checkout, so the project itself is not installed there).
 # PyTriton's Python backend stub links Debian's libpython3.11, so the venv must come from Debian's
 # own python3 (apt package python3-venv); another 3.11 build makes the stub die at start.
 # Idempotent: a second run only checks the stamp of scripts/triton-requirements.txt.
@@ -17,12 +18,10 @@ fi
 if [ ! -x .venv-triton/bin/python ]; then
   "$PYTHON" -m venv .venv-triton
 fi
-stamp=.venv-triton/.installed-$(cat scripts/triton-requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+stamp=.venv-triton/.installed-$(sha256sum scripts/triton-requirements.txt | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv-triton/bin/python -m pip install -q --upgrade pip
   .venv-triton/bin/python -m pip install -q -r scripts/triton-requirements.txt
-  # The project's own code, without its dependencies (the main venv's protobuf 7 stack).
-  .venv-triton/bin/python -m pip install -q --no-deps --no-build-isolation -e .
   rm -f .venv-triton/.installed-*
   touch "$stamp"
 fi

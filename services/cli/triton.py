@@ -10,7 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_TRITON_PYTHON = Path(__file__).resolve().parents[2] / ".venv-triton" / "bin" / "python"
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_TRITON_PYTHON = REPOSITORY / ".venv-triton" / "bin" / "python"
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +20,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("triton", help="host a stage's network in Triton Inference Server")
     commands = parser.add_subparsers(dest="triton_command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", add_help=False,
-                                help="host STAGE's network in Triton (PyTriton); see serve --help")
+                                help="host STAGE's network in Triton (PyTriton); see serve STAGE --help")
+    serve.add_argument("stage")
     serve.add_argument("flags", nargs=argparse.REMAINDER)
     export = commands.add_parser("export", help="write STAGE's network as a Triton model repository")
     add_model_arguments(export)
@@ -42,4 +44,6 @@ def run(args) -> int:
         print(f"unclip-mesh triton serve: no Triton interpreter at {python}; build it with "
               "scripts/triton-venv.sh or set UNCLIP_TRITON_PYTHON", file=sys.stderr)
         return 2
-    os.execv(python, [python, "-m", "services.triton.host", *args.flags])
+    path = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))
+    os.execve(python, [python, "-m", "services.triton.host", args.stage, *args.flags],
+              {**os.environ, "PYTHONPATH": path})
