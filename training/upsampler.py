@@ -4,7 +4,7 @@ target size, as the paper does.
 The low-res source is blurred (gaussian, random sigma) some of the time, upscaled exactly as the
 upsampler service does (bicubic, antialiased), cropped, noised to a random augmentation level (as the
 service's noise_augment; the level is the network's class conditioning), and concatenated to the noisy
-high-res crop. Predicts epsilon. The 1024 network is our PixelShuffleUNet (pixels folded into channels,
+high-res crop. Predicts the clean crop or epsilon (config prediction_type). The 1024 network is our PixelShuffleUNet (pixels folded into channels,
 so a step stays cheap on CPU).
 """
 
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     network_config = config["network"]
     network = NETWORKS[config["network_class"]](**network_config, in_channels=6, out_channels=3).to(device)
     process = schedule()
-    scheduler = UnCLIPScheduler(variance_type="fixed_small_log", prediction_type="epsilon")
+    prediction = config["prediction_type"]  # "sample" (x0) learns to copy the source far sooner
+    scheduler = UnCLIPScheduler(variance_type="fixed_small_log", prediction_type=prediction)
     target_size, source_size = network_config["sample_size"], config["source_size"]
     crop, batch_size, max_level = target_size // 4, config["batch_size"], config["max_noise_level"]
     factor = target_size // source_size
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         noisy, timesteps, eps = add_noise(process, target, generator)
         predicted = network(sample=torch.cat([noisy, condition], dim=1), timestep=timesteps,
                             class_labels=levels).sample
-        return F.mse_loss(predicted, eps)
+        return F.mse_loss(predicted, target if prediction == "sample" else eps)
 
     loop = LoopConfig.from_dict(config["loop"])
     trained = train(loop, {"network": network}, loss_fn)["network"]
