@@ -2,8 +2,8 @@
 
 Text encoder, prior, two decoder replicas and the orchestrator; every process has its own metrics
 port (scraped to see queues, in-flight calls and denoising steps) and small limits so that overload
-and oversize are cheap to reach: --max-queue 4 (the orchestrator too: at most 4 generations at
-once), --max-batch-size 2, --max-message-mb 2. Tests that stop a process start it again.
+and oversize are cheap to reach: --max-queue 4 on the stages and 2 on the orchestrator (at most
+2 generations at once: the mesh's capacity), --max-batch-size 2, --max-message-mb 2. Tests that stop a process start it again.
 """
 
 import socket
@@ -18,7 +18,8 @@ from services.client.sdk import GenerationClient, Sampling
 from tests.stage_fixtures import tiny_bundle  # noqa: F401
 from unclip.v1 import generation_pb2
 
-LIMITS = ("--max-queue", "4", "--max-message-mb", "2", "--grace-seconds", "20")
+CAPACITY = 2  # generations the orchestrator admits at once
+LIMITS = ("--max-message-mb", "2", "--grace-seconds", "20")
 
 
 def _free_port() -> int:
@@ -70,8 +71,9 @@ FAST = {"prior": Sampling(steps=2), "decoder": Sampling(steps=2)}
 def mesh(tiny_bundle):  # noqa: F811
     with MeteredMesh(tiny_bundle.root, stages=("text_encoder", "prior", "decoder"),
                      replicas={"decoder": 2},
-                     stage_args=("--torch-threads", "1", "--max-batch-size", "2", *LIMITS),
-                     orchestrator_args=LIMITS) as mesh:
+                     stage_args=("--torch-threads", "1", "--max-batch-size", "2", "--max-queue", "4",
+                                 *LIMITS),
+                     orchestrator_args=("--max-queue", str(CAPACITY), *LIMITS)) as mesh:
         yield mesh
 
 

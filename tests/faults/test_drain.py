@@ -11,11 +11,11 @@ import grpc
 import pytest
 
 from services.client.sdk import GenerationClient, Sampling
-from tests.faults.conftest import metrics
+from tests.faults.conftest import CAPACITY, metrics
 
 pytestmark = pytest.mark.e2e
 
-CALLERS = 3  # under the orchestrator's --max-queue 4
+CALLERS = CAPACITY  # the orchestrator admits them all
 DECODER_STEPS = 10
 
 
