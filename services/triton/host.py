@@ -27,6 +27,8 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-port", type=int, default=8000, help="KServe v2 HTTP port (8000)")
     parser.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (8002)")
     parser.add_argument("--device", default="cpu", help="torch device of the network (cpu, cuda)")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="torch intra-op threads, 0 keeps torch's default")
     parser.add_argument("--allow-shared-memory", action="store_true",
                         help="let clients register system shared memory (same-node stage services "
                              "with --triton-shared-memory system); PyTriton restricts it by default")
@@ -51,9 +53,13 @@ def serve(args: argparse.Namespace) -> int:
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import DEFAULT_PROTECTED_ENDPOINTS, Triton, TritonConfig, TritonSecurityConfig
 
+    import torch
+
     from services.bundle.loader import open_bundle
     from services.triton.python_backend_model import NetworkRunner
 
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     spec = network_spec(args.stage)
     bundle = open_bundle(args.bundle)
     bundle.verify(spec.stage)
