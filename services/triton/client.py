@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 
 import numpy as np
 import torch
-from tritonclient.grpc import InferInput, InferRequestedOutput
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
@@ -30,6 +30,15 @@ INFER_TIMEOUT_S = 300.0  # one network forward; a hung Triton must not hold the 
 READY_POLL_S = 1.0
 _NUMPY = {"FP32": np.float32, "INT64": np.int64, "BOOL": np.bool_}
 _UNAVAILABLE = ("UNAVAILABLE", "NOT_FOUND")  # Triton down, or the model unloaded
+# gRPC's default reconnect backoff grows to 2 minutes: a stage waiting for Triton, or one whose
+# Triton restarted, would find it that late.
+_CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
+    ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1_000),
+]
 
 
 def stage_error(stage: str, url: str, error: InferenceServerException) -> Exception:
@@ -68,7 +77,7 @@ class TritonNetwork:
         atexit.register(self.close)
 
     async def _connect(self) -> InferenceServerClient:
-        return InferenceServerClient(self.url)  # its channel belongs to this loop
+        return InferenceServerClient(self.url, channel_args=_CHANNEL_ARGS)  # a channel of this loop
 
     def _call(self, coroutine: Coroutine, timeout: float | None = None):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
