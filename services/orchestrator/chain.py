@@ -164,9 +164,11 @@ class GenerationChain:
 
     async def call_unary(self, stage: str, field_name: str, deadline: Deadline, call: Callable):
         client = self._clients.get(stage)
+        channel = None
         for attempt in range(len(RETRY_BACKOFF_SECONDS) + 1):
+            channel = client.channel(avoid=channel)
             try:
-                return await call(client.channel(), deadline.remaining(stage))
+                return await call(channel, deadline.remaining(stage))
             except grpc.aio.AioRpcError as error:
                 await self._before_retry(stage, field_name, deadline, error, attempt)
 
@@ -195,9 +197,11 @@ class GenerationChain:
         yield Event(stage_started=generation_pb2.StageStarted(stage=stage_enum))
         started = time.monotonic()
         client = self._clients.get(stage)
+        channel = None
         for attempt in range(len(RETRY_BACKOFF_SECONDS) + 1):
+            channel = client.channel(avoid=channel)
             try:
-                async for response in call(client.channel(), deadline.remaining(stage)):
+                async for response in call(channel, deadline.remaining(stage)):
                     if response.HasField("progress"):
                         yield Event(step_progress=generation_pb2.StageStep(
                             stage=stage_enum, progress=response.progress))

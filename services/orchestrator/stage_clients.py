@@ -61,8 +61,14 @@ class StageClient:
     def replicas(self) -> int:
         return len(self._channels)
 
-    def channel(self) -> grpc.aio.Channel:
-        return self._channels[next(self._next)]
+    def channel(self, avoid: grpc.aio.Channel | None = None) -> grpc.aio.Channel:
+        """The next channel in turn, other than `avoid` (the one a retried call just failed on)
+        when there is another: concurrent calls share the rotation, so without it a retry can
+        land on the same dead or draining replica again and again."""
+        chosen = self._channels[next(self._next)]
+        if chosen is avoid and len(self._channels) > 1:
+            chosen = self._channels[next(self._next)]
+        return chosen
 
     async def close(self) -> None:
         for channel in self._channels:

@@ -47,6 +47,16 @@ def test_sigterm_under_load_drains_without_failing_callers(mesh):
         caller.start()
     drained = _wait_until_busy(mesh.stage_processes("decoder"))
     try:
+        _drain_under_load(drained, stop, callers, outcomes)
+    finally:
+        if drained.popen.poll() is None:
+            drained.popen.kill()
+        drained.popen.wait(timeout=30)
+        mesh.restart(drained)
+
+
+def _drain_under_load(drained, stop: threading.Event, callers: list, outcomes: list) -> None:
+    try:
         drained.popen.send_signal(signal.SIGTERM)
         with grpc.insecure_channel(drained.address) as channel:
             new_call = channel.unary_stream("/unclip.v1.DecoderService/DecodeImage")
@@ -66,4 +76,3 @@ def test_sigterm_under_load_drains_without_failing_callers(mesh):
                  if (m := re.search(r"draining: (\d+) call", line["message"]))]
     assert in_flight and in_flight[0] >= 1  # it had work when the signal came, and finished it
     assert not any("grace ran out" in line["message"] for line in logged)
-    mesh.restart(drained)
