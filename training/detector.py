@@ -1,27 +1,66 @@
-"""The world's own colour detector: which palette colour dominates an image's foreground."""
+"""The world's own detectors: which palette colour dominates an image's foreground, and which of the
+world's shapes that foreground is. Both are exact on rendered scenes (tests/training/test_detector.py)
+and read generated images the same way."""
 
 from __future__ import annotations
 
+import functools
+import math
+
 import torch
 
-from training.world import COLOURS
+from training.world import COLOURS, SHAPES, shape_mask
 
 _PALETTE = torch.tensor(list(COLOURS.values()), dtype=torch.float32)
 _NAMES = tuple(COLOURS)
 
 
-def dominant_colour(image: torch.Tensor, min_fraction: float = 0.01, threshold: float = 60.0) -> str | None:
-    """The palette colour most foreground pixels are nearest to, or None when there is no foreground.
+def foreground_mask(image: torch.Tensor, threshold: float = 60.0) -> torch.Tensor:
+    """[H, W] bool: pixels farther than `threshold` (RGB distance in 0..255 units) from the background,
+    the median colour of the border pixels. image: [3, H, W] in [-1, 1]."""
+    pixels = (image.float().clamp(-1, 1) + 1) * 127.5
+    border = torch.cat([pixels[:, 0], pixels[:, -1], pixels[:, :, 0], pixels[:, :, -1]], dim=1)
+    background = border.median(dim=1).values
+    return (pixels - background.view(3, 1, 1)).norm(dim=0) > threshold
 
-    image: [3, H, W] in [-1, 1]. The background is the median colour of the border pixels; foreground
-    pixels differ from it by more than `threshold` (RGB distance in 0..255 units).
-    """
-    pixels = ((image.float().clamp(-1, 1) + 1) * 127.5).reshape(3, -1).T
-    side = image.shape[-1]
-    border = torch.cat([image[:, 0], image[:, -1], image[:, :, 0], image[:, :, -1]], dim=1)
-    background = ((border.float().clamp(-1, 1) + 1) * 127.5).median(dim=1).values
-    foreground = pixels[(pixels - background).norm(dim=1) > threshold]
-    if foreground.shape[0] < min_fraction * side * side:
+
+def dominant_colour(image: torch.Tensor, min_fraction: float = 0.01, threshold: float = 60.0) -> str | None:
+    """The palette colour most foreground pixels are nearest to, or None when there is no foreground."""
+    mask = foreground_mask(image, threshold)
+    if mask.sum() < min_fraction * mask.numel():
         return None
+    foreground = ((image.float().clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0)[mask]
     nearest = torch.cdist(foreground, _PALETTE).argmin(dim=1)
     return _NAMES[int(torch.bincount(nearest, minlength=len(_NAMES)).argmax())]
+
+
+@functools.cache
+def _unit_area(shape: str) -> float:
+    """Area of `shape` with radius 1 (in squared radius units), measured on a fine grid."""
+    side, radius = 512, 0.25
+    return shape_mask(shape, 0.5, 0.5, radius, side).float().mean().item() / radius ** 2
+
+
+def shape_scores(image: torch.Tensor, threshold: float = 60.0) -> dict[str, float]:
+    """Intersection over union of the foreground with each of the world's shapes, each placed at the
+    foreground's centroid and sized to its area (every shape is centred on its centroid)."""
+    mask = foreground_mask(image, threshold)
+    side = mask.shape[-1]
+    ys, xs = mask.nonzero(as_tuple=True)
+    if ys.numel() == 0:
+        return dict.fromkeys(SHAPES, 0.0)
+    cx, cy = ((xs.float().mean() + 0.5) / side).item(), ((ys.float().mean() + 0.5) / side).item()
+    area = mask.float().mean().item()
+    scores = {}
+    for shape in SHAPES:
+        ideal = shape_mask(shape, cx, cy, math.sqrt(area / _unit_area(shape)), side)
+        scores[shape] = ((ideal & mask).sum() / (ideal | mask).sum()).item()
+    return scores
+
+
+def dominant_shape(image: torch.Tensor, min_fraction: float = 0.01, threshold: float = 60.0) -> str | None:
+    """The world's shape that best fits the foreground (highest IoU), or None when there is none."""
+    if foreground_mask(image, threshold).sum() < min_fraction * image.shape[-1] * image.shape[-2]:
+        return None
+    scores = shape_scores(image, threshold)
+    return max(scores, key=scores.get)

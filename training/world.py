@@ -121,6 +121,15 @@ def _distance(shape: torch.Tensor, qx: torch.Tensor, qy: torch.Tensor, r: torch.
     return fields.gather(0, index)[0]
 
 
+def shape_mask(shape: str, cx: float, cy: float, radius: float, side: int) -> torch.Tensor:
+    """[side, side] bool: the pixels whose centres lie inside `shape` placed at (cx, cy) with `radius`
+    (fractions of the side), as render draws it."""
+    coords = (torch.arange(side, dtype=torch.float32) + 0.5) / side
+    distance = _distance(torch.tensor([SHAPES.index(shape)]), coords.view(1, 1, -1) - cx,
+                         coords.view(1, -1, 1) - cy, torch.tensor([radius]).view(1, 1, 1))
+    return distance[0] < 0
+
+
 def render(scenes: Scenes, size: int, window: tuple[int, int, int] | None = None,
            device: torch.device | str = "cpu") -> torch.Tensor:
     """[B, 3, h, w] in [-1, 1]: the scenes at `size` px, or the square window (top, left, side) of it."""

@@ -24,6 +24,7 @@ class Sampling:
     steps: int | None = None
     guidance: float | None = None
     scheduler: str | None = None
+    eta: float | None = None  # DDIM only
 
     def to_proto(self) -> sampling_pb2.SamplingParams:
         params = sampling_pb2.SamplingParams()
@@ -33,6 +34,8 @@ class Sampling:
             params.guidance_scale = self.guidance
         if self.scheduler is not None:
             params.scheduler = SCHEDULERS[self.scheduler]
+        if self.eta is not None:
+            params.eta = self.eta
         return params
 
 
@@ -95,10 +98,13 @@ class GenerationClient:
     def generate(self, prompt: str, *, on_event: Callable | None = None, **options) -> Generation:
         return self._result(self.generate_events(prompt, **options), on_event)
 
-    def create_variations(self, image: bytes, *, num_images: int = 1, on_event: Callable | None = None,
-                          **options) -> Generation:
+    def create_variations(self, image: bytes, *, num_images: int = 1, eta: float | None = None,
+                          on_event: Callable | None = None, **options) -> Generation:
+        """eta set: the paper's variations around the image's inverted noise (see the proto)."""
         request = generation_pb2.CreateVariationsRequest(
             image=generation_pb2.ImageInput(encoded=image), num_images=num_images)
+        if eta is not None:
+            request.eta = eta
         return self._result(self._stream("CreateVariations", request, **_knobs(options)), on_event)
 
     def interpolate(self, start: bytes | str, end: bytes | str, *, num_images: int = 5,

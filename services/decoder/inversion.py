@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from diffusers import DDIMInverseScheduler
 
 from services.decoder.model import DecoderJob, DecoderModel
+from services.diffusion.schedulers import build_inverse_scheduler
 from services.diffusion.text import TextTensors
 from services.diffusion.trajectory import Trajectory
 
@@ -31,21 +31,12 @@ class DecoderInversion:
         self.defaults = decoder.defaults
         self.max_steps = decoder.max_steps
 
-    def inverse_scheduler(self) -> DDIMInverseScheduler:
-        """The inverse of the decoder's "ddim" sampler: same schedule, same (trailing) timesteps."""
-        config = self.decoder.scheduler_config
-        return DDIMInverseScheduler(
-            num_train_timesteps=int(config.get("num_train_timesteps", 1000)),
-            beta_schedule=config.get("beta_schedule", "squaredcos_cap_v2"),
-            prediction_type=config.get("prediction_type", "epsilon"), clip_sample=False,
-            timestep_spacing="trailing")
-
     @torch.inference_mode()
     def start(self, job: InversionJob) -> Trajectory:
         trajectory = self.decoder.start(DecoderJob(
             image_embedding=job.image_embedding, text=job.text, unconditional=job.text, steps=job.steps,
             guidance_scale=1.0, scheduler="ddim", generator=torch.Generator(), latents=job.images))
-        trajectory.scheduler = self.inverse_scheduler()
+        trajectory.scheduler = build_inverse_scheduler(self.decoder.scheduler_config)
         trajectory.scheduler.set_timesteps(job.steps, device="cpu")
         trajectory.timesteps = trajectory.scheduler.timesteps
         return trajectory

@@ -28,6 +28,7 @@ class DecoderJob:
     scheduler: str
     generator: torch.Generator     # CPU
     latents: torch.Tensor | None = None  # [B, 3, S, S] initial noise; drawn from `generator` when None
+    eta: float = 0.0                     # DDIM's stochasticity (0: deterministic)
 
 
 class DecoderModel(DiffusionStageModel):
@@ -73,7 +74,7 @@ class DecoderModel(DiffusionStageModel):
         return start_trajectory(
             shape=(rows, channels, self.image_size, self.image_size), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
-            device=self.device, dtype=self.dtype, guidance_scale=job.guidance_scale,
+            device=self.device, dtype=self.dtype, guidance_scale=job.guidance_scale, eta=job.eta,
             latents=job.latents, conditioning=dict(zip(_KEYS, (hidden_states, time_embeddings, mask))))
 
     @torch.inference_mode()

@@ -53,7 +53,7 @@ class DecoderServicer(decoder_pb2_grpc.DecoderServiceServicer):
         trajectory = model.start(DecoderJob(
             image_embedding=embeddings, text=text, unconditional=unconditional, steps=knobs.steps,
             guidance_scale=knobs.guidance_scale, scheduler=knobs.scheduler, generator=knobs.generator,
-            latents=latents))
+            latents=latents, eta=knobs.eta))
         if request.HasField("inpainting"):
             known = self._images(request.inpainting.image, "inpainting.image", rows, 3, side)
             mask = self._images(request.inpainting.repaint_mask, "inpainting.repaint_mask", rows, 1, side)

@@ -23,6 +23,7 @@ class Trajectory:
     timesteps: torch.Tensor
     generator: torch.Generator
     guidance_scale: float = 1.0
+    eta: float = 0.0  # DDIM's stochasticity
     conditioning: dict[str, torch.Tensor] = field(default_factory=dict)
     step: int = 0
 
@@ -73,13 +74,13 @@ class Trajectory:
     def advance(self, output: torch.Tensor) -> None:
         """Guidance, then this trajectory's scheduler step (drawing noise from its generator)."""
         self.latents = scheduler_step(self.scheduler, self.guide(output), self.timestep, self.latents,
-                                      self.prev_timestep, self.generator)
+                                      self.prev_timestep, self.generator, self.eta)
         self.step += 1
 
 
 def start_trajectory(*, shape: tuple[int, ...], scheduler_name: str, scheduler_config: Mapping,
                      steps: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype,
-                     guidance_scale: float = 1.0, latents: torch.Tensor | None = None,
+                     guidance_scale: float = 1.0, eta: float = 0.0, latents: torch.Tensor | None = None,
                      conditioning: dict[str, torch.Tensor] | None = None) -> Trajectory:
     """Set the timesteps and draw the initial noise exactly as UnCLIPPipeline.prepare_latents does."""
     scheduler = build_scheduler(scheduler_name, scheduler_config)
@@ -90,7 +91,7 @@ def start_trajectory(*, shape: tuple[int, ...], scheduler_name: str, scheduler_c
         raise ValueError(f"latents: expected shape {tuple(shape)}, got {tuple(latents.shape)}")
     latents = latents.to(device, dtype) * scheduler.init_noise_sigma
     return Trajectory(latents=latents, scheduler=scheduler, timesteps=scheduler.timesteps,
-                      generator=generator, guidance_scale=guidance_scale,
+                      generator=generator, guidance_scale=guidance_scale, eta=eta,
                       conditioning=conditioning or {})
 
 

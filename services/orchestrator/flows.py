@@ -5,6 +5,7 @@ Each flow is a stream of GenerationEvents, like GenerateImages, built from Gener
 Images enter as PNG/JPEG (see input_images for the crop/resize rule); the decoder works at 64 px.
 """
 
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -38,14 +39,17 @@ def _seed(request) -> int:
     return request.seed if request.HasField("seed") else secrets.randbits(63)
 
 
-def _ddim(params: sampling_pb2.SamplingParams, guidance: float) -> sampling_pb2.SamplingParams:
-    """The decoder knobs for flows that start from inverted noise: DDIM (deterministic, the inverse
-    of the inversion) and, unless the caller sets one, guidance 1 (the inversion ran unguided)."""
+def _ddim(params: sampling_pb2.SamplingParams, eta: float | None = None) -> sampling_pb2.SamplingParams:
+    """The decoder knobs for flows that start from inverted noise: DDIM (the sampler the inversion
+    retraces; deterministic unless `eta` is given) and, unless the caller sets one, guidance 1 (the
+    inversion ran unguided)."""
     knobs = sampling_pb2.SamplingParams()
     knobs.CopyFrom(params)
     knobs.scheduler = sampling_pb2.SCHEDULER_DDIM
     if not knobs.HasField("guidance_scale"):
-        knobs.guidance_scale = guidance
+        knobs.guidance_scale = 1.0
+    if eta is not None:
+        knobs.eta = eta
     return knobs
 
 
@@ -95,20 +99,30 @@ class ImageFlows:
     async def create_variations(self, request: generation_pb2.CreateVariationsRequest,
                                 deadline: Deadline) -> AsyncIterator[Event]:
         """The image's CLIP embedding drives the decoder and upsamplers (no prior), with the empty
-        prompt as text, as UnCLIPImageVariationPipeline does; variety comes from decoder noise."""
+        prompt as text, as UnCLIPImageVariationPipeline does; variety comes from decoder noise: fresh
+        noise from the seed, or with `eta` the paper's DDIM noise around the image's inverted noise."""
         image = open_image(request.image.encoded, "image.encoded")
         count = check_count(request.num_images, "num_images", 1, self._limits.max_images)
         check_stage_knobs(request, ("decoder", *UPSAMPLER_KNOBS), self._limits)
+        if request.HasField("eta") and not (math.isfinite(request.eta) and 0 <= request.eta <= 1):
+            raise InvalidArgument("eta", f"must be from 0 to 1, got {request.eta}")
         stages, seed = self._stages(request), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([""], [image], deadline, encoded):
             yield event
         encoding, (embedding,) = encoded.result
-        images = StageOutcome()
         decode = decoder_pb2.DecodeImageRequest(
             image_embeddings=to_proto(embedding.repeat_interleave(count, 0)),
             text=repeat_encoding(encoding.prompts, count), unconditional=encoding.unconditional,
             sampling=request.decoder, random=sampling_pb2.RandomState(seed=seed))
+        if request.HasField("eta"):
+            inverted = StageOutcome()
+            async for event in self._invert(image, embedding, encoding.unconditional, request.decoder,
+                                            deadline, inverted):
+                yield event
+            decode.sampling.CopyFrom(_ddim(request.decoder, request.eta))
+            decode.latents.CopyFrom(to_proto(inverted.result.repeat(count, 1, 1, 1)))
+        images = StageOutcome()
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images):
             yield event
         yield self._chain.result_event(images, stages, seed)
@@ -166,7 +180,7 @@ class ImageFlows:
         images_out = StageOutcome()
         decode = decoder_pb2.DecodeImageRequest(
             image_embeddings=to_proto(strip), text=repeat_encoding(empty, count), unconditional=empty,
-            sampling=_ddim(request.decoder, 1.0) if latents else request.decoder,
+            sampling=_ddim(request.decoder) if latents else request.decoder,
             random=sampling_pb2.RandomState(seed=seed), latents=to_proto(noise))
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images_out):
             yield event
@@ -202,7 +216,7 @@ class ImageFlows:
         images = StageOutcome()
         decode = decoder_pb2.DecodeImageRequest(
             image_embeddings=to_proto(target), text=encoding.unconditional,
-            unconditional=encoding.unconditional, sampling=_ddim(request.decoder, 1.0),
+            unconditional=encoding.unconditional, sampling=_ddim(request.decoder),
             random=sampling_pb2.RandomState(seed=seed), latents=to_proto(inverted.result))
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images):
             yield event

@@ -25,6 +25,7 @@ class PriorJob:
     scheduler: str
     generator: torch.Generator   # CPU
     latents: torch.Tensor | None = None  # [B, D] initial noise; drawn from `generator` when None
+    eta: float = 0.0                     # DDIM's stochasticity (0: deterministic)
 
 
 class PriorModel(DiffusionStageModel):
@@ -59,7 +60,7 @@ class PriorModel(DiffusionStageModel):
         return start_trajectory(
             shape=(rows, self.embedding_dim), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
-            device=self.device, dtype=self.dtype, guidance_scale=job.guidance_scale,
+            device=self.device, dtype=self.dtype, guidance_scale=job.guidance_scale, eta=job.eta,
             latents=job.latents, conditioning=conditioning)
 
     @torch.inference_mode()

@@ -26,11 +26,12 @@ class Knobs:
     steps: int
     guidance_scale: float
     scheduler: str
+    eta: float
     generator: torch.Generator
 
 
 def sampling_knobs(request, model, field: str = "sampling") -> Knobs:
-    """Steps, guidance and scheduler from the request, else the bundle's defaults; the noise source."""
+    """Steps, guidance, scheduler and eta from the request, else the bundle's defaults; the noise source."""
     defaults = model.defaults
     params = request.sampling
     scheduler = validation.scheduler_name(params, f"{field}.scheduler", defaults.scheduler)
@@ -44,6 +45,7 @@ def sampling_knobs(request, model, field: str = "sampling") -> Knobs:
         guidance_scale=validation.guidance_scale(params, f"{field}.guidance_scale",
                                                  defaults.guidance_scale),
         scheduler=scheduler,
+        eta=validation.eta(params, f"{field}.eta", scheduler),
         generator=validation.random_state(request.random, "random"))
 
 

@@ -39,6 +39,18 @@ def guidance_scale(params: sampling_pb2.SamplingParams, field: str, default: flo
     return scale
 
 
+def eta(params: sampling_pb2.SamplingParams, field: str, scheduler: str) -> float:
+    """DDIM's eta: 0 unless set; only the ddim scheduler takes one."""
+    if not params.HasField("eta"):
+        return 0.0
+    value = params.eta
+    if scheduler != "ddim":
+        raise InvalidArgument(field, f"only the ddim scheduler takes eta, not {scheduler}")
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise InvalidArgument(field, f"must be from 0 to 1, got {value}")
+    return value
+
+
 def scheduler_name(params: sampling_pb2.SamplingParams, field: str, default: str) -> str:
     """The scheduler's name: one of SCHEDULERS' values, `default` when unspecified."""
     if params.scheduler == sampling_pb2.SCHEDULER_UNSPECIFIED:

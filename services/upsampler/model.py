@@ -36,6 +36,7 @@ class UpsampleJob:
     generator: torch.Generator    # CPU
     noise_level: int = 0
     latents: torch.Tensor | None = None  # [B, 3, S, S] initial noise; drawn from `generator` when None
+    eta: float = 0.0                     # DDIM's stochasticity (0: deterministic)
 
 
 def _load_network(folder: Path, dtype: torch.dtype) -> ModelMixin:
@@ -86,7 +87,7 @@ class UpsamplerModel(DiffusionStageModel):
         trajectory = start_trajectory(
             shape=(rows, self.first.config.in_channels // 2, size, size), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
-            device=self.device, dtype=self.dtype, latents=job.latents)
+            device=self.device, dtype=self.dtype, eta=job.eta, latents=job.latents)
         image = F.interpolate(job.image.to(self.device, self.dtype), size=[size, size], mode="bicubic",
                               align_corners=False, antialias=True)
         if job.noise_level > 0:

@@ -34,7 +34,7 @@ class UpsamplerServicer(upsampler_pb2_grpc.UpsamplerServiceServicer):
         check_image_dtype(request.output_dtype, "output_dtype")
         trajectory = model.start(UpsampleJob(image=to_float(images), steps=knobs.steps,
                                              scheduler=knobs.scheduler, generator=knobs.generator,
-                                             noise_level=noise_level))
+                                             noise_level=noise_level, eta=knobs.eta))
         async for response in self.stage.stream(
                 trajectory, upsampler_pb2.UpsampleImageResponse,
                 lambda output, state: decoder_pb2.Images(

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from unclip.v1 import sampling_pb2 as unclip_dot_v1_dot_sampling__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aunclip/v1/generation.proto\x12\tunclip.v1\x1a\x18unclip/v1/sampling.proto\"\xb6\x02\n\x15GenerateImagesRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x12\n\nnum_images\x18\x02 \x01(\x05\x12\"\n\x04size\x18\x03 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12(\n\x05prior\x18\x05 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12*\n\x07\x64\x65\x63oder\x18\x06 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\x08 \x01(\x0b\x32\x19.unclip.v1.SamplingParamsB\x07\n\x05_seed\"C\n\x16GenerateImagesResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"\xdc\x01\n\x0fGenerationEvent\x12\x30\n\rstage_started\x18\x01 \x01(\x0b\x32\x17.unclip.v1.StageStartedH\x00\x12-\n\rstep_progress\x18\x02 \x01(\x0b\x32\x14.unclip.v1.StageStepH\x00\x12\x32\n\x0estage_finished\x18\x03 \x01(\x0b\x32\x18.unclip.v1.StageFinishedH\x00\x12,\n\x06result\x18\x04 \x01(\x0b\x32\x1a.unclip.v1.GeneratedImagesH\x00\x42\x06\n\x04kind\"\x1d\n\nImageInput\x12\x0f\n\x07\x65ncoded\x18\x01 \x01(\x0c\"\xa4\x02\n\x17\x43reateVariationsRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.unclip.v1.ImageInput\x12\x12\n\nnum_images\x18\x02 \x01(\x05\x12\"\n\x04size\x18\x03 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12*\n\x07\x64\x65\x63oder\x18\x05 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\x06 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParamsB\x07\n\x05_seed\"E\n\x18\x43reateVariationsResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"N\n\x08\x45ndpoint\x12&\n\x05image\x18\x01 \x01(\x0b\x32\x15.unclip.v1.ImageInputH\x00\x12\x10\n\x06prompt\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\"\xef\x02\n\x18InterpolateImagesRequest\x12\"\n\x05start\x18\x01 \x01(\x0b\x32\x13.unclip.v1.Endpoint\x12 \n\x03\x65nd\x18\x02 \x01(\x0b\x32\x13.unclip.v1.Endpoint\x12\x12\n\nnum_images\x18\x03 \x01(\x05\x12\"\n\x04size\x18\x04 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x00\x88\x01\x01\x12(\n\x05prior\x18\x06 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12*\n\x07\x64\x65\x63oder\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\x08 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\t \x01(\x0b\x32\x19.unclip.v1.SamplingParamsB\x07\n\x05_seed\"F\n\x19InterpolateImagesResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"\xca\x02\n\x10\x45\x64itImageRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.unclip.v1.ImageInput\x12\x13\n\x0binstruction\x18\x02 \x01(\t\x12\x18\n\x10original_caption\x18\x03 \x01(\t\x12\x10\n\x08strength\x18\x04 \x01(\x02\x12\"\n\x04size\x18\x05 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x00\x88\x01\x01\x12*\n\x07\x64\x65\x63oder\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\x08 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\t \x01(\x0b\x32\x19.unclip.v1.SamplingParamsB\x07\n\x05_seed\">\n\x11\x45\x64itImageResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"\xff\x02\n\x13InpaintImageRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.unclip.v1.ImageInput\x12#\n\x04mask\x18\x02 \x01(\x0b\x32\x15.unclip.v1.ImageInput\x12\x0e\n\x06prompt\x18\x03 \x01(\t\x12\x12\n\nnum_images\x18\x04 \x01(\x05\x12\"\n\x04size\x18\x05 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x00\x88\x01\x01\x12(\n\x05prior\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12*\n\x07\x64\x65\x63oder\x18\x08 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\t \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\n \x01(\x0b\x32\x19.unclip.v1.SamplingParamsB\x07\n\x05_seed\"A\n\x14InpaintImageResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"/\n\x0cStageStarted\x12\x1f\n\x05stage\x18\x01 \x01(\x0e\x32\x10.unclip.v1.Stage\"W\n\tStageStep\x12\x1f\n\x05stage\x18\x01 \x01(\x0e\x32\x10.unclip.v1.Stage\x12)\n\x08progress\x18\x02 \x01(\x0b\x32\x17.unclip.v1.StepProgress\"V\n\rStageFinished\x12\x1f\n\x05stage\x18\x01 \x01(\x0e\x32\x10.unclip.v1.Stage\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\x12\x13\n\x0bpreview_png\x18\x03 \x01(\x0c\"A\n\x0fGeneratedImages\x12\x12\n\npng_images\x18\x01 \x03(\x0c\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\x0c\n\x04size\x18\x03 \x01(\x05*\x8d\x01\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x16\n\x12STAGE_TEXT_ENCODER\x10\x01\x12\x0f\n\x0bSTAGE_PRIOR\x10\x02\x12\x11\n\rSTAGE_DECODER\x10\x03\x12\x17\n\x13STAGE_UPSAMPLER_256\x10\x04\x12\x18\n\x14STAGE_UPSAMPLER_1024\x10\x05*e\n\tImageSize\x12\x1a\n\x16IMAGE_SIZE_UNSPECIFIED\x10\x00\x12\x11\n\rIMAGE_SIZE_64\x10@\x12\x13\n\x0eIMAGE_SIZE_256\x10\x80\x02\x12\x14\n\x0fIMAGE_SIZE_1024\x10\x80\x08\x32\xca\x03\n\x11GenerationService\x12W\n\x0eGenerateImages\x12 .unclip.v1.GenerateImagesRequest\x1a!.unclip.v1.GenerateImagesResponse0\x01\x12]\n\x10\x43reateVariations\x12\".unclip.v1.CreateVariationsRequest\x1a#.unclip.v1.CreateVariationsResponse0\x01\x12`\n\x11InterpolateImages\x12#.unclip.v1.InterpolateImagesRequest\x1a$.unclip.v1.InterpolateImagesResponse0\x01\x12H\n\tEditImage\x12\x1b.unclip.v1.EditImageRequest\x1a\x1c.unclip.v1.EditImageResponse0\x01\x12Q\n\x0cInpaintImage\x12\x1e.unclip.v1.InpaintImageRequest\x1a\x1f.unclip.v1.InpaintImageResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aunclip/v1/generation.proto\x12\tunclip.v1\x1a\x18unclip/v1/sampling.proto\"\xb6\x02\n\x15GenerateImagesRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x12\n\nnum_images\x18\x02 \x01(\x05\x12\"\n\x04size\x18\x03 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12(\n\x05prior\x18\x05 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12*\n\x07\x64\x65\x63oder\x18\x06 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\x08 \x01(\x0b\x32\x19.unclip.v1.SamplingParamsB\x07\n\x05_seed\"C\n\x16GenerateImagesResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"\xdc\x01\n\x0fGenerationEvent\x12\x30\n\rstage_started\x18\x01 \x01(\x0b\x32\x17.unclip.v1.StageStartedH\x00\x12-\n\rstep_progress\x18\x02 \x01(\x0b\x32\x14.unclip.v1.StageStepH\x00\x12\x32\n\x0estage_finished\x18\x03 \x01(\x0b\x32\x18.unclip.v1.StageFinishedH\x00\x12,\n\x06result\x18\x04 \x01(\x0b\x32\x1a.unclip.v1.GeneratedImagesH\x00\x42\x06\n\x04kind\"\x1d\n\nImageInput\x12\x0f\n\x07\x65ncoded\x18\x01 \x01(\x0c\"\xbe\x02\n\x17\x43reateVariationsRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.unclip.v1.ImageInput\x12\x12\n\nnum_images\x18\x02 \x01(\x05\x12\"\n\x04size\x18\x03 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12*\n\x07\x64\x65\x63oder\x18\x05 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\x06 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x10\n\x03\x65ta\x18\x08 \x01(\x02H\x01\x88\x01\x01\x42\x07\n\x05_seedB\x06\n\x04_eta\"E\n\x18\x43reateVariationsResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"N\n\x08\x45ndpoint\x12&\n\x05image\x18\x01 \x01(\x0b\x32\x15.unclip.v1.ImageInputH\x00\x12\x10\n\x06prompt\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\"\xef\x02\n\x18InterpolateImagesRequest\x12\"\n\x05start\x18\x01 \x01(\x0b\x32\x13.unclip.v1.Endpoint\x12 \n\x03\x65nd\x18\x02 \x01(\x0b\x32\x13.unclip.v1.Endpoint\x12\x12\n\nnum_images\x18\x03 \x01(\x05\x12\"\n\x04size\x18\x04 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x00\x88\x01\x01\x12(\n\x05prior\x18\x06 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12*\n\x07\x64\x65\x63oder\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\x08 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\t \x01(\x0b\x32\x19.unclip.v1.SamplingParamsB\x07\n\x05_seed\"F\n\x19InterpolateImagesResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"\xca\x02\n\x10\x45\x64itImageRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.unclip.v1.ImageInput\x12\x13\n\x0binstruction\x18\x02 \x01(\t\x12\x18\n\x10original_caption\x18\x03 \x01(\t\x12\x10\n\x08strength\x18\x04 \x01(\x02\x12\"\n\x04size\x18\x05 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x00\x88\x01\x01\x12*\n\x07\x64\x65\x63oder\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\x08 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\t \x01(\x0b\x32\x19.unclip.v1.SamplingParamsB\x07\n\x05_seed\">\n\x11\x45\x64itImageResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"\xff\x02\n\x13InpaintImageRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.unclip.v1.ImageInput\x12#\n\x04mask\x18\x02 \x01(\x0b\x32\x15.unclip.v1.ImageInput\x12\x0e\n\x06prompt\x18\x03 \x01(\t\x12\x12\n\nnum_images\x18\x04 \x01(\x05\x12\"\n\x04size\x18\x05 \x01(\x0e\x32\x14.unclip.v1.ImageSize\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x00\x88\x01\x01\x12(\n\x05prior\x18\x07 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12*\n\x07\x64\x65\x63oder\x18\x08 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x30\n\rupsampler_256\x18\t \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12\x31\n\x0eupsampler_1024\x18\n \x01(\x0b\x32\x19.unclip.v1.SamplingParamsB\x07\n\x05_seed\"A\n\x14InpaintImageResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1a.unclip.v1.GenerationEvent\"/\n\x0cStageStarted\x12\x1f\n\x05stage\x18\x01 \x01(\x0e\x32\x10.unclip.v1.Stage\"W\n\tStageStep\x12\x1f\n\x05stage\x18\x01 \x01(\x0e\x32\x10.unclip.v1.Stage\x12)\n\x08progress\x18\x02 \x01(\x0b\x32\x17.unclip.v1.StepProgress\"V\n\rStageFinished\x12\x1f\n\x05stage\x18\x01 \x01(\x0e\x32\x10.unclip.v1.Stage\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\x12\x13\n\x0bpreview_png\x18\x03 \x01(\x0c\"A\n\x0fGeneratedImages\x12\x12\n\npng_images\x18\x01 \x03(\x0c\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\x0c\n\x04size\x18\x03 \x01(\x05*\x8d\x01\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x16\n\x12STAGE_TEXT_ENCODER\x10\x01\x12\x0f\n\x0bSTAGE_PRIOR\x10\x02\x12\x11\n\rSTAGE_DECODER\x10\x03\x12\x17\n\x13STAGE_UPSAMPLER_256\x10\x04\x12\x18\n\x14STAGE_UPSAMPLER_1024\x10\x05*e\n\tImageSize\x12\x1a\n\x16IMAGE_SIZE_UNSPECIFIED\x10\x00\x12\x11\n\rIMAGE_SIZE_64\x10@\x12\x13\n\x0eIMAGE_SIZE_256\x10\x80\x02\x12\x14\n\x0fIMAGE_SIZE_1024\x10\x80\x08\x32\xca\x03\n\x11GenerationService\x12W\n\x0eGenerateImages\x12 .unclip.v1.GenerateImagesRequest\x1a!.unclip.v1.GenerateImagesResponse0\x01\x12]\n\x10\x43reateVariations\x12\".unclip.v1.CreateVariationsRequest\x1a#.unclip.v1.CreateVariationsResponse0\x01\x12`\n\x11InterpolateImages\x12#.unclip.v1.InterpolateImagesRequest\x1a$.unclip.v1.InterpolateImagesResponse0\x01\x12H\n\tEditImage\x12\x1b.unclip.v1.EditImageRequest\x1a\x1c.unclip.v1.EditImageResponse0\x01\x12Q\n\x0cInpaintImage\x12\x1e.unclip.v1.InpaintImageRequest\x1a\x1f.unclip.v1.InpaintImageResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'unclip.v1.generation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STAGE']._serialized_start=2735
-  _globals['_STAGE']._serialized_end=2876
-  _globals['_IMAGESIZE']._serialized_start=2878
-  _globals['_IMAGESIZE']._serialized_end=2979
+  _globals['_STAGE']._serialized_start=2761
+  _globals['_STAGE']._serialized_end=2902
+  _globals['_IMAGESIZE']._serialized_start=2904
+  _globals['_IMAGESIZE']._serialized_end=3005
   _globals['_GENERATEIMAGESREQUEST']._serialized_start=68
   _globals['_GENERATEIMAGESREQUEST']._serialized_end=378
   _globals['_GENERATEIMAGESRESPONSE']._serialized_start=380
@@ -45,31 +45,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IMAGEINPUT']._serialized_start=672
   _globals['_IMAGEINPUT']._serialized_end=701
   _globals['_CREATEVARIATIONSREQUEST']._serialized_start=704
-  _globals['_CREATEVARIATIONSREQUEST']._serialized_end=996
-  _globals['_CREATEVARIATIONSRESPONSE']._serialized_start=998
-  _globals['_CREATEVARIATIONSRESPONSE']._serialized_end=1067
-  _globals['_ENDPOINT']._serialized_start=1069
-  _globals['_ENDPOINT']._serialized_end=1147
-  _globals['_INTERPOLATEIMAGESREQUEST']._serialized_start=1150
-  _globals['_INTERPOLATEIMAGESREQUEST']._serialized_end=1517
-  _globals['_INTERPOLATEIMAGESRESPONSE']._serialized_start=1519
-  _globals['_INTERPOLATEIMAGESRESPONSE']._serialized_end=1589
-  _globals['_EDITIMAGEREQUEST']._serialized_start=1592
-  _globals['_EDITIMAGEREQUEST']._serialized_end=1922
-  _globals['_EDITIMAGERESPONSE']._serialized_start=1924
-  _globals['_EDITIMAGERESPONSE']._serialized_end=1986
-  _globals['_INPAINTIMAGEREQUEST']._serialized_start=1989
-  _globals['_INPAINTIMAGEREQUEST']._serialized_end=2372
-  _globals['_INPAINTIMAGERESPONSE']._serialized_start=2374
-  _globals['_INPAINTIMAGERESPONSE']._serialized_end=2439
-  _globals['_STAGESTARTED']._serialized_start=2441
-  _globals['_STAGESTARTED']._serialized_end=2488
-  _globals['_STAGESTEP']._serialized_start=2490
-  _globals['_STAGESTEP']._serialized_end=2577
-  _globals['_STAGEFINISHED']._serialized_start=2579
-  _globals['_STAGEFINISHED']._serialized_end=2665
-  _globals['_GENERATEDIMAGES']._serialized_start=2667
-  _globals['_GENERATEDIMAGES']._serialized_end=2732
-  _globals['_GENERATIONSERVICE']._serialized_start=2982
-  _globals['_GENERATIONSERVICE']._serialized_end=3440
+  _globals['_CREATEVARIATIONSREQUEST']._serialized_end=1022
+  _globals['_CREATEVARIATIONSRESPONSE']._serialized_start=1024
+  _globals['_CREATEVARIATIONSRESPONSE']._serialized_end=1093
+  _globals['_ENDPOINT']._serialized_start=1095
+  _globals['_ENDPOINT']._serialized_end=1173
+  _globals['_INTERPOLATEIMAGESREQUEST']._serialized_start=1176
+  _globals['_INTERPOLATEIMAGESREQUEST']._serialized_end=1543
+  _globals['_INTERPOLATEIMAGESRESPONSE']._serialized_start=1545
+  _globals['_INTERPOLATEIMAGESRESPONSE']._serialized_end=1615
+  _globals['_EDITIMAGEREQUEST']._serialized_start=1618
+  _globals['_EDITIMAGEREQUEST']._serialized_end=1948
+  _globals['_EDITIMAGERESPONSE']._serialized_start=1950
+  _globals['_EDITIMAGERESPONSE']._serialized_end=2012
+  _globals['_INPAINTIMAGEREQUEST']._serialized_start=2015
+  _globals['_INPAINTIMAGEREQUEST']._serialized_end=2398
+  _globals['_INPAINTIMAGERESPONSE']._serialized_start=2400
+  _globals['_INPAINTIMAGERESPONSE']._serialized_end=2465
+  _globals['_STAGESTARTED']._serialized_start=2467
+  _globals['_STAGESTARTED']._serialized_end=2514
+  _globals['_STAGESTEP']._serialized_start=2516
+  _globals['_STAGESTEP']._serialized_end=2603
+  _globals['_STAGEFINISHED']._serialized_start=2605
+  _globals['_STAGEFINISHED']._serialized_end=2691
+  _globals['_GENERATEDIMAGES']._serialized_start=2693
+  _globals['_GENERATEDIMAGES']._serialized_end=2758
+  _globals['_GENERATIONSERVICE']._serialized_start=3008
+  _globals['_GENERATIONSERVICE']._serialized_end=3466
 # @@protoc_insertion_point(module_scope)

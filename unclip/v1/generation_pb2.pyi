@@ -79,7 +79,7 @@ class ImageInput(_message.Message):
     def __init__(self, encoded: _Optional[bytes] = ...) -> None: ...
 
 class CreateVariationsRequest(_message.Message):
-    __slots__ = ("image", "num_images", "size", "seed", "decoder", "upsampler_256", "upsampler_1024")
+    __slots__ = ("image", "num_images", "size", "seed", "decoder", "upsampler_256", "upsampler_1024", "eta")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     NUM_IMAGES_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +87,7 @@ class CreateVariationsRequest(_message.Message):
     DECODER_FIELD_NUMBER: _ClassVar[int]
     UPSAMPLER_256_FIELD_NUMBER: _ClassVar[int]
     UPSAMPLER_1024_FIELD_NUMBER: _ClassVar[int]
+    ETA_FIELD_NUMBER: _ClassVar[int]
     image: ImageInput
     num_images: int
     size: ImageSize
@@ -94,7 +95,8 @@ class CreateVariationsRequest(_message.Message):
     decoder: _sampling_pb2.SamplingParams
     upsampler_256: _sampling_pb2.SamplingParams
     upsampler_1024: _sampling_pb2.SamplingParams
-    def __init__(self, image: _Optional[_Union[ImageInput, _Mapping]] = ..., num_images: _Optional[int] = ..., size: _Optional[_Union[ImageSize, str]] = ..., seed: _Optional[int] = ..., decoder: _Optional[_Union[_sampling_pb2.SamplingParams, _Mapping]] = ..., upsampler_256: _Optional[_Union[_sampling_pb2.SamplingParams, _Mapping]] = ..., upsampler_1024: _Optional[_Union[_sampling_pb2.SamplingParams, _Mapping]] = ...) -> None: ...
+    eta: float
+    def __init__(self, image: _Optional[_Union[ImageInput, _Mapping]] = ..., num_images: _Optional[int] = ..., size: _Optional[_Union[ImageSize, str]] = ..., seed: _Optional[int] = ..., decoder: _Optional[_Union[_sampling_pb2.SamplingParams, _Mapping]] = ..., upsampler_256: _Optional[_Union[_sampling_pb2.SamplingParams, _Mapping]] = ..., upsampler_1024: _Optional[_Union[_sampling_pb2.SamplingParams, _Mapping]] = ..., eta: _Optional[float] = ...) -> None: ...
 
 class CreateVariationsResponse(_message.Message):
     __slots__ = ("event",)

@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18unclip/v1/sampling.proto\x12\tunclip.v1\"\xa3\x01\n\x0eSamplingParams\x12 \n\x13num_inference_steps\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x0eguidance_scale\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\'\n\tscheduler\x18\x03 \x01(\x0e\x32\x14.unclip.v1.SchedulerB\x16\n\x14_num_inference_stepsB\x11\n\x0f_guidance_scale\"B\n\x0bRandomState\x12\x0e\n\x04seed\x18\x01 \x01(\x04H\x00\x12\x19\n\x0fgenerator_state\x18\x02 \x01(\x0cH\x00\x42\x08\n\x06source\"1\n\x0cStepProgress\x12\x0c\n\x04step\x18\x01 \x01(\x05\x12\x13\n\x0btotal_steps\x18\x02 \x01(\x05*\x81\x01\n\tScheduler\x12\x19\n\x15SCHEDULER_UNSPECIFIED\x10\x00\x12\x14\n\x10SCHEDULER_UNCLIP\x10\x01\x12\x12\n\x0eSCHEDULER_DDPM\x10\x02\x12\x12\n\x0eSCHEDULER_DDIM\x10\x03\x12\x1b\n\x17SCHEDULER_DPM_SOLVER_PP\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18unclip/v1/sampling.proto\x12\tunclip.v1\"\xbd\x01\n\x0eSamplingParams\x12 \n\x13num_inference_steps\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x0eguidance_scale\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\'\n\tscheduler\x18\x03 \x01(\x0e\x32\x14.unclip.v1.Scheduler\x12\x10\n\x03\x65ta\x18\x04 \x01(\x02H\x02\x88\x01\x01\x42\x16\n\x14_num_inference_stepsB\x11\n\x0f_guidance_scaleB\x06\n\x04_eta\"B\n\x0bRandomState\x12\x0e\n\x04seed\x18\x01 \x01(\x04H\x00\x12\x19\n\x0fgenerator_state\x18\x02 \x01(\x0cH\x00\x42\x08\n\x06source\"1\n\x0cStepProgress\x12\x0c\n\x04step\x18\x01 \x01(\x05\x12\x13\n\x0btotal_steps\x18\x02 \x01(\x05*\x81\x01\n\tScheduler\x12\x19\n\x15SCHEDULER_UNSPECIFIED\x10\x00\x12\x14\n\x10SCHEDULER_UNCLIP\x10\x01\x12\x12\n\x0eSCHEDULER_DDPM\x10\x02\x12\x12\n\x0eSCHEDULER_DDIM\x10\x03\x12\x1b\n\x17SCHEDULER_DPM_SOLVER_PP\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'unclip.v1.sampling_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCHEDULER']._serialized_start=325
-  _globals['_SCHEDULER']._serialized_end=454
+  _globals['_SCHEDULER']._serialized_start=351
+  _globals['_SCHEDULER']._serialized_end=480
   _globals['_SAMPLINGPARAMS']._serialized_start=40
-  _globals['_SAMPLINGPARAMS']._serialized_end=203
-  _globals['_RANDOMSTATE']._serialized_start=205
-  _globals['_RANDOMSTATE']._serialized_end=271
-  _globals['_STEPPROGRESS']._serialized_start=273
-  _globals['_STEPPROGRESS']._serialized_end=322
+  _globals['_SAMPLINGPARAMS']._serialized_end=229
+  _globals['_RANDOMSTATE']._serialized_start=231
+  _globals['_RANDOMSTATE']._serialized_end=297
+  _globals['_STEPPROGRESS']._serialized_start=299
+  _globals['_STEPPROGRESS']._serialized_end=348
 # @@protoc_insertion_point(module_scope)

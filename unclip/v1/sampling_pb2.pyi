@@ -19,14 +19,16 @@ SCHEDULER_DDIM: Scheduler
 SCHEDULER_DPM_SOLVER_PP: Scheduler
 
 class SamplingParams(_message.Message):
-    __slots__ = ("num_inference_steps", "guidance_scale", "scheduler")
+    __slots__ = ("num_inference_steps", "guidance_scale", "scheduler", "eta")
     NUM_INFERENCE_STEPS_FIELD_NUMBER: _ClassVar[int]
     GUIDANCE_SCALE_FIELD_NUMBER: _ClassVar[int]
     SCHEDULER_FIELD_NUMBER: _ClassVar[int]
+    ETA_FIELD_NUMBER: _ClassVar[int]
     num_inference_steps: int
     guidance_scale: float
     scheduler: Scheduler
-    def __init__(self, num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., scheduler: _Optional[_Union[Scheduler, str]] = ...) -> None: ...
+    eta: float
+    def __init__(self, num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., scheduler: _Optional[_Union[Scheduler, str]] = ..., eta: _Optional[float] = ...) -> None: ...
 
 class RandomState(_message.Message):
     __slots__ = ("seed", "generator_state")
