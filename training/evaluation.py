@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from training import world
 from training.clip_features import FrozenClip
-from training.detector import dominant_colour
+from training.detector import dominant_colour, dominant_shape
 from services.upsampler.model import UpsampleJob
 from training.sampling import Stages, run_stage
 
@@ -73,14 +73,16 @@ def attribute_accuracy(stages: Stages, clip: FrozenClip, seeds: list[int], guida
                        ) -> dict[str, float]:
     attributes = world.held_out_prompts()
     prompts = [world.prompt(*a) for a in attributes]
-    colour_hits = shape_hits = total = 0
+    colour_hits = shape_hits = zero_shot_hits = total = 0
     for seed in seeds:
         images = stages.generate(prompts, seed, size=64, decoder_guidance=guidance)[stages.decoder.image_size]
         for image, (colour, shape, background) in zip(images, attributes):
             colour_hits += dominant_colour(image) == colour
-            shape_hits += zero_shot_shape(clip, image, colour, background) == shape
+            shape_hits += dominant_shape(image) == shape
+            zero_shot_hits += zero_shot_shape(clip, image, colour, background) == shape
             total += 1
-    return {"colour": colour_hits / total, "shape": shape_hits / total, "images": total}
+    return {"colour": colour_hits / total, "shape": shape_hits / total,
+            "shape_clip_zero_shot": zero_shot_hits / total, "images": total}
 
 
 def _to_pil(image: torch.Tensor) -> Image.Image:

@@ -39,15 +39,16 @@ def _seed(request) -> int:
     return request.seed if request.HasField("seed") else secrets.randbits(63)
 
 
-def _ddim(params: sampling_pb2.SamplingParams, eta: float | None = None) -> sampling_pb2.SamplingParams:
+def _ddim(params: sampling_pb2.SamplingParams, eta: float | None = None,
+          guidance: float | None = 1.0) -> sampling_pb2.SamplingParams:
     """The decoder knobs for flows that start from inverted noise: DDIM (the sampler the inversion
-    retraces; deterministic unless `eta` is given) and, unless the caller sets one, guidance 1 (the
-    inversion ran unguided)."""
+    retraces; deterministic unless `eta` is given) and, unless the caller sets one, `guidance` (1 by
+    default: the inversion ran unguided; None leaves it to the bundle)."""
     knobs = sampling_pb2.SamplingParams()
     knobs.CopyFrom(params)
     knobs.scheduler = sampling_pb2.SCHEDULER_DDIM
-    if not knobs.HasField("guidance_scale"):
-        knobs.guidance_scale = 1.0
+    if not knobs.HasField("guidance_scale") and guidance is not None:
+        knobs.guidance_scale = guidance
     if eta is not None:
         knobs.eta = eta
     return knobs
@@ -189,7 +190,8 @@ class ImageFlows:
     async def edit_image(self, request: generation_pb2.EditImageRequest,
                          deadline: Deadline) -> AsyncIterator[Event]:
         """The paper's text diffs: invert the image to decoder noise under its own embedding, move the
-        embedding towards normalise(text(instruction) - text(caption)) by slerp, decode from that noise."""
+        embedding towards normalise(text(instruction) - text(caption)) by slerp, decode from that noise
+        with the instruction as the decoder's caption, guided as the caller or the bundle says."""
         image = open_image(request.image.encoded, "image.encoded")
         check_prompt(request.instruction, "instruction", self._limits)
         check_prompt(request.original_caption, "original_caption", self._limits, required=False)
@@ -215,8 +217,8 @@ class ImageFlows:
             yield event
         images = StageOutcome()
         decode = decoder_pb2.DecodeImageRequest(
-            image_embeddings=to_proto(target), text=encoding.unconditional,
-            unconditional=encoding.unconditional, sampling=_ddim(request.decoder),
+            image_embeddings=to_proto(target), text=row_of(encoding.prompts, 1),
+            unconditional=encoding.unconditional, sampling=_ddim(request.decoder, guidance=None),
             random=sampling_pb2.RandomState(seed=seed), latents=to_proto(inverted.result))
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images):
             yield event

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from services.cli.local_mesh import LocalMesh
-from services.client.sdk import GenerationClient
+from services.client.sdk import GenerationClient, Sampling
 from training import world
 from training.clip_features import FrozenClip
 from training.detector import dominant_colour, dominant_shape
@@ -78,7 +78,7 @@ def test_interpolation_ends_match_and_the_middle_moves_monotonically(client, cli
 def test_edit_red_to_blue_changes_the_colour_and_keeps_the_shape(client):
     edited = client.edit(scene_png("red", "square", "white"), "a blue square on a white background",
                          original_caption="a red square on a white background", strength=0.8, size=SIDE,
-                         seed=3)
+                         seed=3, stages={"decoder": Sampling(guidance=8.0)})
     image = as_tensor(edited.png_images[0])
     assert dominant_colour(image) == "blue"
     assert dominant_shape(image) == "square"
