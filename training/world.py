@@ -7,10 +7,12 @@ Some (colour, shape) pairs never appear in training (HELD_OUT) and are kept for 
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 
 import torch
+from PIL import Image
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220),
@@ -145,3 +147,14 @@ def render(scenes: Scenes, size: int, window: tuple[int, int, int] | None = None
     fg = palette[scenes.colour.to(device)].view(-1, 3, 1, 1)
     bg = backgrounds[scenes.background.to(device)].view(-1, 3, 1, 1)
     return bg + (fg - bg) * alpha
+
+
+def scene_png(colour: str, shape: str, background: str, side: int = 256, seed: int = 0) -> bytes:
+    """One scene of the given attributes (placement drawn from `seed`) as PNG bytes, an input image of
+    the image flows."""
+    scenes = scenes_for(colour, shape, background, 1, torch.Generator().manual_seed(seed))
+    pixels = ((render(scenes, side)[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.to(torch.uint8).numpy()).save(buffer, format="PNG")
+    return buffer.getvalue()
+
