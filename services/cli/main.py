@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("serve", "up", "generate", "bundle", "deploy", "eval", "certs", "triton")
+SUBCOMMANDS = ("serve", "up", "generate", "flows", "bundle", "deploy", "eval", "certs", "triton")
 
 
 def build_parser() -> argparse.ArgumentParser:

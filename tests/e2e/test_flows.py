@@ -2,12 +2,15 @@
 behaviour on the trained demo bundle is tested in tests/e2e/test_demo_flows.py)."""
 
 import io
+import subprocess
+import sys
 
 import grpc
 import numpy as np
 import pytest
 from PIL import Image
 
+from services.client.sdk import Sampling
 from tests.e2e.conftest import FAST
 
 NO_PRIOR = {stage: knobs for stage, knobs in FAST.items() if stage != "prior"}
@@ -49,6 +52,12 @@ def test_interpolation_strip(client, picture, start, end):
     assert len(strip.png_images) == 3
 
 
+def test_variations_with_eta_start_from_the_inverted_image(client, picture):
+    near = client.create_variations(png(picture), num_images=2, eta=0.5, size=64, seed=3, stages=NO_PRIOR)
+    again = client.create_variations(png(picture), num_images=2, eta=0.5, size=64, seed=3, stages=NO_PRIOR)
+    assert near.png_images == again.png_images and len(set(near.png_images)) == 2
+
+
 def test_edit_returns_one_image(client, picture):
     result = client.edit(png(picture), "a blue square", original_caption="a red square", strength=0.7,
                          size=256, seed=2, stages=NO_PRIOR)
@@ -78,6 +87,8 @@ def test_inpainting_mask_from_alpha(client):
 @pytest.mark.parametrize("call, field", [
     (lambda c, p: c.create_variations(b"not an image", size=64), "image.encoded"),
     (lambda c, p: c.create_variations(p, num_images=99, size=64), "num_images"),
+    (lambda c, p: c.create_variations(p, eta=1.5, size=64), "eta"),
+    (lambda c, p: c.create_variations(p, size=64, stages={"decoder": Sampling(eta=0.5)}), "decoder.eta"),
     (lambda c, p: c.interpolate(p, "", size=64), "end.prompt"),
     (lambda c, p: c.interpolate(p, p, num_images=1, size=64), "num_images"),
     (lambda c, p: c.edit(p, "a blue square", strength=2.0, size=64), "strength"),
@@ -91,3 +102,25 @@ def test_bad_input_names_the_field(client, picture, call, field):
         call(client, png(picture))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith(field), error.value.details()
+
+
+@pytest.mark.parametrize("argv, count", [
+    (["vary", "{image}", "-n", "2", "--eta", "0.3"], 2),
+    (["interpolate", "{image}", "a blue square", "-n", "3"], 3),
+    (["edit", "{image}", "a blue square", "--original-caption", "a red square", "--strength", "0.7"], 1),
+    (["inpaint", "{image}", "a red circle", "--mask", "{mask}"], 1),
+])
+def test_cli_flows_against_the_mesh(mesh, picture, tmp_path, argv, count):
+    image, mask = tmp_path / "in.png", tmp_path / "mask.png"
+    image.write_bytes(png(picture))
+    marks = np.zeros(picture.shape[:2], np.uint8)
+    marks[10:40, 10:40] = 255
+    mask.write_bytes(png(marks))
+    args = [a.format(image=image, mask=mask) for a in argv]
+    out = tmp_path / "out.png"
+    subprocess.run([sys.executable, "-m", "services.cli.main", *args, "--target", mesh.target, "--size", "64",
+                    "--seed", "3", "--decoder-steps", "2", "-o", str(out)], check=True, timeout=120,
+                   capture_output=True)
+    written = [out] if count == 1 else [out.with_name(f"out-{i}.png") for i in range(count)]
+    assert [Image.open(path).size for path in written] == [(64, 64)] * count
+

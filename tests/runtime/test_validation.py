@@ -96,3 +96,12 @@ def test_garbage_generator_state():
 def test_random_state_is_required():
     error = invalid(validation.random_state, sampling_pb2.RandomState(), "decoder.random")
     assert error.message == "decoder.random: seed or generator_state is required"
+
+
+def test_eta():
+    assert validation.eta(Params(), "sampling.eta", "unclip") == 0.0
+    assert validation.eta(Params(eta=0.3), "sampling.eta", "ddim") == pytest.approx(0.3)
+    assert invalid(validation.eta, Params(eta=0.3), "sampling.eta", "ddpm").message == \
+        "sampling.eta: only the ddim scheduler takes eta, not ddpm"
+    for bad in (-0.1, 1.5, math.nan):
+        assert invalid(validation.eta, Params(eta=bad), "sampling.eta", "ddim").field == "sampling.eta"
