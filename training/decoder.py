@@ -4,6 +4,9 @@ Trained on exactly what UnCLIPPipeline's decoder loop feeds it: text_proj(image 
 embedding, token states) -> class_labels + encoder_hidden_states, mask padded for the extra context
 tokens. For guidance the image embedding is replaced by text_proj's learned null embedding 10% of the
 time and the text by the empty prompt's encoding 50% of the time. Predicts epsilon.
+
+With `"init": BUNDLE` in the config the networks start from that bundle's decoder/ and text_proj/
+(a longer run on top of a committed bundle, training/configs/decoder_continue.json).
 """
 
 from __future__ import annotations
@@ -27,13 +30,18 @@ def main(argv: list[str] | None = None) -> None:
     clip = FrozenClip.load(Path(config["clip"]), device)
     empty = clip.text([""])
     embed_dim = empty.text_embedding.shape[1]
-    unet_config = config["decoder"]
-    decoder = UNet2DConditionModel(**unet_config, in_channels=3, out_channels=3,
-                                   class_embed_type="identity").to(device)
-    text_proj = UnCLIPTextProjModel(clip_embeddings_dim=embed_dim,
-                                    time_embed_dim=4 * unet_config["block_out_channels"][0],
-                                    cross_attention_dim=unet_config["cross_attention_dim"]).to(device)
-    process, batch_size, size = schedule(), config["batch_size"], unet_config["sample_size"]
+    if "init" in config:
+        init = Path(config["init"])
+        decoder = UNet2DConditionModel.from_pretrained(init / "decoder", torch_dtype=torch.float32).to(device)
+        text_proj = UnCLIPTextProjModel.from_pretrained(init / "text_proj", torch_dtype=torch.float32).to(device)
+    else:
+        unet_config = config["decoder"]
+        decoder = UNet2DConditionModel(**unet_config, in_channels=3, out_channels=3,
+                                       class_embed_type="identity").to(device)
+        text_proj = UnCLIPTextProjModel(clip_embeddings_dim=embed_dim,
+                                        time_embed_dim=4 * unet_config["block_out_channels"][0],
+                                        cross_attention_dim=unet_config["cross_attention_dim"]).to(device)
+    process, batch_size, size = schedule(), config["batch_size"], decoder.config.sample_size
 
     def loss_fn(generator: torch.Generator) -> torch.Tensor:
         scenes = world.sample_scenes(batch_size, generator)

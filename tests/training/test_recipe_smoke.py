@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from diffusers import UNet2DConditionModel
 
 from training import bundle, clip, decoder, prior, upsampler
 from training.sampling import Stages
@@ -79,3 +80,20 @@ def test_bundle_loads_into_the_stage_models_and_draws_1024(trained_bundle):
     assert {size: tuple(image.shape) for size, image in images.items()} == {
         32: (1, 3, 32, 32), 256: (1, 3, 256, 256), 1024: (1, 3, 1024, 1024)}
     assert all(torch.isfinite(image).all() for image in images.values())
+
+
+def test_decoder_continues_from_a_bundle(trained_bundle):
+    """decoder_continue.json: the decoder starts from a bundle's weights, not from scratch."""
+    source = trained_bundle / "bundle"
+    config = json.loads((CONFIGS / "decoder_continue.json").read_text())
+    config.update(init=str(source), clip=str(source / "text_encoder"), batch_size=2, torch_threads=0)
+    run_dir = trained_bundle / "runs" / "decoder_continue"
+    config["loop"].update(run_dir=str(run_dir), steps=1, warmup_steps=1, max_minutes=None)
+    path = trained_bundle / "decoder_continue.json"
+    path.write_text(json.dumps(config))
+    start = Stages.load(source).decoder.decoder.state_dict()
+    decoder.main(["--config", str(path), "--device", "cpu"])
+    continued = UNet2DConditionModel.from_pretrained(run_dir / "final" / "decoder").state_dict()
+    assert continued.keys() == start.keys()
+    drift = max((continued[k].float() - start[k].float()).abs().max().item() for k in start)
+    assert 0 < drift < 0.1  # one small step away from the bundle's weights, not a fresh network
