@@ -15,21 +15,32 @@ _PALETTE = torch.tensor(list(COLOURS.values()), dtype=torch.float32)
 _NAMES = tuple(COLOURS)
 
 
+def _pixels(image: torch.Tensor) -> torch.Tensor:
+    """[3, H, W] in [-1, 1] -> RGB in 0..255 units."""
+    return (image.float().clamp(-1, 1) + 1) * 127.5
+
+
 def foreground_mask(image: torch.Tensor, threshold: float = 60.0) -> torch.Tensor:
     """[H, W] bool: pixels farther than `threshold` (RGB distance in 0..255 units) from the background,
     the median colour of the border pixels. image: [3, H, W] in [-1, 1]."""
-    pixels = (image.float().clamp(-1, 1) + 1) * 127.5
+    pixels = _pixels(image)
     border = torch.cat([pixels[:, 0], pixels[:, -1], pixels[:, :, 0], pixels[:, :, -1]], dim=1)
     background = border.median(dim=1).values
     return (pixels - background.view(3, 1, 1)).norm(dim=0) > threshold
 
 
+def _foreground(image: torch.Tensor, threshold: float, min_fraction: float) -> torch.Tensor | None:
+    """The foreground mask, or None when it covers less than `min_fraction` of the image."""
+    mask = foreground_mask(image, threshold)
+    return mask if mask.sum() >= min_fraction * mask.numel() else None
+
+
 def dominant_colour(image: torch.Tensor, min_fraction: float = 0.01, threshold: float = 60.0) -> str | None:
     """The palette colour most foreground pixels are nearest to, or None when there is no foreground."""
-    mask = foreground_mask(image, threshold)
-    if mask.sum() < min_fraction * mask.numel():
+    mask = _foreground(image, threshold, min_fraction)
+    if mask is None:
         return None
-    foreground = ((image.float().clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0)[mask]
+    foreground = _pixels(image).permute(1, 2, 0)[mask]
     nearest = torch.cdist(foreground, _PALETTE).argmin(dim=1)
     return _NAMES[int(torch.bincount(nearest, minlength=len(_NAMES)).argmax())]
 
@@ -41,10 +52,7 @@ def _unit_area(shape: str) -> float:
     return shape_mask(shape, 0.5, 0.5, radius, side).float().mean().item() / radius ** 2
 
 
-def shape_scores(image: torch.Tensor, threshold: float = 60.0) -> dict[str, float]:
-    """Intersection over union of the foreground with each of the world's shapes, each placed at the
-    foreground's centroid and sized to its area (every shape is centred on its centroid)."""
-    mask = foreground_mask(image, threshold)
+def _mask_scores(mask: torch.Tensor) -> dict[str, float]:
     side = mask.shape[-1]
     ys, xs = mask.nonzero(as_tuple=True)
     if ys.numel() == 0:
@@ -58,9 +66,16 @@ def shape_scores(image: torch.Tensor, threshold: float = 60.0) -> dict[str, floa
     return scores
 
 
+def shape_scores(image: torch.Tensor, threshold: float = 60.0) -> dict[str, float]:
+    """Intersection over union of the foreground with each of the world's shapes, each placed at the
+    foreground's centroid and sized to its area (every shape is centred on its centroid)."""
+    return _mask_scores(foreground_mask(image, threshold))
+
+
 def dominant_shape(image: torch.Tensor, min_fraction: float = 0.01, threshold: float = 60.0) -> str | None:
     """The world's shape that best fits the foreground (highest IoU), or None when there is none."""
-    if foreground_mask(image, threshold).sum() < min_fraction * image.shape[-1] * image.shape[-2]:
+    mask = _foreground(image, threshold, min_fraction)
+    if mask is None:
         return None
-    scores = shape_scores(image, threshold)
+    scores = _mask_scores(mask)
     return max(scores, key=scores.get)

@@ -5,7 +5,6 @@ Each flow is a stream of GenerationEvents, like GenerateImages, built from Gener
 Images enter as PNG/JPEG (see input_images for the crop/resize rule); the decoder works at 64 px.
 """
 
-import math
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from services.orchestrator.request_checks import (SIZE_STAGES, check_count, chec
 from services.runtime.errors import InvalidArgument
 from services.runtime.image_dtype import quantize, to_float
 from services.runtime.tensor_codec import from_proto, to_proto
+from services.runtime.validation import eta_value
 from unclip.v1 import (decoder_pb2, decoder_pb2_grpc, generation_pb2, sampling_pb2, text_encoder_pb2,
                        text_encoder_pb2_grpc)
 
@@ -105,8 +105,8 @@ class ImageFlows:
         image = open_image(request.image.encoded, "image.encoded")
         count = check_count(request.num_images, "num_images", 1, self._limits.max_images)
         check_stage_knobs(request, ("decoder", *UPSAMPLER_KNOBS), self._limits)
-        if request.HasField("eta") and not (math.isfinite(request.eta) and 0 <= request.eta <= 1):
-            raise InvalidArgument("eta", f"must be from 0 to 1, got {request.eta}")
+        if request.HasField("eta"):
+            eta_value(request.eta, "eta")
         stages, seed = self._stages(request), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([""], [image], deadline, encoded):

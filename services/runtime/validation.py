@@ -39,16 +39,20 @@ def guidance_scale(params: sampling_pb2.SamplingParams, field: str, default: flo
     return scale
 
 
+def eta_value(value: float, field: str) -> float:
+    """A DDIM eta: finite, from 0 to 1."""
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise InvalidArgument(field, f"must be from 0 to 1, got {value}")
+    return value
+
+
 def eta(params: sampling_pb2.SamplingParams, field: str, scheduler: str) -> float:
     """DDIM's eta: 0 unless set; only the ddim scheduler takes one."""
     if not params.HasField("eta"):
         return 0.0
-    value = params.eta
     if scheduler != "ddim":
         raise InvalidArgument(field, f"only the ddim scheduler takes eta, not {scheduler}")
-    if not (math.isfinite(value) and 0 <= value <= 1):
-        raise InvalidArgument(field, f"must be from 0 to 1, got {value}")
-    return value
+    return eta_value(params.eta, field)
 
 
 def scheduler_name(params: sampling_pb2.SamplingParams, field: str, default: str) -> str:
