@@ -3,12 +3,13 @@
 Runs under the Triton venv's interpreter (scripts/triton-venv.sh): PyTriton's Python-backend stub
 needs Debian's libpython3.11. Triton's dynamic batcher merges concurrent infer calls (several stage
 replicas, or one replica's chunks) into one forward. Prints `unclip-mesh triton STAGE listening on
-HOST:PORT` (the gRPC port) once the model is ready, and stops on SIGTERM or SIGINT.
+HOST:PORT` (the gRPC port, on a line of its own) once the model is ready, and stops on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -43,6 +44,17 @@ def _infer_function(spec: NetworkSpec, load: Callable) -> Callable:
     def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
         return {spec.output.name: run(inputs)}
     return infer
+
+
+def announce(line: str) -> None:
+    """Writes `line` on a line of its own in one write(2).
+
+    tritonserver logs to the same stdout from its own process, so a print's separate writes can land
+    inside one of its log lines; one write of at most PIPE_BUF bytes to a pipe is never split, and the
+    leading newline ends whatever partial log line came before.
+    """
+    sys.stdout.flush()
+    os.write(sys.stdout.fileno(), f"\n{line}\n".encode())
 
 
 def _interrupt(*_) -> None:
@@ -85,7 +97,7 @@ def serve(args: argparse.Namespace) -> int:
                                batcher=DynamicBatcher(max_queue_delay_microseconds=args.max_queue_delay_us)),
             strict=True)
         triton.run()
-        print(f"unclip-mesh triton {spec.stage} listening on {args.host}:{args.grpc_port}", flush=True)
+        announce(f"unclip-mesh triton {spec.stage} listening on {args.host}:{args.grpc_port}")
         triton.serve()
     return 0
 
