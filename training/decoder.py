@@ -3,10 +3,15 @@
 Trained on exactly what UnCLIPPipeline's decoder loop feeds it: text_proj(image embedding, prompt
 embedding, token states) -> class_labels + encoder_hidden_states, mask padded for the extra context
 tokens. For guidance the image embedding is replaced by text_proj's learned null embedding 10% of the
-time and the text by the empty prompt's encoding 50% of the time. Predicts epsilon.
+time and the text by the empty prompt's encoding 50% of the time. Predicts epsilon, or the clean image
+with `"prediction_type": "sample"`: an epsilon error at high noise says little about the image, so
+the colour and shape, decided in those steps, are learnt far sooner from x0 targets. With
+`"pixel_fold": f` the UNet runs at 1/f of the image's side on 3 f^2 channels (a wider network for the
+same CPU time; services/decoder/folded_network.py).
 
-With `"init": BUNDLE` in the config the networks start from that bundle's decoder/ and text_proj/
-(a longer run on top of a committed bundle, training/configs/decoder_continue.json).
+With `"init": BUNDLE` in the config the networks start from that bundle's decoder/ and text_proj/ and
+keep predicting what its decoder_scheduler/ says (a longer run on top of a committed bundle,
+training/configs/decoder_continue.json).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import torch.nn.functional as F
 from diffusers import UnCLIPScheduler, UNet2DConditionModel
 from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 
+from services.decoder.folded_network import unfolded
 from training import world
 from training.cli import read_config
 from training.clip_features import FrozenClip, drop_text
@@ -34,14 +40,18 @@ def main(argv: list[str] | None = None) -> None:
         init = Path(config["init"])
         decoder = UNet2DConditionModel.from_pretrained(init / "decoder", torch_dtype=torch.float32).to(device)
         text_proj = UnCLIPTextProjModel.from_pretrained(init / "text_proj", torch_dtype=torch.float32).to(device)
+        prediction = UnCLIPScheduler.load_config(init / "decoder_scheduler")["prediction_type"]
     else:
-        unet_config = config["decoder"]
-        decoder = UNet2DConditionModel(**unet_config, in_channels=3, out_channels=3,
-                                       class_embed_type="identity").to(device)
+        unet_config, fold = config["decoder"], config.get("pixel_fold", 1)
+        folded = {"sample_size": unet_config["sample_size"] // fold, "in_channels": 3 * fold * fold,
+                  "out_channels": 3 * fold * fold}
+        decoder = UNet2DConditionModel(**{**unet_config, **folded}, class_embed_type="identity").to(device)
         text_proj = UnCLIPTextProjModel(clip_embeddings_dim=embed_dim,
                                         time_embed_dim=4 * unet_config["block_out_channels"][0],
                                         cross_attention_dim=unet_config["cross_attention_dim"]).to(device)
-    process, batch_size, size = schedule(), config["batch_size"], decoder.config.sample_size
+        prediction = config.get("prediction_type", "epsilon")
+    network = unfolded(decoder)
+    process, batch_size, size = schedule(), config["batch_size"], network.config.sample_size
 
     def loss_fn(generator: torch.Generator) -> torch.Tensor:
         scenes = world.sample_scenes(batch_size, generator)
@@ -58,17 +68,16 @@ def main(argv: list[str] | None = None) -> None:
             text_encoder_hidden_states=text.token_states, do_classifier_free_guidance=False)
         mask = F.pad(text.attention_mask, (text_proj.clip_extra_context_tokens, 0), value=True)
         noisy, timesteps, noise = add_noise(process, images, generator)
-        predicted = decoder(sample=noisy, timestep=timesteps, encoder_hidden_states=hidden_states,
+        predicted = network(sample=noisy, timestep=timesteps, encoder_hidden_states=hidden_states,
                             class_labels=time_embeddings, attention_mask=mask).sample
-        return F.mse_loss(predicted, noise)
+        return F.mse_loss(predicted, images if prediction == "sample" else noise)
 
     loop = LoopConfig.from_dict(config["loop"])
     trained = train(loop, {"decoder": decoder, "text_proj": text_proj}, loss_fn)
     final = loop.run_dir / "final"
     for name, module in trained.items():
         module.save_pretrained(final / name)
-    UnCLIPScheduler(variance_type="fixed_small_log", prediction_type="epsilon"
-                    ).save_pretrained(final / "decoder_scheduler")
+    UnCLIPScheduler(variance_type="fixed_small_log", prediction_type=prediction).save_pretrained(final / "decoder_scheduler")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""DecoderModel: CLIP image embedding (+ text) -> 64 px image, with a UNet2DConditionModel (GLIDE-style)."""
+"""DecoderModel: CLIP image embedding (+ text) -> 64 px image, with a UNet2DConditionModel (GLIDE-style).
+
+The UNet may work on folded pixels (services/decoder/folded_network.py); the model sees a 64 px network.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from diffusers import UNet2DConditionModel
 from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 
 from services.bundle.loader import Bundle
+from services.decoder.folded_network import unfolded
 from services.diffusion.stage_model import DiffusionStageModel
 from services.diffusion.text import TextTensors
 from services.diffusion.trajectory import Trajectory, batched_forward, start_trajectory
@@ -37,7 +41,7 @@ class DecoderModel(DiffusionStageModel):
     def __init__(self, decoder: UNet2DConditionModel, text_proj: UnCLIPTextProjModel, bundle: Bundle,
                  device: torch.device) -> None:
         super().__init__(bundle, STAGE, device)
-        self.decoder = decoder
+        self.decoder = unfolded(decoder)
         self.text_proj = text_proj
 
     @classmethod
