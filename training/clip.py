@@ -39,9 +39,11 @@ def main(argv: list[str] | None = None) -> None:
     backend = OpenClipBackend(model, model_config)  # the service's tokenizer and preprocessing
     loss = ClipLoss()
     batch_size, image_size = config["batch_size"], backend.image_size
+    shape_groups = config.get("shape_groups", False)
 
     def loss_fn(generator: torch.Generator) -> torch.Tensor:
-        scenes = world.sample_scenes(batch_size, generator)
+        scenes = world.sample_shape_groups(batch_size // 3, generator) if shape_groups \
+            else world.sample_scenes(batch_size, generator)
         images = (world.render(scenes, image_size, device=device) + 1) / 2
         ids = backend.tokenize(world.captions(scenes, generator)).ids
         image_features = model.encode_image(TF.normalize(images, backend.mean, backend.std), normalize=True)

@@ -1,6 +1,7 @@
 """Evaluate a bundle on the world's held-out (colour, shape) pairs; write a report and a contact sheet.
 
-Metrics: CLIP text -> image retrieval top-1 over the held-out prompts (one rendered image each);
+Metrics: CLIP text -> image retrieval top-1 over the held-out prompts (one rendered image each), and
+CLIP zero-shot shape on rendered training scenes;
 asked colour = dominant foreground colour (training.detector) and asked shape = CLIP zero-shot among the
 world's shapes, on generated 64 px images; upsampler fidelity = PSNR of each upsampler's output
 downsampled (area) back to its input size against that input, on the chain's own images and on rendered
@@ -46,6 +47,17 @@ def zero_shot_shape(clip: FrozenClip, image: torch.Tensor, colour: str, backgrou
     texts = clip.text([world.prompt(colour, s, background) for s in world.SHAPES]).text_embedding
     scores = _normalised(clip.images(image[None])) @ _normalised(texts).T
     return world.SHAPES[int(scores.argmax())]
+
+
+def rendered_shape_accuracy(clip: FrozenClip, seed: int, rows: int = 240) -> float:
+    """CLIP zero-shot shape on rendered training scenes: whether the embeddings carry the shape at all."""
+    scenes = world.sample_scenes(rows, torch.Generator().manual_seed(seed))
+    images = world.render(scenes, clip.backend.image_size)
+    colours, backgrounds = tuple(world.COLOURS), tuple(world.BACKGROUNDS)
+    hits = sum(zero_shot_shape(clip, image, colours[c], backgrounds[b]) == world.SHAPES[s]
+               for image, c, b, s in zip(images, scenes.colour.tolist(), scenes.background.tolist(),
+                                         scenes.shape.tolist()))
+    return hits / rows
 
 
 def psnr(image: torch.Tensor, reference: torch.Tensor) -> float:
@@ -112,6 +124,7 @@ def evaluate(bundle: Path, out: Path, seeds: list[int], sweep: list[float]) -> d
     clip = FrozenClip(stages.text_encoder.backend)
     report: dict = {"bundle": str(bundle), "seeds": seeds,
                     "retrieval_top1": retrieval_accuracy(clip, seed=0),
+                    "clip_shape_zero_shot_rendered": rendered_shape_accuracy(clip, seed=0),
                     "default": attribute_accuracy(stages, clip, seeds, None),
                     "decoder_guidance_sweep": {str(g): attribute_accuracy(stages, clip, seeds, g) for g in sweep}}
     held_out = world.held_out_prompts()

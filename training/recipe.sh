@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole recipe, each step in the background with its log under runs/: CLIP first, then prior and
-# decoder (they need CLIP) beside the two upsamplers (they need nothing), then the bundle.
+# The whole recipe, one step after another (each uses the machine's cores itself; two at once would
+# only share them), each with its log under runs/, then the bundle.
 # Usage: bash training/recipe.sh [CONFIG_DIR (training/configs)] [BUNDLE_OUT (models/demo)]
 # Every step resumes from its checkpoint, so running the recipe again goes on where it stopped.
 set -euo pipefail
@@ -13,10 +13,9 @@ step() {  # step MODULE CONFIG_NAME
     "$python" -m "training.$1" --config "$configs/$2.json" > "runs/$2.log" 2>&1
 }
 
-step upsampler upsampler_256 & up256=$!
-step upsampler upsampler_1024 & up1024=$!
 step clip clip
-step prior prior & prior=$!
-step decoder decoder & decoder=$!
-for pid in $prior $decoder $up256 $up1024; do wait "$pid"; done
+step prior prior              # needs clip
+step decoder decoder          # needs clip
+step upsampler upsampler_256
+step upsampler upsampler_1024
 "$python" -m training.bundle --config training/configs/bundle.json --out "$out"

@@ -77,6 +77,18 @@ def sample_scenes(rows: int, generator: torch.Generator, *, held_out: bool = Fal
     return Scenes(colour, shape, background, size, position, *_placement(size, position, generator))
 
 
+def sample_shape_groups(groups: int, generator: torch.Generator) -> Scenes:
+    """Scenes in groups of three that differ only in their shape: one colour's three training shapes
+    on one background, at one size and position (each colour has one held-out shape). In a contrastive
+    batch they are each other's hard negatives, so the shape has to be seen."""
+    base = sample_scenes(groups, generator)
+    shapes = torch.stack([(~_HELD_OUT_INDEX[c]).nonzero().flatten() for c in base.colour.tolist()])
+    per = shapes.shape[1]
+    size, position = base.size.repeat_interleave(per), base.position.repeat_interleave(per)
+    return Scenes(base.colour.repeat_interleave(per), shapes.flatten(), base.background.repeat_interleave(per),
+                  size, position, *_placement(size, position, generator))
+
+
 def scenes_for(colour: str, shape: str, background: str, rows: int, generator: torch.Generator) -> Scenes:
     """`rows` scenes with the given attributes and random size and position."""
     def full(names: tuple[str, ...], name: str) -> torch.Tensor:

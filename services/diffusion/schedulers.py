@@ -48,8 +48,12 @@ def build_scheduler(name: str, config: Mapping) -> SchedulerMixin:
 
 
 def build_inverse_scheduler(config: Mapping) -> DDIMInverseScheduler:
-    """The inverse of the "ddim" sampler (same schedule, same timesteps): image -> noise."""
-    return DDIMInverseScheduler(**_DDIM, **_common(config))
+    """The inverse of the "ddim" sampler (same schedule, same timesteps): image -> noise.
+
+    Its first step starts from alpha_bar = 1 (no noise), where a network that predicts the clean image
+    gives no epsilon (0 / 0); such networks start from the first training timestep's alpha_bar."""
+    common = _common(config)
+    return DDIMInverseScheduler(**_DDIM, **common, set_alpha_to_one=common["prediction_type"] != "sample")
 
 
 def max_steps(config: Mapping) -> int:

@@ -23,7 +23,7 @@ TINY = {
     "clip": {"batch_size": 4},
     "prior": {"batch_size": 4, "statistics_samples": 256,
               "prior": {"num_attention_heads": 2, "attention_head_dim": 16, "num_layers": 1}},
-    "decoder": {"batch_size": 2, "decoder": {"block_out_channels": [16, 32, 32, 32], "norm_num_groups": 8,
+    "decoder": {"batch_size": 2, "decoder": {"block_out_channels": [16, 32, 32], "norm_num_groups": 8,
                                              "cross_attention_dim": 32, "attention_head_dim": 8,
                                              "sample_size": 32}},
     "upsampler_256": {"batch_size": 2, "network": {"block_out_channels": [8, 16, 16], "norm_num_groups": 4}},
@@ -91,7 +91,7 @@ def test_decoder_continues_from_a_bundle(trained_bundle):
     config["loop"].update(run_dir=str(run_dir), steps=1, warmup_steps=1, max_minutes=None)
     path = trained_bundle / "decoder_continue.json"
     path.write_text(json.dumps(config))
-    start = Stages.load(source).decoder.decoder.state_dict()
+    start = UNet2DConditionModel.from_pretrained(source / "decoder").state_dict()
     decoder.main(["--config", str(path), "--device", "cpu"])
     continued = UNet2DConditionModel.from_pretrained(run_dir / "final" / "decoder").state_dict()
     assert continued.keys() == start.keys()
