@@ -15,6 +15,7 @@ import torch
 
 from services.decoder.model import DecoderJob
 from services.prior.model import PriorJob
+from services.runtime.image_dtype import quantize
 from services.upsampler.model import UpsampleJob
 from training import world
 from training.sampling import Stages
@@ -37,7 +38,7 @@ def _job(stages: Stages, stage: str, seed: int, guidance: float, prompt: str):
     if stage == "prior":
         return PriorJob(text, empty, d.num_inference_steps, guidance, d.scheduler, generator)
     if stage == "decoder":
-        pixels = ((_scene(seed, stages.text_encoder.image_size) + 1) * 127.5).round().byte()
+        pixels = quantize(_scene(seed, stages.text_encoder.image_size))
         embedding = stages.text_encoder.encode_image(pixels.permute(0, 2, 3, 1))
         return DecoderJob(embedding, text, empty, d.num_inference_steps, guidance, d.scheduler, generator)
     return UpsampleJob(_scene(seed, model.output_size // 4), d.num_inference_steps, d.scheduler, generator, d.noise_level)
@@ -66,10 +67,11 @@ def drift(stages: Stages, stage: str) -> dict:
         alone.advance(alone_output)
     final_alone, final_batched = model.finish(alone), model.finish(target)
     difference = (final_batched - final_alone).abs()
-    levels = ((final_batched.clamp(-1, 1) + 1) * 127.5).round() - ((final_alone.clamp(-1, 1) + 1) * 127.5).round()
+    levels_changed = None if stage == "prior" else \
+        (quantize(final_batched) != quantize(final_alone)).float().mean().item()
     return {"stage": stage, "steps": alone.total_steps, "step_drift": step_drift,
             "final_max": difference.max().item(), "final_mean": difference.mean().item(),
-            "levels_changed": (levels != 0).float().mean().item() if stage != "prior" else None}
+            "levels_changed": levels_changed}
 
 
 def main() -> None:
