@@ -11,6 +11,7 @@ def build(settings):
     from services.orchestrator.request_checks import RequestLimits
     from services.orchestrator.servicer import GenerationServicer
     from services.orchestrator.stage_clients import MeshClients
+    from services.runtime.shared_memory import SharedMemory
     from services.security.tls import channel_credentials, load_tls
 
     tls = load_tls(settings)
@@ -18,7 +19,8 @@ def build(settings):
 
     def register(server) -> list[str]:
         clients = MeshClients(dict(settings.peers), settings.max_message_bytes, credentials)
-        chain = GenerationChain(clients, RequestLimits())
+        shared = SharedMemory(settings.shared_memory_dir) if settings.shared_memory_dir else None
+        chain = GenerationChain(clients, RequestLimits(), shared)
         generation_pb2_grpc.add_GenerationServiceServicer_to_server(GenerationServicer(chain), server)
         return [generation_pb2.DESCRIPTOR.services_by_name["GenerationService"].full_name]
 

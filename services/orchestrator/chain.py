@@ -20,6 +20,7 @@ from services.orchestrator.request_checks import (RequestLimits, SIZE_STAGES, ch
                                                   output_size)
 from services.orchestrator.stage_clients import MeshClients
 from services.orchestrator.stage_errors import from_stage_failure
+from services.runtime.shared_memory import METADATA_KEY, SharedMemory, inline
 from services.runtime.tensor_codec import from_proto, to_proto
 from unclip.v1 import (decoder_pb2, decoder_pb2_grpc, generation_pb2, prior_pb2, prior_pb2_grpc,
                        sampling_pb2, tensor_pb2, text_encoder_pb2, text_encoder_pb2_grpc,
@@ -58,9 +59,12 @@ def repeat_encoding(encoding: text_encoder_pb2.TextEncoding, n: int) -> text_enc
 class GenerationChain:
     """Chains the stage services for one request; handed its clients (no globals)."""
 
-    def __init__(self, clients: MeshClients, limits: RequestLimits):
+    def __init__(self, clients: MeshClients, limits: RequestLimits, shared: SharedMemory | None = None):
         self._clients = clients
         self.limits = limits
+        self._shared = shared
+        # Upsamplers that see this marker in their own shared memory reply through it.
+        self._upsample_metadata = ((METADATA_KEY, shared.marker()),) if shared else ()
 
     def served_stages(self) -> set[str]:
         return {stage for stage in STAGE_ENUM if self._clients.has(stage)}
@@ -138,7 +142,7 @@ class GenerationChain:
             async for event in self.run_diffusion_stage(
                     stage, stage, deadline, images,
                     lambda channel, timeout: upsampler_pb2_grpc.UpsamplerServiceStub(channel).UpsampleImage(
-                        upsample, timeout=timeout)):
+                        upsample, timeout=timeout, metadata=self._upsample_metadata)):
                 yield event
 
     @staticmethod
@@ -212,6 +216,8 @@ class GenerationChain:
                 await self._before_retry(stage, field_name, deadline, error, attempt)
         if outcome.result is None:
             raise from_stage_failure(stage, field_name, _EndedWithoutResult())
+        if preview:
+            inline(outcome.result.images, self._shared, f"{stage}.images")
         outcome.seconds = time.monotonic() - started
         png = preview_png(from_proto(outcome.result.images, f"{stage}.images")) if preview else b""
         yield self.finished_event(stage, outcome.seconds, png)

@@ -9,6 +9,7 @@ from services.diffusion.schedulers import min_steps
 from services.runtime import validation
 from services.runtime.errors import InvalidArgument, Unavailable
 from services.runtime.progress_stream import Progress, run_with_progress
+from services.runtime.shared_memory import SharedMemory
 from services.telemetry.tracing import tracer
 from unclip.v1 import sampling_pb2
 
@@ -52,8 +53,9 @@ def sampling_knobs(request, model, field: str = "sampling") -> Knobs:
 class DiffusionStage:
     """A loaded diffusion model and its step batcher; servicers hold one, filled in at load."""
 
-    def __init__(self, stage: str):
+    def __init__(self, stage: str, shared: SharedMemory | None = None):
         self.stage = stage
+        self.shared = shared  # the node's shared memory, where the stage has one
         self.model = None
         self.batcher = None
         self._make_batcher: Callable | None = None
@@ -96,7 +98,8 @@ def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Cal
         from services.bundle.loader import open_bundle
         from services.runtime.step_batcher import StepBatcher
 
-        holder = DiffusionStage(stage)
+        holder = DiffusionStage(stage, SharedMemory(settings.shared_memory_dir)
+                                if settings.shared_memory_dir else None)
 
         def load() -> None:
             bundle = open_bundle(settings.bundle)

@@ -43,6 +43,7 @@ class ServerSettings:
     tls_key: str | None = None
     tls_ca: str | None = None
     tls_dir: str | None = None
+    shared_memory_dir: str | None = None  # tensors to/from processes on this node (shared_memory.py)
 
     @property
     def max_message_bytes(self) -> int:
@@ -159,6 +160,8 @@ _OPTIONS = (
     _Option("--tls-ca", "UNCLIP_TLS_CA", _text, "mutual TLS: the CA that signs every peer (PEM)"),
     _Option("--tls-dir", "UNCLIP_TLS_DIR", _text,
             "mutual TLS: a mounted secret folder with tls.crt, tls.key and ca.crt"),
+    _Option("--shared-memory-dir", "UNCLIP_SHARED_MEMORY_DIR", _text,
+            "a tmpfs shared with the processes on this node: large tensors travel through it"),
 )
 _FIELDS = {"peer": "peers"}  # option dest -> ServerSettings field where they differ
 

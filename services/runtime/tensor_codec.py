@@ -2,7 +2,9 @@
 
 Decoding validates the message without copying (a read-only numpy view over the bytes) and then
 makes exactly one copy into a writable, native-endian tensor: the protobuf bytes are immutable and
-shared with the message, so a tensor over them in place could not be written safely.
+shared with the message, so a tensor over them in place could not be written safely. With a
+SharedMemory (services/runtime/shared_memory.py) large tensors travel as a region's name instead,
+and the one copy is the read out of the region.
 """
 
 import math
@@ -13,6 +15,7 @@ import numpy as np
 import torch
 
 from services.runtime.errors import InvalidArgument
+from services.runtime.shared_memory import SharedMemory
 from unclip.v1 import tensor_pb2
 
 _MAX_RANK = 32
@@ -47,27 +50,32 @@ _BY_WIRE = {c.wire: c for c in _CODECS}
 _BY_TORCH = {c.torch: c for c in _CODECS}
 
 
-def to_proto(t: torch.Tensor | np.ndarray) -> tensor_pb2.Tensor:
-    """Encodes a tensor or array of a supported dtype (any device, any strides)."""
+def to_proto(t: torch.Tensor | np.ndarray, shared: SharedMemory | None = None) -> tensor_pb2.Tensor:
+    """Encodes a tensor or array of a supported dtype (any device, any strides); with `shared`, one
+    large enough to pay for it goes into a new shared-memory region (the caller of the RPC removes it)."""
     if isinstance(t, np.ndarray):
         t = torch.from_numpy(np.ascontiguousarray(t, dtype=t.dtype.newbyteorder("=")))
     codec = _BY_TORCH.get(t.dtype)
     if codec is None:
         supported = ", ".join(str(c.torch) for c in _CODECS)
         raise TypeError(f"cannot encode dtype {t.dtype}; supported: {supported}")
-    carried = t.detach().cpu().contiguous().view(codec.carrier).numpy()
-    return tensor_pb2.Tensor(dtype=codec.wire, shape=t.shape,
-                             data=np.asarray(carried, dtype=codec.numpy).tobytes())
+    carried = np.ascontiguousarray(t.detach().cpu().contiguous().view(codec.carrier).numpy(),
+                                   dtype=codec.numpy)
+    if shared is not None and shared.worth_it(carried.nbytes):
+        return tensor_pb2.Tensor(dtype=codec.wire, shape=t.shape, shared_memory=shared.write(carried))
+    return tensor_pb2.Tensor(dtype=codec.wire, shape=t.shape, data=carried.tobytes())
 
 
 def from_proto(msg: tensor_pb2.Tensor, field: str, *,
                dtypes: Collection[torch.dtype] | None = None,
-               shape: Sequence[int | None] | None = None, finite: bool = True) -> torch.Tensor:
+               shape: Sequence[int | None] | None = None, finite: bool = True,
+               shared: SharedMemory | None = None) -> torch.Tensor:
     """Decodes and checks a Tensor; every problem is an InvalidArgument naming `field`.
 
     dtypes: the allowed torch dtypes (None: any supported). shape: the expected shape, None for a
     dimension of any size (None: any shape). finite: reject NaN and Inf in floating-point data.
-    Returns a writable CPU tensor that owns its memory.
+    shared: this process's shared memory, if it has one (a region reaching a process without is
+    refused). Returns a writable CPU tensor that owns its memory.
     """
     codec = _BY_WIRE.get(msg.dtype)
     if codec is None:
@@ -77,15 +85,33 @@ def from_proto(msg: tensor_pb2.Tensor, field: str, *,
         raise InvalidArgument(field, f"dtype {codec.name} is not allowed here (expected {allowed})")
     dims = list(msg.shape)
     count = _element_count(dims, field, shape)
-    data = msg.data
     expected_bytes = count * codec.numpy.itemsize
-    if len(data) != expected_bytes:
-        raise InvalidArgument(field, f"data has {len(data)} bytes; shape {dims} of {codec.name} "
-                                     f"needs {expected_bytes}")
-    view = np.frombuffer(data, dtype=codec.numpy)
-    _check_values(view, codec, field, finite)
-    owned = view.astype(codec.numpy.newbyteorder("="), copy=True)
+    if msg.HasField("shared_memory"):
+        owned = _read_shared(msg, field, codec, expected_bytes, shared)
+        _check_values(owned, codec, field, finite)
+    else:
+        if len(msg.data) != expected_bytes:
+            raise InvalidArgument(field, f"data has {len(msg.data)} bytes; shape {dims} of {codec.name} "
+                                         f"needs {expected_bytes}")
+        view = np.frombuffer(msg.data, dtype=codec.numpy)
+        _check_values(view, codec, field, finite)
+        owned = view.astype(codec.numpy.newbyteorder("="), copy=True)
     return torch.from_numpy(owned).view(codec.torch).reshape(dims)
+
+
+def _read_shared(msg: tensor_pb2.Tensor, field: str, codec: _Codec, expected_bytes: int,
+                 shared: SharedMemory | None) -> np.ndarray:
+    region = msg.shared_memory
+    if shared is None:
+        raise InvalidArgument(field, "arrives in shared memory, which this service does not share "
+                                     "with the caller (--shared-memory-dir)")
+    if msg.data:
+        raise InvalidArgument(field, "has both data and a shared memory region")
+    if region.byte_size != expected_bytes:
+        raise InvalidArgument(field, f"shared memory region has {region.byte_size} bytes; shape "
+                                     f"{list(msg.shape)} of {codec.name} needs {expected_bytes}")
+    owned = shared.read(region, field, codec.numpy)
+    return owned if owned.dtype.isnative else owned.astype(codec.numpy.newbyteorder("="))
 
 
 def _wire_name(dtype: int) -> str:

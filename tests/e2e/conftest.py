@@ -11,9 +11,17 @@ FAST = {"prior": Sampling(steps=2), "decoder": Sampling(steps=2),
 
 
 @pytest.fixture(scope="session")
-def mesh(tmp_path_factory):
+def shared_memory_dir(tmp_path_factory):
+    """The directory the mesh's processes share, as the stages of one node do."""
+    return tmp_path_factory.mktemp("shared_memory")
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory, shared_memory_dir):
     bundle = write_tiny_bundle(tmp_path_factory.mktemp("bundle"), seed=0)
-    with LocalMesh(bundle.root, stage_args=("--torch-threads", "1")) as mesh:
+    memory = ("--shared-memory-dir", str(shared_memory_dir))
+    with LocalMesh(bundle.root, stage_args=("--torch-threads", "1", *memory),
+                   orchestrator_args=memory) as mesh:
         yield mesh
 
 

@@ -57,6 +57,18 @@ def test_mesh_equals_the_stages_called_in_one_process(mesh, client):
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), pixels.permute(1, 2, 0).numpy())
 
 
+def test_the_1024_hop_goes_through_shared_memory_and_leaves_nothing_behind(client, shared_memory_dir):
+    """Only the last hop (3 MB of 1024 px pixels) is large enough for a region; the directory's
+    mtime moves when a region is made and removed, and only the orchestrator's marker stays."""
+    before = shared_memory_dir.stat().st_mtime_ns
+    small = client.generate("a red circle", seed=3, size=256, stages=FAST)
+    assert shared_memory_dir.stat().st_mtime_ns == before
+    large = client.generate("a red circle", seed=3, stages=FAST)
+    assert shared_memory_dir.stat().st_mtime_ns > before
+    assert [p.name.startswith("unclip-marker-") for p in shared_memory_dir.iterdir()] == [True]
+    assert Image.open(io.BytesIO(large.png_images[0])).size == (1024, 1024) and small.size == 256
+
+
 def test_several_images_at_64px(client):
     result = client.generate("a green triangle", num_images=3, size=64, seed=5, stages=FAST)
     assert len(result.png_images) == 3 and len(set(result.png_images)) == 3

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from services.runtime.shared_memory import METADATA_KEY, SharedMemory
 from services.runtime.tensor_codec import from_proto, to_proto
 from services.upsampler.__main__ import build_for
 from tests.stage_servers import drain, running_stage, status_of
@@ -13,7 +14,7 @@ from unclip.v1 import sampling_pb2, tensor_pb2, upsampler_pb2, upsampler_pb2_grp
 
 def request(images, steps=2, **extra):
     return upsampler_pb2.UpsampleImageRequest(
-        images=to_proto(images), sampling=sampling_pb2.SamplingParams(num_inference_steps=steps),
+        images=images if isinstance(images, tensor_pb2.Tensor) else to_proto(images), sampling=sampling_pb2.SamplingParams(num_inference_steps=steps),
         random=sampling_pb2.RandomState(seed=1), **extra)
 
 
@@ -44,3 +45,22 @@ def stub_256(tiny_bundle):
 def test_bad_input_names_the_field(stub_256, message, field):
     code, details = status_of(lambda: stub_256.UpsampleImage(message))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith(field), details
+
+
+def test_replies_through_shared_memory_to_a_caller_on_the_same_node(tiny_bundle, tmp_path):
+    caller = SharedMemory(tmp_path, min_bytes=1)
+    low_res = torch.rand(2, 3, 64, 64) * 2 - 1  # a 1.5 MB float32 reply, above the stage's threshold
+    try:
+        with running_stage("upsampler_256", build_for("upsampler_256"), tiny_bundle.root,
+                           shared_memory_dir=str(tmp_path)) as channel:
+            stub = upsampler_pb2_grpc.UpsamplerServiceStub(channel)
+            _, inline_reply = drain(stub.UpsampleImage(request(low_res)))
+            _, shared_reply = drain(stub.UpsampleImage(
+                request(to_proto(low_res, caller)), metadata=((METADATA_KEY, caller.marker()),)))
+        assert not inline_reply.images.HasField("shared_memory")
+        region = shared_reply.images.shared_memory
+        assert region.byte_size == 2 * 3 * 256 * 256 * 4 and (tmp_path / region.name).is_file()
+        assert torch.equal(from_proto(shared_reply.images, "images", shared=caller),
+                           from_proto(inline_reply.images, "images"))
+    finally:
+        caller.close()
