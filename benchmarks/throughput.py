@@ -1,7 +1,10 @@
 """Mesh throughput under concurrent clients: step-level vs request-level vs no batching.
 
 Starts the mesh (six processes on loopback, 1 torch thread each) once per batching mode and runs
-1, 4 and 16 concurrent clients against it; also one vs two decoder replicas. For a diffusers-layout
+1, 4 and 16 concurrent clients against it; then, per mode, the most clients against two decoder
+replicas. "step-2" is step-level batching capped at 2 trajectories a forward: on a CPU a forward of
+a big batch costs as much per row as single rows, and a big batch moves all requests through the
+stages in lockstep, leaving the other stages' cores idle. For a diffusers-layout
 bundle (a Karlo folder) it also runs the peer, UnCLIPPipeline, on the same folder and step counts in
 the same run. Prints a table of images per second and median latency.
 
@@ -19,7 +22,8 @@ from services.client.sdk import Sampling
 
 MODES = {"none": ("--max-batch-size", "1"),
          "request": ("--max-batch-size", "16", "--batch-join", "request"),
-         "step": ("--max-batch-size", "16", "--batch-join", "step")}
+         "step": ("--max-batch-size", "16", "--batch-join", "step"),
+         "step-2": ("--max-batch-size", "2", "--batch-join", "step")}
 STAGES_FOR_SIZE = {64: 3, 256: 4, 1024: 5}
 
 
@@ -45,14 +49,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps of every diffusion stage")
     parser.add_argument("--requests", type=int, default=2, help="requests per client")
     parser.add_argument("--clients", default="1,4,16")
-    parser.add_argument("--modes", default="none,request,step")
+    parser.add_argument("--modes", default="none,request,step,step-2")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     rows = []
     for mode in args.modes.split(","):
         rows += measure(args.bundle, args.size, args.steps, args.requests, mode, clients)
-    rows += measure(args.bundle, args.size, args.steps, args.requests, "step", [max(clients)],
-                    decoder_replicas=2)
+        rows += measure(args.bundle, args.size, args.steps, args.requests, mode, [max(clients)],
+                        decoder_replicas=2)
     peers = []
     if (Path(args.bundle) / "model_index.json").is_file():
         peers = peer_rows(args.bundle, args.steps, max(clients) * args.requests)
