@@ -5,7 +5,8 @@ CLIP zero-shot shape on rendered training scenes;
 asked colour = dominant foreground colour (training.detector) and asked shape = CLIP zero-shot among the
 world's shapes, on generated 64 px images; upsampler fidelity = PSNR of each upsampler's output
 downsampled (area) back to its input size against that input, on the chain's own images and on rendered
-held-out scenes; seconds for one 1024 px image, end to end in process.
+held-out scenes; seconds for one 1024 px image, end to end in process; and the decoder alone on
+rendered scenes' embeddings, held-out and trained pairs (is a miss the prior's or the decoder's).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PIL import Image, ImageDraw
 from training import world
 from training.clip_features import FrozenClip
 from training.detector import dominant_colour, dominant_shape
+from services.decoder.model import DecoderJob
 from services.upsampler.model import UpsampleJob
 from training.sampling import Stages, run_stage
 
@@ -97,6 +99,37 @@ def attribute_accuracy(stages: Stages, clip: FrozenClip, seeds: list[int], guida
             "shape_clip_zero_shot": zero_shot_hits / total, "images": total}
 
 
+def training_pairs() -> list[tuple[str, str]]:
+    """One trained (colour, shape) pair per colour, the shapes spread over the world's four."""
+    pairs = []
+    for index, colour in enumerate(world.COLOURS):
+        shapes = world.SHAPES[index % len(world.SHAPES):] + world.SHAPES[:index % len(world.SHAPES)]
+        pairs.append((colour, next(s for s in shapes if (colour, s) not in world.HELD_OUT)))
+    return pairs
+
+
+def decoder_on_rendered_embeddings(stages: Stages, clip: FrozenClip, seed: int) -> dict[str, dict[str, float]]:
+    """The decoder alone: fed the CLIP image embedding of a rendered scene and its prompt (no prior),
+    on held-out and on trained pairs, every background; the asked colour and shape hit rates. It tells
+    a decoder that cannot draw a pair from a prior that cannot find its embedding."""
+    generator = torch.Generator().manual_seed(seed)
+    d = stages.decoder.defaults
+    result = {}
+    for name, pairs in (("held_out", sorted(world.HELD_OUT)), ("trained", training_pairs())):
+        attributes = [(c, s, b) for c, s in pairs for b in world.BACKGROUNDS]
+        scenes = [world.scenes_for(c, s, b, 1, generator) for c, s, b in attributes]
+        rendered = torch.cat([world.render(scene, clip.backend.image_size) for scene in scenes])
+        text, _ = stages.text_encoder.encode_text([world.prompt(*a) for a in attributes])
+        images = run_stage(stages.decoder, DecoderJob(clip.images(rendered), text,
+                                                      stages.text_encoder.unconditional(),
+                                                      d.num_inference_steps, d.guidance_scale, d.scheduler,
+                                                      generator))
+        result[name] = {"colour": sum(dominant_colour(i) == a[0] for i, a in zip(images, attributes)) / len(images),
+                        "shape": sum(dominant_shape(i) == a[1] for i, a in zip(images, attributes)) / len(images),
+                        "images": len(images)}
+    return result
+
+
 def _to_pil(image: torch.Tensor) -> Image.Image:
     array = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     return Image.fromarray(array)
@@ -126,6 +159,7 @@ def evaluate(bundle: Path, out: Path, seeds: list[int], sweep: list[float]) -> d
                     "retrieval_top1": retrieval_accuracy(clip, seed=0),
                     "clip_shape_zero_shot_rendered": rendered_shape_accuracy(clip, seed=0),
                     "default": attribute_accuracy(stages, clip, seeds, None),
+                    "decoder_on_rendered_embeddings": decoder_on_rendered_embeddings(stages, clip, seed=0),
                     "decoder_guidance_sweep": {str(g): attribute_accuracy(stages, clip, seeds, g) for g in sweep}}
     held_out = world.held_out_prompts()
     backgrounds = len(world.BACKGROUNDS)
