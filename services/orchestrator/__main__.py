@@ -19,8 +19,7 @@ def build(settings):
 
     def register(server) -> list[str]:
         clients = MeshClients(dict(settings.peers), settings.max_message_bytes, credentials)
-        shared = SharedMemory(settings.shared_memory_dir) if settings.shared_memory_dir else None
-        chain = GenerationChain(clients, RequestLimits(), shared)
+        chain = GenerationChain(clients, RequestLimits(), SharedMemory.configured(settings.shared_memory_dir))
         generation_pb2_grpc.add_GenerationServiceServicer_to_server(GenerationServicer(chain), server)
         return [generation_pb2.DESCRIPTOR.services_by_name["GenerationService"].full_name]
 

@@ -98,8 +98,7 @@ def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Cal
         from services.bundle.loader import open_bundle
         from services.runtime.step_batcher import StepBatcher
 
-        holder = DiffusionStage(stage, SharedMemory(settings.shared_memory_dir)
-                                if settings.shared_memory_dir else None)
+        holder = DiffusionStage(stage, SharedMemory.configured(settings.shared_memory_dir))
 
         def load() -> None:
             bundle = open_bundle(settings.bundle)

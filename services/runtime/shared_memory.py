@@ -42,6 +42,11 @@ class SharedMemory:
         self._marker: str | None = None
         self._last_sweep = float("-inf")  # the first reply read sweeps what earlier runs left
 
+    @classmethod
+    def configured(cls, directory: str | None) -> "SharedMemory | None":
+        """The process's shared memory from its --shared-memory-dir setting; None when unset."""
+        return cls(directory) if directory else None
+
     def worth_it(self, byte_size: int) -> bool:
         return byte_size >= self.min_bytes
 
