@@ -1,5 +1,5 @@
-"""The world's own detectors: which palette colour dominates an image's foreground, and which of the
-world's shapes that foreground is. Both are exact on rendered scenes (tests/training/test_detector.py)
+"""The world's own detectors: which of the world's backgrounds an image is on, which palette colour
+dominates its foreground, and which of the world's shapes that foreground is. Both are exact on rendered scenes (tests/training/test_detector.py)
 and read generated images the same way."""
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ import math
 
 import torch
 
-from training.world import COLOURS, SHAPES, shape_mask
+from training.world import BACKGROUNDS, COLOURS, SHAPES, shape_mask
 
 _PALETTE = torch.tensor(list(COLOURS.values()), dtype=torch.float32)
 _NAMES = tuple(COLOURS)
+_BACKGROUND_PALETTE = torch.tensor(list(BACKGROUNDS.values()), dtype=torch.float32)
+_BACKGROUND_NAMES = tuple(BACKGROUNDS)
 
 
 def _pixels(image: torch.Tensor) -> torch.Tensor:
@@ -20,13 +22,23 @@ def _pixels(image: torch.Tensor) -> torch.Tensor:
     return (image.float().clamp(-1, 1) + 1) * 127.5
 
 
+def _border_median(pixels: torch.Tensor) -> torch.Tensor:
+    """[3]: the median colour of the border pixels of [3, H, W] pixels, the scene's background."""
+    border = torch.cat([pixels[:, 0], pixels[:, -1], pixels[:, :, 0], pixels[:, :, -1]], dim=1)
+    return border.median(dim=1).values
+
+
+def background_colour(image: torch.Tensor) -> str:
+    """The world's background nearest the median colour of the border pixels. image: [3, H, W] in [-1, 1]."""
+    nearest = torch.cdist(_border_median(_pixels(image))[None], _BACKGROUND_PALETTE).argmin()
+    return _BACKGROUND_NAMES[int(nearest)]
+
+
 def foreground_mask(image: torch.Tensor, threshold: float = 60.0) -> torch.Tensor:
     """[H, W] bool: pixels farther than `threshold` (RGB distance in 0..255 units) from the background,
     the median colour of the border pixels. image: [3, H, W] in [-1, 1]."""
     pixels = _pixels(image)
-    border = torch.cat([pixels[:, 0], pixels[:, -1], pixels[:, :, 0], pixels[:, :, -1]], dim=1)
-    background = border.median(dim=1).values
-    return (pixels - background.view(3, 1, 1)).norm(dim=0) > threshold
+    return (pixels - _border_median(pixels).view(3, 1, 1)).norm(dim=0) > threshold
 
 
 def _foreground(image: torch.Tensor, threshold: float, min_fraction: float) -> torch.Tensor | None:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from training import world
-from training.detector import dominant_colour, dominant_shape, shape_scores
+from training.detector import background_colour, dominant_colour, dominant_shape, shape_scores
 
 
 @pytest.mark.parametrize("side", [64, 256])
@@ -14,6 +14,8 @@ def test_detectors_name_every_rendered_scene(side):
     assert [dominant_shape(image) for image in images] == [world.SHAPES[i] for i in scenes.shape.tolist()]
     assert [dominant_colour(image) for image in images] == [tuple(world.COLOURS)[i]
                                                            for i in scenes.colour.tolist()]
+    assert [background_colour(image) for image in images] == [tuple(world.BACKGROUNDS)[i]
+                                                             for i in scenes.background.tolist()]
 
 
 def test_a_plain_image_has_no_shape_and_a_blob_fits_no_shape_well():

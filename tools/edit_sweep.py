@@ -1,0 +1,72 @@
+"""Prints a markdown table of EditImage red -> blue on the demo bundle, one row per decoder guidance and
+strength: what the world's detectors see after editing a red square, circle, triangle and star on
+white (background, foreground colour, shape), and with --sheet a PNG of the edits (a row per line).
+
+Run from the checkout:
+`.venv/bin/python tools/edit_sweep.py [--guidance 2,3,5,8] [--strength 0.6,0.8] [--sheet edits.png]`
+(a few seconds an edit on two cores; it starts a local mesh of the text encoder, prior and decoder).
+The edit is deterministic (DDIM from inverted noise, eta 0), so one seed per cell says it all.
+"""
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from services.cli.local_mesh import LocalMesh  # noqa: E402
+from services.client.sdk import GenerationClient, Sampling  # noqa: E402
+from training.detector import background_colour, dominant_colour, dominant_shape  # noqa: E402
+from training.world import scene_png  # noqa: E402
+
+SHAPES = ("square", "circle", "triangle", "star")
+
+
+def detected(image: Image.Image) -> tuple[str, str, str]:
+    """(background, foreground colour, shape) as the world's detectors read them."""
+    pixels = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 127.5 - 1
+    return background_colour(pixels), dominant_colour(pixels), dominant_shape(pixels)
+
+
+def edit(client: GenerationClient, shape: str, guidance: float, strength: float) -> Image.Image:
+    result = client.edit(scene_png("red", shape, "white"), f"a blue {shape} on a white background",
+                         original_caption=f"a red {shape} on a white background", strength=strength,
+                         size=64, seed=3, stages={"decoder": Sampling(guidance=guidance)})
+    return Image.open(io.BytesIO(result.png_images[0])).convert("RGB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--guidance", default="2,3,5,8")
+    parser.add_argument("--strength", default="0.6,0.8")
+    parser.add_argument("--bundle", type=Path, default=REPO / "models" / "demo")
+    parser.add_argument("--sheet", type=Path, help="also write the edits here, a row per table line")
+    args = parser.parse_args()
+    print("| guidance | strength | " + " | ".join(SHAPES) + " | white, blue, shape kept |")
+    print("| ---: | ---: |" + " --- |" * len(SHAPES) + " ---: |")
+    sheet_rows = []
+    with LocalMesh(args.bundle, stages=("text_encoder", "prior", "decoder")) as mesh, \
+            GenerationClient(mesh.target) as client:
+        for guidance in (float(g) for g in args.guidance.split(",")):
+            for strength in (float(s) for s in args.strength.split(",")):
+                edits = [edit(client, shape, guidance, strength) for shape in SHAPES]
+                seen = [detected(image) for image in edits]
+                kept = sum(seen_as == ("white", "blue", shape) for shape, seen_as in zip(SHAPES, seen))
+                cells = " | ".join(" ".join(map(str, seen_as)) for seen_as in seen)
+                print(f"| {guidance:g} | {strength:g} | {cells} | {kept}/4 |", flush=True)
+                sheet_rows.append(edits)
+    if args.sheet:
+        sheet = Image.new("RGB", (64 * len(SHAPES), 64 * len(sheet_rows)))
+        for row, edits in enumerate(sheet_rows):
+            for column, image in enumerate(edits):
+                sheet.paste(image, (64 * column, 64 * row))
+        sheet.save(args.sheet)
+
+if __name__ == "__main__":
+    main()
