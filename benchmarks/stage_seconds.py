@@ -3,8 +3,10 @@ models called in one process, at the bundle's default sampling settings.
 
     python benchmarks/stage_seconds.py --bundle models/demo [--size 1024] [--runs 3] [--threads 2]
 
-Both sides run the same work with the same torch thread count per process; the table reports
-medians over --runs requests after one warm-up request, and the mesh's overhead in percent.
+Both sides run the same work with the same torch thread count per process, PNG encoding of the result
+included (the mesh returns PNGs). Mesh and in-process requests alternate; the table reports medians
+over --runs requests of each after one warm-up request of each, and the mesh's overhead in percent
+(with its range over the request pairs).
 """
 
 import argparse
@@ -16,46 +18,54 @@ import torch
 from services.cli.local_mesh import STAGE_ORDER, LocalMesh
 from services.client.sdk import GenerationClient
 from services.inprocess_cascade import InProcessCascade
+from services.orchestrator.images import to_pngs
 from unclip.v1 import generation_pb2
 
 STAGES_FOR_SIZE = {64: 3, 256: 4, 1024: 5}
 
 
-def time_mesh(bundle: str, size: int, runs: int, threads: int) -> tuple[dict, float]:
+def mesh_request(client: GenerationClient, size: int, seed: int) -> tuple[dict, float]:
+    """Seconds per stage (as the orchestrator reports them) and end to end, for one mesh request."""
+    seen: dict[str, float] = {}
+
+    def record(event):
+        if event.HasField("stage_finished"):
+            name = generation_pb2.Stage.Name(event.stage_finished.stage)
+            seen[name.removeprefix("STAGE_").lower()] = event.stage_finished.seconds
+    started = time.perf_counter()
+    client.generate("a red circle", size=size, seed=seed, on_event=record)
+    return seen, time.perf_counter() - started
+
+
+def in_process_request(cascade: InProcessCascade, size: int, seed: int) -> tuple[dict, float]:
+    """The same request through the stage models in this process, PNG encoding included."""
+    started = time.perf_counter()
+    result = cascade.generate("a red circle", size=size, seed=seed)
+    to_pngs(result.images)
+    return result.seconds, time.perf_counter() - started
+
+
+def medians(samples: list[tuple[dict, float]]) -> tuple[dict, float]:
+    stages = samples[0][0]
+    return ({stage: statistics.median(seen[stage] for seen, _ in samples) for stage in stages},
+            statistics.median(total for _, total in samples))
+
+
+def time_both(bundle: str, size: int, runs: int, threads: int) -> tuple[list, list]:
+    """Alternates mesh and in-process requests, so that both see the same machine: its speed drifts by
+    more than the overhead measured, and back-to-back blocks of each would measure the drift."""
+    torch.set_num_threads(threads)
     stages = STAGE_ORDER[:STAGES_FOR_SIZE[size]]
-    per_stage: dict[str, list[float]] = {stage: [] for stage in stages}
-    totals = []
+    cascade = InProcessCascade.open(bundle)
     with LocalMesh(bundle, stages=stages, stage_args=("--torch-threads", str(threads))) as mesh, \
             GenerationClient(mesh.target) as client:
-        client.generate("a red circle", size=size, seed=0)  # warm-up
-        for run in range(runs):
-            seen: dict[str, float] = {}
-
-            def record(event, seen=seen):
-                if event.HasField("stage_finished"):
-                    name = generation_pb2.Stage.Name(event.stage_finished.stage)
-                    seen[name.removeprefix("STAGE_").lower()] = event.stage_finished.seconds
-            started = time.perf_counter()
-            client.generate("a red circle", size=size, seed=run + 1, on_event=record)
-            totals.append(time.perf_counter() - started)
-            for stage in stages:
-                per_stage[stage].append(seen[stage])
-    return {s: statistics.median(v) for s, v in per_stage.items()}, statistics.median(totals)
-
-
-def time_in_process(bundle: str, size: int, runs: int, threads: int) -> tuple[dict, float]:
-    torch.set_num_threads(threads)
-    cascade = InProcessCascade.open(bundle)
-    cascade.generate("a red circle", size=size, seed=0)  # warm-up
-    per_stage: dict[str, list[float]] = {}
-    totals = []
-    for run in range(runs):
-        started = time.perf_counter()
-        result = cascade.generate("a red circle", size=size, seed=run + 1)
-        totals.append(time.perf_counter() - started)
-        for stage, seconds in result.seconds.items():
-            per_stage.setdefault(stage, []).append(seconds)
-    return {s: statistics.median(v) for s, v in per_stage.items()}, statistics.median(totals)
+        mesh_request(client, size, 0)  # warm-ups
+        in_process_request(cascade, size, 0)
+        mesh, local = [], []
+        for run in range(1, runs + 1):
+            mesh.append(mesh_request(client, size, run))
+            local.append(in_process_request(cascade, size, run))
+    return mesh, local
 
 
 def main() -> None:
@@ -65,18 +75,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
     args = parser.parse_args()
-    mesh_stages, mesh_total = time_mesh(args.bundle, args.size, args.runs, args.threads)
-    local_stages, local_total = time_in_process(args.bundle, args.size, args.runs, args.threads)
+    mesh, local = time_both(args.bundle, args.size, args.runs, args.threads)
+    (mesh_stages, mesh_total), (local_stages, local_total) = medians(mesh), medians(local)
     print(f"bundle {args.bundle}, {args.size} px, default steps, {args.threads} torch threads, "
-          f"median of {args.runs}")
+          f"median of {args.runs}, mesh and in-process requests alternating")
     print("| stage | mesh s | in-process s |")
     print("| --- | ---: | ---: |")
     for stage, seconds in mesh_stages.items():
         print(f"| {stage} | {seconds:.2f} | {local_stages[stage]:.2f} |")
-    overhead = (mesh_total / local_total - 1) * 100
     print(f"| end to end | {mesh_total:.2f} | {local_total:.2f} |")
-    print(f"\nmesh overhead: {overhead:+.1f}% of in-process")
-
+    pairs = sorted((m / l - 1) * 100 for (_, m), (_, l) in zip(mesh, local))
+    print(f"\nmesh overhead: {(mesh_total / local_total - 1) * 100:+.1f}% of in-process "
+          f"(request pairs: {pairs[0]:+.1f}% to {pairs[-1]:+.1f}%)")
 
 if __name__ == "__main__":
     main()
