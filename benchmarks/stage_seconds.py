@@ -88,5 +88,6 @@ def main() -> None:
     print(f"\nmesh overhead: {(mesh_total / local_total - 1) * 100:+.1f}% of in-process "
           f"(request pairs: {pairs[0]:+.1f}% to {pairs[-1]:+.1f}%)")
 
+
 if __name__ == "__main__":
     main()

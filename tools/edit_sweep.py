@@ -13,8 +13,6 @@ import io
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,22 +20,24 @@ sys.path.insert(0, str(REPO))
 
 from services.cli.local_mesh import LocalMesh  # noqa: E402
 from services.client.sdk import GenerationClient, Sampling  # noqa: E402
+from services.orchestrator.input_images import as_stage_image  # noqa: E402
 from training.detector import background_colour, dominant_colour, dominant_shape  # noqa: E402
 from training.world import scene_png  # noqa: E402
 
 SHAPES = ("square", "circle", "triangle", "star")
+SIDE = 64  # the decoder's output: where the edit acts
 
 
 def detected(image: Image.Image) -> tuple[str, str, str]:
     """(background, foreground colour, shape) as the world's detectors read them."""
-    pixels = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 127.5 - 1
+    pixels = as_stage_image(image, SIDE)[0]
     return background_colour(pixels), dominant_colour(pixels), dominant_shape(pixels)
 
 
 def edit(client: GenerationClient, shape: str, guidance: float, strength: float) -> Image.Image:
     result = client.edit(scene_png("red", shape, "white"), f"a blue {shape} on a white background",
                          original_caption=f"a red {shape} on a white background", strength=strength,
-                         size=64, seed=3, stages={"decoder": Sampling(guidance=guidance)})
+                         size=SIDE, seed=3, stages={"decoder": Sampling(guidance=guidance)})
     return Image.open(io.BytesIO(result.png_images[0])).convert("RGB")
 
 
@@ -62,11 +62,12 @@ def main() -> None:
                 print(f"| {guidance:g} | {strength:g} | {cells} | {kept}/4 |", flush=True)
                 sheet_rows.append(edits)
     if args.sheet:
-        sheet = Image.new("RGB", (64 * len(SHAPES), 64 * len(sheet_rows)))
+        sheet = Image.new("RGB", (SIDE * len(SHAPES), SIDE * len(sheet_rows)))
         for row, edits in enumerate(sheet_rows):
             for column, image in enumerate(edits):
-                sheet.paste(image, (64 * column, 64 * row))
+                sheet.paste(image, (SIDE * column, SIDE * row))
         sheet.save(args.sheet)
+
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """The world's own detectors: which of the world's backgrounds an image is on, which palette colour
-dominates its foreground, and which of the world's shapes that foreground is. Both are exact on rendered scenes (tests/training/test_detector.py)
-and read generated images the same way."""
+dominates its foreground, and which of the world's shapes that foreground is. All three are exact on
+rendered scenes (tests/training/test_detector.py) and read generated images the same way."""
 
 from __future__ import annotations
 
