@@ -1,15 +1,18 @@
-"""Prints a markdown table of EditImage red -> blue on the demo bundle, one row per decoder guidance and
-strength: what the world's detectors see after editing a red square, circle, triangle and star on
-white (background, foreground colour, shape), and with --sheet a PNG of the edits (a row per line).
+"""Prints a markdown table of EditImage red -> blue on the demo bundle, one row per decoder steps,
+guidance, strength and seed: what the world's detectors see after editing a red square, circle,
+triangle and star on white (background, foreground colour, shape), and with --sheet a PNG of the
+edits (a row per line).
 
 Run from the checkout:
-`.venv/bin/python tools/edit_sweep.py [--guidance 2,3,5,8] [--strength 0.6,0.8] [--sheet edits.png]`
-(a few seconds an edit on two cores; it starts a local mesh of the text encoder, prior and decoder).
-The edit is deterministic (DDIM from inverted noise, eta 0), so one seed per cell says it all.
+`.venv/bin/python tools/edit_sweep.py [--steps 25] [--guidance 2,3,5,8] [--strength 0.6,0.8] [--seeds 3]
+[--sheet edits.png]` (a few seconds an edit on two cores; it starts a local mesh of the text encoder,
+prior and decoder). Decoding from the inverted noise is deterministic (DDIM, eta 0); the seed draws
+the light forward noise the inversion starts from.
 """
 
 import argparse
 import io
+import itertools
 import sys
 from pathlib import Path
 
@@ -34,33 +37,41 @@ def detected(image: Image.Image) -> tuple[str, str, str]:
     return background_colour(pixels), dominant_colour(pixels), dominant_shape(pixels)
 
 
-def edit(client: GenerationClient, shape: str, guidance: float, strength: float) -> Image.Image:
+def edit(client: GenerationClient, shape: str, decoder: Sampling, strength: float, seed: int) -> Image.Image:
     result = client.edit(scene_png("red", shape, "white"), f"a blue {shape} on a white background",
                          original_caption=f"a red {shape} on a white background", strength=strength,
-                         size=SIDE, seed=3, stages={"decoder": Sampling(guidance=guidance)})
+                         size=SIDE, seed=seed, stages={"decoder": decoder})
     return Image.open(io.BytesIO(result.png_images[0])).convert("RGB")
+
+
+def numbers(listed: str, kind: type) -> list:
+    return [kind(value) for value in listed.split(",")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="25", help="decoder (and inversion) steps")
     parser.add_argument("--guidance", default="2,3,5,8")
     parser.add_argument("--strength", default="0.6,0.8")
+    parser.add_argument("--seeds", default="3")
     parser.add_argument("--bundle", type=Path, default=REPO / "models" / "demo")
     parser.add_argument("--sheet", type=Path, help="also write the edits here, a row per table line")
     args = parser.parse_args()
-    print("| guidance | strength | " + " | ".join(SHAPES) + " | white, blue, shape kept |")
-    print("| ---: | ---: |" + " --- |" * len(SHAPES) + " ---: |")
+    print("| steps | guidance | strength | seed | " + " | ".join(SHAPES) + " | white, blue, shape kept |")
+    print("| ---: | ---: | ---: | ---: |" + " --- |" * len(SHAPES) + " ---: |")
     sheet_rows = []
     with LocalMesh(args.bundle, stages=("text_encoder", "prior", "decoder")) as mesh, \
             GenerationClient(mesh.target) as client:
-        for guidance in (float(g) for g in args.guidance.split(",")):
-            for strength in (float(s) for s in args.strength.split(",")):
-                edits = [edit(client, shape, guidance, strength) for shape in SHAPES]
-                seen = [detected(image) for image in edits]
-                kept = sum(seen_as == ("white", "blue", shape) for shape, seen_as in zip(SHAPES, seen))
-                cells = " | ".join(" ".join(map(str, seen_as)) for seen_as in seen)
-                print(f"| {guidance:g} | {strength:g} | {cells} | {kept}/4 |", flush=True)
-                sheet_rows.append(edits)
+        for steps, guidance, strength, seed in itertools.product(
+                numbers(args.steps, int), numbers(args.guidance, float), numbers(args.strength, float),
+                numbers(args.seeds, int)):
+            decoder = Sampling(steps=steps, guidance=guidance)
+            edits = [edit(client, shape, decoder, strength, seed) for shape in SHAPES]
+            seen = [detected(image) for image in edits]
+            kept = sum(seen_as == ("white", "blue", shape) for shape, seen_as in zip(SHAPES, seen))
+            cells = " | ".join(" ".join(map(str, seen_as)) for seen_as in seen)
+            print(f"| {steps} | {guidance:g} | {strength:g} | {seed} | {cells} | {kept}/4 |", flush=True)
+            sheet_rows.append(edits)
     if args.sheet:
         sheet = Image.new("RGB", (SIDE * len(SHAPES), SIDE * len(sheet_rows)))
         for row, edits in enumerate(sheet_rows):

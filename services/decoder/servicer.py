@@ -79,7 +79,9 @@ class DecoderServicer(decoder_pb2_grpc.DecoderServiceServicer):
             inversion = DecoderInversion(model)
             self._inversion = inversion, self.stage.new_batcher(inversion)
         inversion, batcher = self._inversion
-        trajectory = inversion.start(InversionJob(images.clamp(-1, 1), embeddings, text, steps))
+        generator = (validation.random_state(request.random, "random") if request.HasField("random")
+                     else torch.Generator().manual_seed(0))
+        trajectory = inversion.start(InversionJob(images.clamp(-1, 1), embeddings, text, steps, generator))
         async for response in self.stage.stream(
                 trajectory, decoder_pb2.InvertImageResponse,
                 lambda output, state: to_proto(output), batcher=batcher):

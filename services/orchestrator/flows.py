@@ -82,12 +82,12 @@ class ImageFlows:
                 text_encoder_pb2.EncodeImageRequest(images=to_proto(rgb_pixels(image))), timeout=timeout))
         return from_proto(reply.image_embeddings, "text_encoder.image_embeddings")
 
-    async def _invert(self, image, embedding: torch.Tensor, empty_text, params, deadline: Deadline,
-                      outcome: StageOutcome) -> AsyncIterator[Event]:
+    async def _invert(self, image, embedding: torch.Tensor, empty_text, params, seed: int,
+                      deadline: Deadline, outcome: StageOutcome) -> AsyncIterator[Event]:
         """DDIM-inverts one image under its own embedding; outcome.result = latents [1, 3, 64, 64]."""
         request = decoder_pb2.InvertImageRequest(
             images=to_proto(as_stage_image(image, DECODER_SIDE)), image_embeddings=to_proto(embedding),
-            text=empty_text)
+            text=empty_text, random=sampling_pb2.RandomState(seed=seed))
         if params.HasField("num_inference_steps"):
             request.num_inference_steps = params.num_inference_steps
         async for event in self._chain.run_diffusion_stage(
@@ -119,7 +119,7 @@ class ImageFlows:
         if request.HasField("eta"):
             inverted = StageOutcome()
             async for event in self._invert(image, embedding, encoding.unconditional, request.decoder,
-                                            deadline, inverted):
+                                            seed, deadline, inverted):
                 yield event
             decode.sampling.CopyFrom(_ddim(request.decoder, request.eta))
             decode.latents.CopyFrom(to_proto(inverted.result.repeat(count, 1, 1, 1)))
@@ -162,8 +162,8 @@ class ImageFlows:
             else:
                 embedding = image_embeddings.pop(0)
                 inverted = StageOutcome()
-                async for event in self._invert(image, embedding, empty, request.decoder, deadline,
-                                                inverted):
+                async for event in self._invert(image, embedding, empty, request.decoder, seed,
+                                                deadline, inverted):
                     yield event
                 embeddings.append(embedding)
                 latents.append(inverted.result)
@@ -213,7 +213,7 @@ class ImageFlows:
         target = slerp(embedding, direction, torch.tensor([strength]))
         inverted = StageOutcome()
         async for event in self._invert(image, embedding, encoding.unconditional, request.decoder,
-                                        deadline, inverted):
+                                        seed, deadline, inverted):
             yield event
         images = StageOutcome()
         decode = decoder_pb2.DecodeImageRequest(

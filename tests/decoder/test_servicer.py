@@ -94,7 +94,8 @@ def test_invert_image_streams_steps_then_latents(stub, fields):
         images=to_proto(torch.rand(2, 3, 64, 64) * 2 - 1), image_embeddings=fields["image_embeddings"],
         text=fields["text"], num_inference_steps=4)
     progress, latents = drain(stub.InvertImage(message))
-    assert [p.step for p in progress] == [1, 2, 3, 4]
+    assert [p.step for p in progress] == [2, 3, 4]  # step 1 (t = 0) is the forward-noised start
+    assert {p.total_steps for p in progress} == {4}
     assert from_proto(latents, "latents").shape == (2, 3, 64, 64)
 
 
@@ -104,3 +105,15 @@ def test_invert_image_checks_its_images(stub, fields):
         text=fields["text"])
     code, details = status_of(lambda: stub.InvertImage(message))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("images")
+
+
+def test_invert_image_draws_its_start_noise_from_random(stub, fields):
+    def latents(**random):
+        message = decoder_pb2.InvertImageRequest(
+            images=to_proto(torch.zeros(2, 3, 64, 64)), image_embeddings=fields["image_embeddings"],
+            text=fields["text"], num_inference_steps=4, random=sampling_pb2.RandomState(**random))
+        return from_proto(drain(stub.InvertImage(message))[1], "latents")
+    first = latents(seed=1)
+    assert torch.equal(first, latents(seed=1)) and not torch.equal(first, latents(seed=2))
+    code, details = status_of(lambda: latents(generator_state=b"short"))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("random.generator_state")

@@ -14,7 +14,7 @@ from services.cli.local_mesh import LocalMesh
 from services.client.sdk import GenerationClient, Sampling
 
 from training.clip_features import FrozenClip
-from training.detector import dominant_colour, dominant_shape, shape_scores
+from training.detector import background_colour, dominant_colour, dominant_shape
 from training.world import scene_png
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +24,7 @@ if not (BUNDLE / "unclip_bundle.json").is_file():
     pytest.skip("no demo bundle", allow_module_level=True)
 
 SIDE = 64
-INTERPOLATION_END_TOLERANCE = 0.25  # mean absolute error in [-1, 1] units between an end and its input
+INTERPOLATION_END_TOLERANCE = 0.1  # mean absolute error in [-1, 1] units between an end and its input
 
 
 def as_tensor(png: bytes, side: int = SIDE) -> torch.Tensor:
@@ -68,23 +68,33 @@ def test_interpolation_ends_match_and_the_middle_moves_monotonically(client, cli
     assert all(b >= a - 0.02 for a, b in zip(towards_end, towards_end[1:])), towards_end
 
 
+EDIT_SHAPES = ("square", "circle", "triangle", "star")
+EDIT_SEEDS = (1, 2, 3)
+
+
 @pytest.fixture(scope="module")
 def edited(client):
-    result = client.edit(scene_png("red", "square", "white"), "a blue square on a white background",
-                         original_caption="a red square on a white background", strength=0.8, size=SIDE,
-                         seed=3, stages={"decoder": Sampling(guidance=8.0)})
-    return as_tensor(result.png_images[0])
+    """Red square, circle, triangle and star on white, each edited to blue with three seeds, at the
+    bundle's decoder defaults and strength 0.8 (tools/edit_sweep.py; docs/TRAINING.md):
+    [(asked shape, (background, colour, shape) detected)]."""
+    edits = []
+    for shape in EDIT_SHAPES:
+        for seed in EDIT_SEEDS:
+            result = client.edit(scene_png("red", shape, "white"), f"a blue {shape} on a white background",
+                                 original_caption=f"a red {shape} on a white background", strength=0.8,
+                                 size=SIDE, seed=seed)
+            image = as_tensor(result.png_images[0])
+            edits.append((shape, (background_colour(image), dominant_colour(image), dominant_shape(image))))
+    return edits
 
 
 def test_edit_red_to_blue_changes_the_colour(edited):
-    assert dominant_colour(edited) == "blue"
+    assert all(seen[:2] == ("white", "blue") for _, seen in edited), edited
 
 
-@pytest.mark.xfail(reason="the demo decoder's embedding holds colour, not shape: moved along the text diff "
-                          "the square falls apart at every guidance and strength (docs/TRAINING.md)",
-                   strict=False)
-def test_edit_red_to_blue_keeps_the_shape(edited):
-    assert dominant_shape(edited) == "square" and shape_scores(edited)["square"] >= 0.7
+def test_edit_red_to_blue_keeps_the_shape_in_most_cases(edited):
+    kept = [shape for shape, seen in edited if seen[2] == shape]
+    assert len(kept) > len(edited) / 2, edited
 
 
 def test_inpainting_keeps_the_rest_and_draws_the_prompt_in_the_hole(client):

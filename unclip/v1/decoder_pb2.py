@@ -27,7 +27,7 @@ from unclip.v1 import tensor_pb2 as unclip_dot_v1_dot_tensor__pb2
 from unclip.v1 import text_encoder_pb2 as unclip_dot_v1_dot_text__encoder__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17unclip/v1/decoder.proto\x12\tunclip.v1\x1a\x18unclip/v1/sampling.proto\x1a\x16unclip/v1/tensor.proto\x1a\x1cunclip/v1/text_encoder.proto\"\xe7\x02\n\x12\x44\x65\x63odeImageRequest\x12+\n\x10image_embeddings\x18\x01 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12%\n\x04text\x18\x02 \x01(\x0b\x32\x17.unclip.v1.TextEncoding\x12.\n\runconditional\x18\x03 \x01(\x0b\x32\x17.unclip.v1.TextEncoding\x12+\n\x08sampling\x18\x04 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12&\n\x06random\x18\x05 \x01(\x0b\x32\x16.unclip.v1.RandomState\x12)\n\x0coutput_dtype\x18\x06 \x01(\x0e\x32\x13.unclip.v1.DataType\x12\"\n\x07latents\x18\x07 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12)\n\ninpainting\x18\x08 \x01(\x0b\x32\x15.unclip.v1.Inpainting\"W\n\nInpainting\x12 \n\x05image\x18\x01 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12\'\n\x0crepaint_mask\x18\x02 \x01(\x0b\x32\x11.unclip.v1.Tensor\"\xc5\x01\n\x12InvertImageRequest\x12!\n\x06images\x18\x01 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12+\n\x10image_embeddings\x18\x02 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12%\n\x04text\x18\x03 \x01(\x0b\x32\x17.unclip.v1.TextEncoding\x12 \n\x13num_inference_steps\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x16\n\x14_num_inference_steps\"p\n\x13InvertImageResponse\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x17.unclip.v1.StepProgressH\x00\x12#\n\x06result\x18\x02 \x01(\x0b\x32\x11.unclip.v1.TensorH\x00\x42\x07\n\x05\x65vent\"p\n\x13\x44\x65\x63odeImageResponse\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x17.unclip.v1.StepProgressH\x00\x12#\n\x06result\x18\x02 \x01(\x0b\x32\x11.unclip.v1.ImagesH\x00\x42\x07\n\x05\x65vent\"D\n\x06Images\x12!\n\x06images\x18\x01 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12\x17\n\x0fgenerator_state\x18\x02 \x01(\x0c\x32\xb0\x01\n\x0e\x44\x65\x63oderService\x12N\n\x0b\x44\x65\x63odeImage\x12\x1d.unclip.v1.DecodeImageRequest\x1a\x1e.unclip.v1.DecodeImageResponse0\x01\x12N\n\x0bInvertImage\x12\x1d.unclip.v1.InvertImageRequest\x1a\x1e.unclip.v1.InvertImageResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17unclip/v1/decoder.proto\x12\tunclip.v1\x1a\x18unclip/v1/sampling.proto\x1a\x16unclip/v1/tensor.proto\x1a\x1cunclip/v1/text_encoder.proto\"\xe7\x02\n\x12\x44\x65\x63odeImageRequest\x12+\n\x10image_embeddings\x18\x01 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12%\n\x04text\x18\x02 \x01(\x0b\x32\x17.unclip.v1.TextEncoding\x12.\n\runconditional\x18\x03 \x01(\x0b\x32\x17.unclip.v1.TextEncoding\x12+\n\x08sampling\x18\x04 \x01(\x0b\x32\x19.unclip.v1.SamplingParams\x12&\n\x06random\x18\x05 \x01(\x0b\x32\x16.unclip.v1.RandomState\x12)\n\x0coutput_dtype\x18\x06 \x01(\x0e\x32\x13.unclip.v1.DataType\x12\"\n\x07latents\x18\x07 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12)\n\ninpainting\x18\x08 \x01(\x0b\x32\x15.unclip.v1.Inpainting\"W\n\nInpainting\x12 \n\x05image\x18\x01 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12\'\n\x0crepaint_mask\x18\x02 \x01(\x0b\x32\x11.unclip.v1.Tensor\"\xed\x01\n\x12InvertImageRequest\x12!\n\x06images\x18\x01 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12+\n\x10image_embeddings\x18\x02 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12%\n\x04text\x18\x03 \x01(\x0b\x32\x17.unclip.v1.TextEncoding\x12 \n\x13num_inference_steps\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12&\n\x06random\x18\x05 \x01(\x0b\x32\x16.unclip.v1.RandomStateB\x16\n\x14_num_inference_steps\"p\n\x13InvertImageResponse\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x17.unclip.v1.StepProgressH\x00\x12#\n\x06result\x18\x02 \x01(\x0b\x32\x11.unclip.v1.TensorH\x00\x42\x07\n\x05\x65vent\"p\n\x13\x44\x65\x63odeImageResponse\x12+\n\x08progress\x18\x01 \x01(\x0b\x32\x17.unclip.v1.StepProgressH\x00\x12#\n\x06result\x18\x02 \x01(\x0b\x32\x11.unclip.v1.ImagesH\x00\x42\x07\n\x05\x65vent\"D\n\x06Images\x12!\n\x06images\x18\x01 \x01(\x0b\x32\x11.unclip.v1.Tensor\x12\x17\n\x0fgenerator_state\x18\x02 \x01(\x0c\x32\xb0\x01\n\x0e\x44\x65\x63oderService\x12N\n\x0b\x44\x65\x63odeImage\x12\x1d.unclip.v1.DecodeImageRequest\x1a\x1e.unclip.v1.DecodeImageResponse0\x01\x12N\n\x0bInvertImage\x12\x1d.unclip.v1.InvertImageRequest\x1a\x1e.unclip.v1.InvertImageResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,13 +39,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INPAINTING']._serialized_start=480
   _globals['_INPAINTING']._serialized_end=567
   _globals['_INVERTIMAGEREQUEST']._serialized_start=570
-  _globals['_INVERTIMAGEREQUEST']._serialized_end=767
-  _globals['_INVERTIMAGERESPONSE']._serialized_start=769
-  _globals['_INVERTIMAGERESPONSE']._serialized_end=881
-  _globals['_DECODEIMAGERESPONSE']._serialized_start=883
-  _globals['_DECODEIMAGERESPONSE']._serialized_end=995
-  _globals['_IMAGES']._serialized_start=997
-  _globals['_IMAGES']._serialized_end=1065
-  _globals['_DECODERSERVICE']._serialized_start=1068
-  _globals['_DECODERSERVICE']._serialized_end=1244
+  _globals['_INVERTIMAGEREQUEST']._serialized_end=807
+  _globals['_INVERTIMAGERESPONSE']._serialized_start=809
+  _globals['_INVERTIMAGERESPONSE']._serialized_end=921
+  _globals['_DECODEIMAGERESPONSE']._serialized_start=923
+  _globals['_DECODEIMAGERESPONSE']._serialized_end=1035
+  _globals['_IMAGES']._serialized_start=1037
+  _globals['_IMAGES']._serialized_end=1105
+  _globals['_DECODERSERVICE']._serialized_start=1108
+  _globals['_DECODERSERVICE']._serialized_end=1284
 # @@protoc_insertion_point(module_scope)

@@ -37,16 +37,18 @@ class Inpainting(_message.Message):
     def __init__(self, image: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., repaint_mask: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class InvertImageRequest(_message.Message):
-    __slots__ = ("images", "image_embeddings", "text", "num_inference_steps")
+    __slots__ = ("images", "image_embeddings", "text", "num_inference_steps", "random")
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     IMAGE_EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     NUM_INFERENCE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    RANDOM_FIELD_NUMBER: _ClassVar[int]
     images: _tensor_pb2.Tensor
     image_embeddings: _tensor_pb2.Tensor
     text: _text_encoder_pb2.TextEncoding
     num_inference_steps: int
-    def __init__(self, images: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., image_embeddings: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., text: _Optional[_Union[_text_encoder_pb2.TextEncoding, _Mapping]] = ..., num_inference_steps: _Optional[int] = ...) -> None: ...
+    random: _sampling_pb2.RandomState
+    def __init__(self, images: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., image_embeddings: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., text: _Optional[_Union[_text_encoder_pb2.TextEncoding, _Mapping]] = ..., num_inference_steps: _Optional[int] = ..., random: _Optional[_Union[_sampling_pb2.RandomState, _Mapping]] = ...) -> None: ...
 
 class InvertImageResponse(_message.Message):
     __slots__ = ("progress", "result")
