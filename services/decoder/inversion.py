@@ -1,18 +1,21 @@
 """DDIM inversion: the decoder's deterministic sampler run backwards, images -> the noise that
 decodes to them (under their own embedding). Used for variations, interpolations and text-diff edits.
 
-Two choices keep that noise Gaussian for a decoder that predicts the clean image. Run on the demo
-bundle's red square, circle, triangle and star (25 steps) without them, the inverted noise had a
-standard deviation of 12 to 17 (Gaussian noise: 1): it decoded back to the image under the image's
-own embedding, but under any other embedding it fell apart, so an edit could not keep the shape.
-- Each step turns the network's clean-image prediction into epsilon at the step's own timestep (the
-  level the network was asked about), not at the level the latent is still at: next to t = 0,
-  sqrt(1 - alpha_bar) is 0.006, and the decoder's small reconstruction error divided by it became
-  the noise. Alone this brought the deviation to 2-3.
-- The loop starts from the image noised by the forward process to START_FRACTION of the schedule
-  (noise from the job's generator) and inverts from there: below that level every step still adds
-  the decoder's low-noise error, amplified, to the latent. With both: deviation 0.8, reconstruction
-  error 0.04-0.06 (was 0.06-0.10), and edits that keep the shape (docs/TRAINING.md).
+Two choices, both measured on the demo bundle's decoder (it predicts the clean image) with a red
+square, circle, triangle and star at 25 steps (docs/TRAINING.md, "Text-diff edits"):
+- Each step reads the network's clean-image prediction as a noise estimate at the step's own
+  timestep (the level the network was asked about), i.e. runs diffusers' epsilon inversion on the
+  network seen as an epsilon predictor. Converted at the level the latent is still at instead (what
+  DDIMInverseScheduler does for "sample" networks), the decoder's small reconstruction error next to
+  t = 0 is divided by sqrt(1 - alpha_bar) = 0.006 and the noise came out with a deviation of 12-17;
+  it decoded back only under the image's own embedding, and edits lost the shape. This reading is
+  not exact for a perfect predictor: it leaves part of the image in the noise (correlation with the
+  image 0.26-0.31, against 0.11-0.17 for the other reading from the same start), which is part of
+  what keeps the outline of an edit (8 of 12 edits keep the shape, against 2 of 12).
+- The loop starts from the image noised by the forward process (noise from the job's generator) to
+  the last timestep at or below START_FRACTION of the schedule, or to the second timestep where only
+  t = 0 lies there: below that level every step adds the decoder's low-noise error, amplified, to the
+  latent. This holds for any decoder, epsilon-predicting ones included.
 
 It has the DiffusionModel shape (start / denoise / finish), so the step batcher batches inversions
 across requests as it batches decoding.
@@ -25,11 +28,13 @@ from dataclasses import dataclass
 import torch
 
 from services.decoder.model import DecoderJob, DecoderModel
-from services.diffusion.schedulers import build_inverse_scheduler
+from services.diffusion.schedulers import build_inverse_scheduler, noise_augment
 from services.diffusion.text import TextTensors
 from services.diffusion.trajectory import Trajectory
+from services.runtime.errors import FailedPrecondition
 
 START_FRACTION = 0.08  # the forward-noised start, as a fraction of the training timesteps
+_PREDICTIONS = ("epsilon", "sample")
 
 
 @dataclass
@@ -43,24 +48,26 @@ class InversionJob:
 
 class DecoderInversion:
     def __init__(self, decoder: DecoderModel):
+        prediction = decoder.scheduler_config.get("prediction_type", "epsilon")
+        if prediction not in _PREDICTIONS:
+            raise FailedPrecondition(f"InvertImage: the decoder predicts {prediction!r}; inversion "
+                                     f"supports {' and '.join(_PREDICTIONS)}")
         self.decoder = decoder
         self.defaults = decoder.defaults
         self.max_steps = decoder.max_steps
-        self._predicts_sample = decoder.scheduler_config.get("prediction_type") == "sample"
+        self._predicts_sample = prediction == "sample"
 
     @torch.inference_mode()
     def start(self, job: InversionJob) -> Trajectory:
         scheduler = build_inverse_scheduler(self.decoder.scheduler_config)
         scheduler.set_timesteps(job.steps, device="cpu")
         timesteps = scheduler.timesteps
-        # The last timestep at or below the start level, leaving at least one step to run.
-        start_level = START_FRACTION * scheduler.config.num_train_timesteps
-        start = min(int((timesteps <= start_level).sum()) - 1, len(timesteps) - 2)
+        below = int((timesteps <= START_FRACTION * scheduler.config.num_train_timesteps).sum())
+        start = min(max(below - 1, 1), len(timesteps) - 2)  # at least one step is left to run
         images = job.images
         if start >= 0:
-            alpha = scheduler.alphas_cumprod[timesteps[start]]
             noise = torch.randn(images.shape, generator=job.generator, dtype=images.dtype)
-            images = alpha.sqrt() * images + (1 - alpha).sqrt() * noise
+            images = noise_augment(self.decoder.scheduler_config, images, noise, int(timesteps[start]))
         trajectory = self.decoder.start(DecoderJob(
             image_embedding=job.image_embedding, text=job.text, unconditional=job.text, steps=job.steps,
             guidance_scale=1.0, scheduler="ddim", generator=job.generator, latents=images))
@@ -79,8 +86,9 @@ class DecoderInversion:
         """The network's noise estimate at the step's timestep (see the module docstring)."""
         if not self._predicts_sample:
             return output
-        alpha = trajectory.scheduler.alphas_cumprod[trajectory.timestep].to(output)
-        return (trajectory.latents - alpha.sqrt() * output) / (1 - alpha).sqrt()
+        # A Python float: 1 - alpha_bar next to t = 0 would round to 0 in float16.
+        alpha = float(trajectory.scheduler.alphas_cumprod[trajectory.timestep])
+        return (trajectory.latents - alpha ** 0.5 * output) / (1 - alpha) ** 0.5
 
     def finish(self, trajectory: Trajectory) -> torch.Tensor:
         return trajectory.latents.float().cpu()

@@ -84,7 +84,9 @@ class ImageFlows:
 
     async def _invert(self, image, embedding: torch.Tensor, empty_text, params, seed: int,
                       deadline: Deadline, outcome: StageOutcome) -> AsyncIterator[Event]:
-        """DDIM-inverts one image under its own embedding; outcome.result = latents [1, 3, 64, 64]."""
+        """DDIM-inverts one image under its own embedding; outcome.result = latents [1, 3, 64, 64].
+        The inversion's start noise comes from the request's seed, so both images of an interpolation
+        start from the same noise."""
         request = decoder_pb2.InvertImageRequest(
             images=to_proto(as_stage_image(image, DECODER_SIDE)), image_embeddings=to_proto(embedding),
             text=empty_text, random=sampling_pb2.RandomState(seed=seed))

@@ -94,7 +94,7 @@ def test_invert_image_streams_steps_then_latents(stub, fields):
         images=to_proto(torch.rand(2, 3, 64, 64) * 2 - 1), image_embeddings=fields["image_embeddings"],
         text=fields["text"], num_inference_steps=4)
     progress, latents = drain(stub.InvertImage(message))
-    assert [p.step for p in progress] == [2, 3, 4]  # step 1 (t = 0) is the forward-noised start
+    assert [p.step for p in progress] == [3, 4]  # timesteps 0 and 250: the forward-noised start
     assert {p.total_steps for p in progress} == {4}
     assert from_proto(latents, "latents").shape == (2, 3, 64, 64)
 

@@ -89,12 +89,13 @@ def edited(client):
 
 
 def test_edit_red_to_blue_changes_the_colour(edited):
-    assert all(seen[:2] == ("white", "blue") for _, seen in edited), edited
+    blue = [shape for shape, seen in edited if seen[:2] == ("white", "blue")]
+    assert len(blue) >= len(edited) - 1, edited  # measured: 12 of 12
 
 
 def test_edit_red_to_blue_keeps_the_shape_in_most_cases(edited):
-    kept = [shape for shape, seen in edited if seen[2] == shape]
-    assert len(kept) > len(edited) / 2, edited
+    kept = [shape for shape, seen in edited if seen == ("white", "blue", shape)]
+    assert len(kept) > len(edited) / 2, edited  # measured: 8 of 12
 
 
 def test_inpainting_keeps_the_rest_and_draws_the_prompt_in_the_hole(client):
