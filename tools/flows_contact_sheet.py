@@ -43,8 +43,8 @@ def rows(client: GenerationClient) -> list[tuple[str, list[bytes]]]:
     mask = np.zeros((256, 256), np.uint8)
     mask[48:208, 48:208] = 255
     return [
-        ("CreateVariations(eta=0.3), seed 1", [red_square, *client.create_variations(
-            red_square, num_images=4, eta=0.3, size=64, seed=1).png_images]),
+        ("CreateVariations(eta=0.8), seed 1", [red_square, *client.create_variations(
+            red_square, num_images=4, eta=0.8, size=64, seed=1).png_images]),
         ("InterpolateImages(red circle -> blue square, 5)", [start, *client.interpolate(
             start, end, num_images=5, size=64, seed=2).png_images, end]),
         ("EditImage(red -> blue, strength 0.8, seed 1): each input, then its edit",

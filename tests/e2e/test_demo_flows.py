@@ -3,6 +3,7 @@
 where these flows act; the upsamplers are tested on their own."""
 
 import io
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ if not (BUNDLE / "unclip_bundle.json").is_file():
     pytest.skip("no demo bundle", allow_module_level=True)
 
 SIDE = 64
+SHAPES = ("square", "circle", "triangle", "star")
+EDIT_SEEDS = (1, 2, 3)
 INTERPOLATION_END_TOLERANCE = 0.1  # mean absolute error in [-1, 1] units between an end and its input
 
 
@@ -46,15 +49,18 @@ def clip():
 
 
 def test_variations_keep_colour_and_shape_and_differ(client):
-    source = scene_png("red", "square", "white")
-    result = client.create_variations(source, num_images=4, eta=0.3, size=SIDE, seed=1)
-    images = [as_tensor(png) for png in result.png_images]
-    colours = [dominant_colour(image) for image in images]
-    shapes = [dominant_shape(image) for image in images]
-    assert colours.count("red") >= 3, colours
-    assert shapes.count("square") >= 3, shapes
-    assert len(set(result.png_images)) == len(images)
-    assert min((image - as_tensor(source)).abs().mean() for image in images) > 0.01
+    """Four variations (eta 0.8) of a red square, circle, triangle and star. Measured: colour 16 of 16,
+    shape 15 of 16, pairs of one input's variations 0.042-0.107 apart; at eta 0.3 the variations are
+    near copies (pairs 0.012-0.040 apart)."""
+    colours = shapes = 0
+    for shape in SHAPES:
+        result = client.create_variations(scene_png("red", shape, "white"), num_images=4, eta=0.8, size=SIDE,
+                                          seed=1)
+        images = [as_tensor(png) for png in result.png_images]
+        colours += sum(dominant_colour(image) == "red" for image in images)
+        shapes += sum(dominant_shape(image) == shape for image in images)
+        assert min((a - b).abs().mean() for a, b in itertools.combinations(images, 2)) > 0.03, shape
+    assert colours >= 15 and shapes >= 12, (colours, shapes)
 
 
 def test_interpolation_ends_match_and_the_middle_moves_monotonically(client, clip):
@@ -68,17 +74,13 @@ def test_interpolation_ends_match_and_the_middle_moves_monotonically(client, cli
     assert all(b >= a - 0.02 for a, b in zip(towards_end, towards_end[1:])), towards_end
 
 
-EDIT_SHAPES = ("square", "circle", "triangle", "star")
-EDIT_SEEDS = (1, 2, 3)
-
-
 @pytest.fixture(scope="module")
 def edited(client):
     """Red square, circle, triangle and star on white, each edited to blue with three seeds, at the
     bundle's decoder defaults and strength 0.8 (tools/edit_sweep.py; docs/TRAINING.md):
     [(asked shape, (background, colour, shape) detected)]."""
     edits = []
-    for shape in EDIT_SHAPES:
+    for shape in SHAPES:
         for seed in EDIT_SEEDS:
             result = client.edit(scene_png("red", shape, "white"), f"a blue {shape} on a white background",
                                  original_caption=f"a red {shape} on a white background", strength=0.8,
