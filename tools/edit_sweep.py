@@ -25,23 +25,23 @@ from services.cli.local_mesh import LocalMesh  # noqa: E402
 from services.client.sdk import GenerationClient, Sampling  # noqa: E402
 from services.orchestrator.input_images import as_stage_image  # noqa: E402
 from training.detector import background_colour, dominant_colour, dominant_shape  # noqa: E402
-from training.world import scene_png  # noqa: E402
+from training.world import SHAPES, prompt, scene_png  # noqa: E402
 
-SHAPES = ("square", "circle", "triangle", "star")
 SIDE = 64  # the decoder's output: where the edit acts
 
 
-def detected(image: Image.Image) -> tuple[str, str, str]:
+def detected(png: bytes) -> tuple[str, str, str]:
     """(background, foreground colour, shape) as the world's detectors read them."""
-    pixels = as_stage_image(image, SIDE)[0]
+    pixels = as_stage_image(Image.open(io.BytesIO(png)), SIDE)[0]
     return background_colour(pixels), dominant_colour(pixels), dominant_shape(pixels)
 
 
-def edit(client: GenerationClient, shape: str, decoder: Sampling, strength: float, seed: int) -> Image.Image:
-    result = client.edit(scene_png("red", shape, "white"), f"a blue {shape} on a white background",
-                         original_caption=f"a red {shape} on a white background", strength=strength,
-                         size=SIDE, seed=seed, stages={"decoder": decoder})
-    return Image.open(io.BytesIO(result.png_images[0])).convert("RGB")
+def edit(client: GenerationClient, shape: str, decoder: Sampling, strength: float, seed: int) -> bytes:
+    """The 64 px PNG of a red `shape` on white edited to blue (tools/flows_contact_sheet.py draws it too)."""
+    result = client.edit(scene_png("red", shape, "white"), prompt("blue", shape, "white"),
+                         original_caption=prompt("red", shape, "white"), strength=strength, size=SIDE,
+                         seed=seed, stages={"decoder": decoder})
+    return result.png_images[0]
 
 
 def numbers(listed: str, kind: type) -> list:
@@ -75,8 +75,8 @@ def main() -> None:
     if args.sheet:
         sheet = Image.new("RGB", (SIDE * len(SHAPES), SIDE * len(sheet_rows)))
         for row, edits in enumerate(sheet_rows):
-            for column, image in enumerate(edits):
-                sheet.paste(image, (SIDE * column, SIDE * row))
+            for column, png in enumerate(edits):
+                sheet.paste(Image.open(io.BytesIO(png)).convert("RGB"), (SIDE * column, SIDE * row))
         sheet.save(args.sheet)
 
 

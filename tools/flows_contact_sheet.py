@@ -16,24 +16,17 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from services.cli.local_mesh import LocalMesh  # noqa: E402
-from services.client.sdk import GenerationClient  # noqa: E402
-from training.world import scene_png  # noqa: E402
+from services.client.sdk import GenerationClient, Sampling  # noqa: E402
+from tools.edit_sweep import edit  # noqa: E402
+from training.world import SHAPES, scene_png  # noqa: E402
 
 CELL, LABEL = 128, 22
-EDIT_SHAPES = ("square", "circle", "triangle", "star")
 
 
 def png_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def edit_pair(client: GenerationClient, shape: str) -> list[bytes]:
-    red = scene_png("red", shape, "white")
-    return [red, *client.edit(red, f"a blue {shape} on a white background",
-                              original_caption=f"a red {shape} on a white background", strength=0.8,
-                              size=64, seed=1).png_images]
 
 
 def rows(client: GenerationClient) -> list[tuple[str, list[bytes]]]:
@@ -48,7 +41,8 @@ def rows(client: GenerationClient) -> list[tuple[str, list[bytes]]]:
         ("InterpolateImages(red circle -> blue square, 5)", [start, *client.interpolate(
             start, end, num_images=5, size=64, seed=2).png_images, end]),
         ("EditImage(red -> blue, strength 0.8, seed 1): each input, then its edit",
-         [png for shape in EDIT_SHAPES for png in edit_pair(client, shape)]),
+         [png for shape in SHAPES
+          for png in (scene_png("red", shape, "white"), edit(client, shape, Sampling(), 0.8, seed=1))]),
         ("InpaintImage(white, centre mask, 'a large green circle on a white background')",
          [white, png_bytes(mask), *client.inpaint(white, "a large green circle on a white background",
                                                   mask=png_bytes(mask), num_images=2, size=64,

@@ -12,11 +12,11 @@ import torch
 from PIL import Image
 
 from services.cli.local_mesh import LocalMesh
-from services.client.sdk import GenerationClient, Sampling
+from services.client.sdk import GenerationClient
 
 from training.clip_features import FrozenClip
 from training.detector import background_colour, dominant_colour, dominant_shape
-from training.world import scene_png
+from training.world import SHAPES, prompt, scene_png
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,6 @@ if not (BUNDLE / "unclip_bundle.json").is_file():
     pytest.skip("no demo bundle", allow_module_level=True)
 
 SIDE = 64
-SHAPES = ("square", "circle", "triangle", "star")
 EDIT_SEEDS = (1, 2, 3)
 INTERPOLATION_END_TOLERANCE = 0.1  # mean absolute error in [-1, 1] units between an end and its input
 
@@ -82,9 +81,9 @@ def edited(client):
     edits = []
     for shape in SHAPES:
         for seed in EDIT_SEEDS:
-            result = client.edit(scene_png("red", shape, "white"), f"a blue {shape} on a white background",
-                                 original_caption=f"a red {shape} on a white background", strength=0.8,
-                                 size=SIDE, seed=seed)
+            result = client.edit(scene_png("red", shape, "white"), prompt("blue", shape, "white"),
+                                 original_caption=prompt("red", shape, "white"), strength=0.8, size=SIDE,
+                                 seed=seed)
             image = as_tensor(result.png_images[0])
             edits.append((shape, (background_colour(image), dominant_colour(image), dominant_shape(image))))
     return edits
