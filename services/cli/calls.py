@@ -2,6 +2,7 @@
 mesh started for the call when no --target is given, progress bars, and writing the PNGs."""
 
 import contextlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,10 @@ def add_call_options(parser, stages: tuple[str, ...] = STAGE_KNOBS, *, images: b
                         help="orchestrator address; without it a local mesh is started for this call")
     parser.add_argument("--token", default=None, help="bearer token for the orchestrator")
     parser.add_argument("--timeout", type=float, default=None, help="deadline in seconds")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch threads of each stage process of the local mesh (default: "
+                             "UNCLIP_TORCH_THREADS, else torch's default); results match another run, "
+                             "or diffusers' pipelines, only at equal thread counts")
     for stage in stages:
         flag = stage.replace("_", "-")
         parser.add_argument(f"--{flag}-steps", type=int, default=None)
@@ -56,7 +61,22 @@ def stage_knobs(args) -> dict:
 
 
 def call_and_write(args, call: Callable) -> int:
-    """call(client, **options) -> Generation, against --target or a local mesh; writes the PNGs."""
+    """call(client, **options) -> Generation, against --target or a local mesh; writes the PNGs.
+    A failed call is one line on stderr (status and details) and exit status 1."""
+    import grpc
+
+    try:
+        result = _call(args, call)
+    except grpc.RpcError as error:
+        print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+        return 1
+    for path, png in zip(output_paths(args.output, len(result.png_images)), result.png_images):
+        path.write_bytes(png)
+        print(f"wrote {path} ({result.size}x{result.size}, seed {result.seed})")
+    return 0
+
+
+def _call(args, call: Callable):
     from services.cli.progress import ProgressBars
     from services.client.sdk import GenerationClient
 
@@ -66,13 +86,10 @@ def call_and_write(args, call: Callable) -> int:
             from services.cli.local_mesh import LocalMesh
 
             print("starting a local mesh...", flush=True)
-            target = stack.enter_context(LocalMesh(bundle_path(args))).target
+            threads = () if args.torch_threads is None else ("--torch-threads", str(args.torch_threads))
+            target = stack.enter_context(LocalMesh(bundle_path(args), stage_args=threads)).target
         client = stack.enter_context(GenerationClient(target, token=args.token))
         bars = stack.enter_context(ProgressBars())
-        result = call(client, size=args.size, seed=args.seed, stages=stage_knobs(args),
-                      timeout=args.timeout, on_event=bars.update)
-    for path, png in zip(output_paths(args.output, len(result.png_images)), result.png_images):
-        path.write_bytes(png)
-        print(f"wrote {path} ({result.size}x{result.size}, seed {result.seed})")
-    return 0
+        return call(client, size=args.size, seed=args.seed, stages=stage_knobs(args),
+                    timeout=args.timeout, on_event=bars.update)
 
