@@ -16,8 +16,7 @@ import torch
 
 from services.orchestrator.deadline import Deadline
 from services.orchestrator.images import preview_png, to_pngs
-from services.orchestrator.request_checks import (RequestLimits, SIZE_STAGES, check_generate,
-                                                  output_size)
+from services.orchestrator.request_checks import RequestLimits, check_generate, image_stages
 from services.orchestrator.stage_clients import MeshClients
 from services.orchestrator.stage_errors import from_stage_failure
 from services.runtime.shared_memory import METADATA_KEY, SharedMemory, inline
@@ -72,8 +71,7 @@ class GenerationChain:
     async def generate(self, request: generation_pb2.GenerateImagesRequest,
                        deadline: Deadline) -> AsyncIterator[Event]:
         check_generate(request, self.limits)
-        size = output_size(request, self.served_stages())
-        stages = SIZE_STAGES[size]
+        stages = image_stages(request, ("text_encoder", "prior"), self.served_stages())
         count = request.num_images or 1
         seed = request.seed if request.HasField("seed") else secrets.randbits(63)
 
@@ -125,15 +123,16 @@ class GenerationChain:
     async def decode_and_upsample(self, decode: decoder_pb2.DecodeImageRequest, knobs,
                                   stages: tuple[str, ...], deadline: Deadline,
                                   images: StageOutcome) -> AsyncIterator[Event]:
-        """The decoder, then every upsampler of `stages`, each resuming the previous generator state;
-        `knobs` holds the upsamplers' SamplingParams; `images.result` ends as the last stage's Images."""
+        """The decoder, then the upsamplers of `stages` (image_stages), each resuming the previous
+        generator state; `knobs` holds the upsamplers' SamplingParams; `images.result` ends as the last
+        stage's Images."""
         decode.output_dtype = self.hop_dtype("decoder", stages)
         async for event in self.run_diffusion_stage(
                 "decoder", "decoder", deadline, images,
                 lambda channel, timeout: decoder_pb2_grpc.DecoderServiceStub(channel).DecodeImage(
                     decode, timeout=timeout)):
             yield event
-        for stage in stages[3:]:
+        for stage in stages[1:]:
             low = images.result
             upsample = upsampler_pb2.UpsampleImageRequest(
                 images=low.images, sampling=getattr(knobs, stage),

@@ -16,8 +16,8 @@ from services.orchestrator.deadline import Deadline
 from services.orchestrator.embedding_math import slerp
 from services.orchestrator.input_images import (as_stage_image, mask_tensor, open_image, repaint_mask,
                                                 rgb_pixels)
-from services.orchestrator.request_checks import (SIZE_STAGES, check_count, check_prompt,
-                                                  check_stage_knobs, output_size)
+from services.orchestrator.request_checks import (check_count, check_prompt, check_stage_knobs,
+                                                  image_stages)
 from services.runtime.errors import InvalidArgument
 from services.runtime.image_dtype import quantize, to_float
 from services.runtime.tensor_codec import from_proto, to_proto
@@ -59,8 +59,9 @@ class ImageFlows:
         self._chain = chain
         self._limits = chain.limits
 
-    def _stages(self, request) -> tuple[str, ...]:
-        return SIZE_STAGES[output_size(request, self._chain.served_stages())]
+    def _stages(self, request, inputs: tuple[str, ...]) -> tuple[str, ...]:
+        """The image stages for the request's size; `inputs`: the stages its flow calls first."""
+        return image_stages(request, inputs, self._chain.served_stages())
 
     async def _encode(self, prompts: list[str], images: list, deadline: Deadline,
                       outcome: StageOutcome) -> AsyncIterator[Event]:
@@ -109,7 +110,7 @@ class ImageFlows:
         check_stage_knobs(request, ("decoder", *UPSAMPLER_KNOBS), self._limits)
         if request.HasField("eta"):
             eta_value(request.eta, "eta")
-        stages, seed = self._stages(request), _seed(request)
+        stages, seed = self._stages(request, ("text_encoder",)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([""], [image], deadline, encoded):
             yield event
@@ -144,8 +145,9 @@ class ImageFlows:
                   for n, e in zip(("start", "end"), endpoints)]
         count = check_count(request.num_images, "num_images", 2, self._limits.max_images)
         check_stage_knobs(request, ("prior", "decoder", *UPSAMPLER_KNOBS), self._limits)
-        stages, seed = self._stages(request), _seed(request)
         prompts = [e.prompt for e in endpoints if e.HasField("prompt")]
+        stages = self._stages(request, ("text_encoder", "prior") if prompts else ("text_encoder",))
+        seed = _seed(request)
         encoded = StageOutcome()
         async for event in self._encode(prompts or [""], [i for i in images if i is not None],
                                         deadline, encoded):
@@ -201,7 +203,7 @@ class ImageFlows:
         if not 0 < strength <= 1:
             raise InvalidArgument("strength", "must be in (0, 1]")
         check_stage_knobs(request, ("decoder", *UPSAMPLER_KNOBS), self._limits)
-        stages, seed = self._stages(request), _seed(request)
+        stages, seed = self._stages(request, ("text_encoder",)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([request.original_caption, request.instruction], [image],
                                         deadline, encoded):
@@ -236,7 +238,7 @@ class ImageFlows:
         check_prompt(request.prompt, "prompt", self._limits)
         count = check_count(request.num_images, "num_images", 1, self._limits.max_images)
         check_stage_knobs(request, ("prior", "decoder", *UPSAMPLER_KNOBS), self._limits)
-        stages, seed = self._stages(request), _seed(request)
+        stages, seed = self._stages(request, ("text_encoder", "prior")), _seed(request)
         encoded = StageOutcome()
         async for event in self._chain.encode_text([request.prompt], deadline, encoded):
             yield event

@@ -3,13 +3,13 @@
 import math
 from dataclasses import dataclass
 
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import FailedPrecondition, InvalidArgument
 from unclip.v1 import generation_pb2, sampling_pb2
 
-SIZE_STAGES = {
-    64: ("text_encoder", "prior", "decoder"),
-    256: ("text_encoder", "prior", "decoder", "upsampler_256"),
-    1024: ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024"),
+IMAGE_STAGES = {
+    64: ("decoder",),
+    256: ("decoder", "upsampler_256"),
+    1024: ("decoder", "upsampler_256", "upsampler_1024"),
 }
 
 
@@ -33,17 +33,23 @@ def check_sampling(params: sampling_pb2.SamplingParams, field: str, max_steps: i
         raise InvalidArgument(f"{field}.scheduler", f"unknown scheduler {params.scheduler}")
 
 
-def output_size(request: generation_pb2.GenerateImagesRequest, served: set[str]) -> int:
-    """The side of the images to produce: the asked one, or the largest this mesh serves."""
+def image_stages(request, inputs: tuple[str, ...], served: set[str]) -> tuple[str, ...]:
+    """The decoder and the upsamplers that draw the request's size: the asked one, or the largest this
+    mesh serves. `inputs` are the stages the request's flow calls before the decoder (variations need
+    no prior); a mesh without one of them, or without a decoder, cannot serve the request at all."""
+    rpc = type(request).__name__.removesuffix("Request")
+    missing = [stage for stage in (*inputs, "decoder") if stage not in served]
+    if missing:
+        raise FailedPrecondition(f"{rpc} needs the {missing[0]} stage, which this mesh does not run")
     if request.size == generation_pb2.IMAGE_SIZE_UNSPECIFIED:
-        return max(size for size, stages in SIZE_STAGES.items() if set(stages) <= served)
-    if request.size not in SIZE_STAGES:
+        return max((stages for stages in IMAGE_STAGES.values() if set(stages) <= served), key=len)
+    if request.size not in IMAGE_STAGES:
         raise InvalidArgument("size", "must be IMAGE_SIZE_64, IMAGE_SIZE_256 or IMAGE_SIZE_1024")
-    missing = [stage for stage in SIZE_STAGES[request.size] if stage not in served]
+    missing = [stage for stage in IMAGE_STAGES[request.size] if stage not in served]
     if missing:
         raise InvalidArgument("size", f"{request.size} px needs the {missing[0]} stage, "
                                       "which this mesh does not run")
-    return request.size
+    return IMAGE_STAGES[request.size]
 
 
 def check_generate(request: generation_pb2.GenerateImagesRequest, limits: RequestLimits) -> None:

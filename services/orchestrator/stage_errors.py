@@ -2,8 +2,8 @@
 
 import grpc
 
-from services.runtime.errors import (DeadlineExceeded, InvalidArgument, ResourceExhausted,
-                                     StageError, Unavailable)
+from services.runtime.errors import (DeadlineExceeded, FailedPrecondition, InvalidArgument,
+                                     ResourceExhausted, StageError, Unavailable)
 
 _STAGE_FIELD_PREFIX = "sampling."
 
@@ -18,6 +18,8 @@ def from_stage_failure(stage: str, field: str, error: grpc.aio.AioRpcError) -> S
         return InvalidArgument(field, details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return ResourceExhausted(f"{stage} stage is overloaded: {details}")
+    if code == grpc.StatusCode.FAILED_PRECONDITION:  # e.g. images sent to a checkpoint without image_encoder/
+        return FailedPrecondition(f"{stage} stage: {details}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return DeadlineExceeded(f"deadline exceeded in the {stage} stage")
     return Unavailable(stage, details if code == grpc.StatusCode.UNAVAILABLE else f"{code.name}")

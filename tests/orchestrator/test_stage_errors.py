@@ -26,3 +26,10 @@ def test_stage_field_is_renamed_to_the_public_field():
 def test_other_failures_name_the_stage(code, expected):
     error = from_stage_failure("upsampler_256", "upsampler_256", failure(code, "boom"))
     assert error.code == expected and "upsampler_256" in error.message
+
+
+def test_a_stage_precondition_reaches_the_caller_with_its_reason():
+    error = from_stage_failure("text_encoder", "image", failure(
+        grpc.StatusCode.FAILED_PRECONDITION, "images: this bundle has no image encoder (image_encoder/)"))
+    assert error.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.message == "text_encoder stage: images: this bundle has no image encoder (image_encoder/)"
