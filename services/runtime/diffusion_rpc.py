@@ -1,6 +1,7 @@
 """What the three diffusion servicers share: the sampling knobs and the streamed reply."""
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 
 import torch
@@ -8,8 +9,8 @@ import torch
 from services.diffusion.schedulers import min_steps
 from services.runtime import validation
 from services.runtime.errors import InvalidArgument, Unavailable
-from services.runtime.progress_stream import Progress, run_with_progress
 from services.runtime.shared_memory import SharedMemory
+from services.runtime.step_batcher import Progress
 from services.telemetry.tracing import tracer
 from unclip.v1 import sampling_pb2
 
@@ -77,18 +78,22 @@ class DiffusionStage:
     async def stream(self, trajectory, response_type, result: Callable[[torch.Tensor, bytes], object],
                      batcher=None) -> AsyncIterator:
         """Progress messages for each step, then the result built from the output and generator state,
-        all in one "sampling loop" span (the parent of the batch forwards it joins first)."""
+        all in one "sampling loop" span (the parent of the batch forwards it joins first). However
+        the stream ends (done, failed, cancelled or closed early), the trajectory leaves the batch
+        with it."""
         attributes = {"unclip.stage": self.stage, "unclip.steps": trajectory.total_steps,
                       "unclip.guidance_scale": trajectory.guidance_scale,
                       "unclip.scheduler": type(trajectory.scheduler).__name__,
                       "unclip.images": trajectory.latents.shape[0]}
         with tracer().start_as_current_span("sampling loop", attributes=attributes):
-            async for item in run_with_progress(batcher or self.batcher, trajectory):
-                if isinstance(item, Progress):
-                    yield response_type(progress=sampling_pb2.StepProgress(
-                        step=item.step, total_steps=item.total_steps))
-                else:
-                    yield response_type(result=result(item, bytes(trajectory.generator.get_state().numpy())))
+            async with aclosing((batcher or self.batcher).events(trajectory)) as events:
+                async for item in events:
+                    if isinstance(item, Progress):
+                        yield response_type(progress=sampling_pb2.StepProgress(
+                            step=item.step, total_steps=item.total_steps))
+                    else:
+                        yield response_type(result=result(
+                            item, bytes(trajectory.generator.get_state().numpy())))
 
 
 def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Callable,

@@ -9,12 +9,11 @@ the ones that fail alone are failed. The worker exits when there is no work and 
 """
 
 import asyncio
-import inspect
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,7 +26,11 @@ from services.telemetry.tracing import batch_span, current_span_context
 
 logger = logging.getLogger(__name__)
 
-StepCallback = Callable[[int, int], Awaitable[None] | None]
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    total_steps: int
 
 
 class Trajectory(Protocol):
@@ -100,13 +103,14 @@ class StepBatcher:
         """Trajectories in the batch now."""
         return len(self._active)
 
-    async def run(self, trajectory: Trajectory, on_step: StepCallback | None = None) -> torch.Tensor:
-        """Runs `trajectory` to the end in the shared batch and returns model.finish(trajectory).
+    async def events(self, trajectory: Trajectory) -> AsyncIterator[Progress | torch.Tensor]:
+        """Runs `trajectory` in the shared batch: a Progress after each finished step, then
+        model.finish(trajectory).
 
-        on_step(step, total_steps) is called on the caller's loop after each finished step (awaited
-        when it returns an awaitable; the batch does not wait for it). Raises ResourceExhausted at
-        once when max_queue trajectories are already waiting or running. Cancelling the caller
-        takes the trajectory out of the batch before its next step.
+        Raises ResourceExhausted at once when max_queue trajectories are already waiting or
+        running. Cancelling the caller, or closing the iterator, takes the trajectory out of the
+        batch before its next step; the events are awaited in the caller's own task, so nothing
+        is left pending behind it.
         """
         job = _Job(trajectory, asyncio.get_running_loop(), current_span_context())
         with self._lock:
@@ -122,14 +126,20 @@ class StepBatcher:
         try:
             while True:
                 kind, *payload = await job.inbox.get()
-                if kind == "result":
-                    return payload[0]
-                if kind == "error":
+                if kind == "step":
+                    yield Progress(*payload)
+                elif kind == "result":
+                    yield payload[0]
+                    return
+                else:
                     raise payload[0]
-                if on_step is not None and inspect.isawaitable(result := on_step(*payload)):
-                    await result
         finally:
             job.gone = True
+
+    async def run(self, trajectory: Trajectory) -> torch.Tensor:
+        """Runs `trajectory` to the end in the shared batch and returns model.finish(trajectory)."""
+        events = [event async for event in self.events(trajectory)]
+        return events[-1]
 
     def _work(self) -> None:
         try:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from services.runtime.errors import ResourceExhausted
-from services.runtime.step_batcher import StepBatcher
+from services.runtime.step_batcher import Progress, StepBatcher
 
 TIMEOUT = 5.0
 
@@ -73,29 +73,13 @@ def run(coroutine):
 def test_single_request_reports_every_step_then_its_result():
     async def scenario():
         model = FakeModel()
-        progress = []
-        result = await StepBatcher(model, 4, 8).run(Traj("a", 3),
-                                                    lambda s, n: progress.append((s, n)))
-        return model, progress, result
+        events = [event async for event in StepBatcher(model, 4, 8).events(Traj("a", 3))]
+        return model, events
 
-    model, progress, result = run(scenario())
-    assert progress == [(1, 3), (2, 3), (3, 3)]
+    model, events = run(scenario())
+    assert events[:-1] == [Progress(1, 3), Progress(2, 3), Progress(3, 3)]
+    assert torch.equal(events[-1], torch.tensor([3]))
     assert model.batches == [["a"], ["a"], ["a"]]
-    assert torch.equal(result, torch.tensor([3]))
-
-
-def test_async_step_callback_is_awaited_in_order():
-    async def scenario():
-        seen = []
-
-        async def on_step(step, total):
-            await asyncio.sleep(0)
-            seen.append(step)
-
-        await StepBatcher(FakeModel(), 2, 2).run(Traj("a", 4), on_step)
-        return seen
-
-    assert run(scenario()) == [1, 2, 3, 4]
 
 
 def test_requests_join_at_step_boundaries_and_leave_when_done():
@@ -191,12 +175,17 @@ def test_error_of_a_lone_request_and_in_finish():
     run(scenario())
 
 
-def test_cancelled_request_leaves_the_batch():
+async def _record_steps(events, steps: list) -> None:
+    async for event in events:
+        steps.append(event)
+
+
+def test_cancelled_request_leaves_the_batch_and_no_task_behind():
     async def scenario():
         model = FakeModel(gated=True)
         batcher = StepBatcher(model, max_batch_size=4, max_queue=8)
-        steps = []
-        long = asyncio.create_task(batcher.run(Traj("long", 100), lambda s, n: steps.append(s)))
+        steps, before = [], asyncio.all_tasks()
+        long = asyncio.create_task(_record_steps(batcher.events(Traj("long", 100)), steps))
         await wait_entered(model)
         short = asyncio.create_task(batcher.run(Traj("short", 3)))
         await until(lambda: batcher.queue_depth == 1)
@@ -205,6 +194,7 @@ def test_cancelled_request_leaves_the_batch():
         long.cancel()
         with pytest.raises(asyncio.CancelledError):
             await long
+        assert asyncio.all_tasks() - before == {short}
         model.open()
         assert (await short).item() == 3
         await until(lambda: batcher.active == 0)
@@ -215,6 +205,20 @@ def test_cancelled_request_leaves_the_batch():
     # Steps 1 and 2 ran; the step in progress at cancellation may finish, then it is gone.
     assert 2 <= len(with_long) <= 4
     assert batches[-1] == ["short"]
+
+
+def test_events_closed_early_leave_the_batch():
+    async def scenario():
+        model = FakeModel()
+        batcher = StepBatcher(model, max_batch_size=4, max_queue=8)
+        events = batcher.events(Traj("a", 100))
+        assert await anext(events) == Progress(1, 100)
+        await events.aclose()
+        await until(lambda: batcher.active == 0 and batcher._worker is None)
+        return len(model.batches)
+
+    # The step after the first may have started before the close; none after it.
+    assert run(scenario()) <= 2
 
 
 def test_idle_worker_exits_and_restarts_on_demand():
