@@ -1,12 +1,10 @@
-"""`unclip-mesh deploy render|apply|status|scale|autoscale|kustomize`: the mesh on Kubernetes.
+"""`unclip-mesh deploy render|apply|status|scale|kustomize`: the mesh on Kubernetes.
 
 render prints the manifests for the given options; apply server-side-applies them; status shows each
-stage's desired/ready replicas and load; scale sets a stage's replicas; autoscale runs the stage
-autoscaler (for clusters without a custom-metrics adapter); kustomize regenerates deploy/.
+stage's desired/ready replicas and load; scale sets a stage's replicas; kustomize regenerates deploy/.
 """
 
 import argparse
-import logging
 import os
 import sys
 
@@ -24,7 +22,7 @@ def _stage_pool(text: str) -> tuple[str, str]:
 
 
 def _render_arguments(parser: argparse.ArgumentParser) -> None:
-    from services.deploy.options import DEFAULT_LOAD_METRIC, SCALERS
+    from services.deploy.options import DEFAULT_LOAD_METRIC, DEFAULT_PROMETHEUS_URL, SCALERS
     from services.deploy.profiles import OVERLAYS
 
     group = parser.add_argument_group("manifests")
@@ -38,9 +36,15 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the node label naming a node's pool (default %(default)s)")
     group.add_argument("--storage-class", help="storage class of the model bundle's claim")
     group.add_argument("--scaler", choices=SCALERS, default="hpa",
-                       help="hpa: HorizontalPodAutoscalers on the load metric with a CPU fallback; "
-                            "controller: the in-cluster stage autoscaler (default %(default)s)")
+                       help="hpa: HorizontalPodAutoscalers on the load metric (through a metrics "
+                            "adapter) with a CPU fallback; keda: KEDA ScaledObjects on the same "
+                            "load queried from Prometheus (default %(default)s)")
     group.add_argument("--load-metric", default=DEFAULT_LOAD_METRIC)
+    group.add_argument("--prometheus-url", default=DEFAULT_PROMETHEUS_URL,
+                       help="the Prometheus KEDA queries (default %(default)s)")
+    group.add_argument("--monitoring", action="store_true",
+                       help="add a PodMonitor per stage and the PrometheusRule of the alerts "
+                            "(Prometheus Operator kinds)")
     group.add_argument("--cluster-domain", default="cluster.local")
 
 
@@ -53,10 +57,10 @@ def _cluster_arguments(parser: argparse.ArgumentParser, namespace: bool = True) 
         group.add_argument("--namespace", default=DEFAULT_NAMESPACE)
 
 
-def _metrics_argument(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--metrics-via", choices=("proxy", "direct"), default=default,
-                        help="read pod metrics through the API server's pod proxy or from pod IPs "
-                             "(default %(default)s)")
+def _metrics_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-via", choices=("proxy", "direct"), default="proxy",
+                        help="read pod metrics through the API server's pod proxy or, from inside "
+                             "the cluster, from pod IPs (default %(default)s)")
 
 
 def add_parser(subparsers) -> None:
@@ -69,19 +73,11 @@ def add_parser(subparsers) -> None:
     apply.add_argument("--dry-run", action="store_true", help="let the API server check, not persist")
     status = actions.add_parser("status", help="per stage: desired and ready replicas, load")
     _cluster_arguments(status)
-    _metrics_argument(status, "proxy")
+    _metrics_argument(status)
     scale = actions.add_parser("scale", help="set a stage's replicas")
     scale.add_argument("stage", choices=ALL_STAGES)
     scale.add_argument("replicas", type=int)
     _cluster_arguments(scale)
-    autoscale = actions.add_parser("autoscale", help="run the stage autoscaler")
-    _cluster_arguments(autoscale)
-    _metrics_argument(autoscale, "direct")
-    autoscale.add_argument("--interval", type=float, default=15.0, help="seconds between passes")
-    autoscale.add_argument("--up-cooldown", type=float, default=30.0)
-    autoscale.add_argument("--down-cooldown", type=float, default=300.0)
-    autoscale.add_argument("--max-step-down", type=int, default=1)
-    autoscale.add_argument("--once", action="store_true", help="one pass, then exit")
     kustomize = actions.add_parser("kustomize", help="regenerate the kustomize tree")
     kustomize.add_argument("output", nargs="?", default="deploy")
 
@@ -92,7 +88,8 @@ def _options(args):
     return RenderOptions(overlay=args.overlay, namespace=args.namespace, image=args.image,
                          node_pools=dict(args.node_pool), pool_label=args.pool_label,
                          storage_class=args.storage_class, scaler=args.scaler,
-                         load_metric=args.load_metric, cluster_domain=args.cluster_domain)
+                         load_metric=args.load_metric, prometheus_url=args.prometheus_url,
+                         monitoring=args.monitoring, cluster_domain=args.cluster_domain)
 
 
 def _load_reader(args, clients):
@@ -140,19 +137,6 @@ def _scale(args) -> int:
     return 0
 
 
-def _autoscale(args) -> int:
-    from services.deploy.autoscaler import Pace, StageAutoscaler
-    from services.deploy.clients import connect
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    pace = Pace(up_cooldown_seconds=args.up_cooldown, down_cooldown_seconds=args.down_cooldown,
-                max_step_down=args.max_step_down)
-    clients = connect(os.environ, args.kubeconfig, args.context)
-    controller = StageAutoscaler(clients.apps, args.namespace, _load_reader(args, clients), pace)
-    controller.run(args.interval, iterations=1 if args.once else None)
-    return 0
-
-
 def _kustomize(args) -> int:
     from pathlib import Path
 
@@ -164,7 +148,7 @@ def _kustomize(args) -> int:
 
 
 _ACTIONS = {"render": _render, "apply": _apply, "status": _status, "scale": _scale,
-            "autoscale": _autoscale, "kustomize": _kustomize}
+            "kustomize": _kustomize}
 
 
 def run(args) -> int:

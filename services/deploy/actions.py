@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from services.deploy.autoscaler import ReadLoads
+from services.deploy.load import ReadLoads
 from services.deploy.options import DEFAULT_LOAD_METRIC
 from services.deploy.scaling import LOAD_METRIC
 from services.deploy.stages import ALL_STAGES, ALL_STAGES_SELECTOR, STAGE_LABEL, object_name
@@ -57,7 +57,7 @@ def format_status(rows: list[StageStatus]) -> str:
 
 
 def scale(apps, namespace: str, stage: str, replicas: int) -> None:
-    """Patches the stage's scale subresource (an HPA or the stage autoscaler may change it again)."""
+    """Patches the stage's scale subresource (the HPA, or KEDA's, may change it again)."""
     if replicas < 0:
         raise ValueError(f"replicas must be >= 0, got {replicas}")
     apps.patch_namespaced_deployment_scale(object_name(stage), namespace,

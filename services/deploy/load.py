@@ -1,9 +1,9 @@
-"""A stage's load: the sum of its per-pod gauges (`unclip_inflight_requests` by default), read from
-each ready pod's Prometheus endpoint.
+"""A stage's load for `deploy status`: the sum of its per-pod gauges (`unclip_inflight_requests` by
+default), read from each ready pod's Prometheus endpoint.
 
-Two ways to reach an endpoint: `direct` (pod IP, for the in-cluster autoscaler, which the
-NetworkPolicy lets in) and `proxy` (the API server's pod proxy, for `deploy status` run from
-outside the cluster). Both are a function pod -> exposition text, so tests pass a fake.
+Two ways to reach an endpoint: `proxy` (the API server's pod proxy, from outside the cluster) and
+`direct` (pod IP, from a pod in a namespace the NetworkPolicy admits). Both are a function
+pod -> exposition text, so tests pass a fake.
 """
 
 import logging
@@ -17,6 +17,7 @@ from services.deploy.stages import METRICS_PORT, stage_pod_selector
 
 logger = logging.getLogger(__name__)
 MetricsFetch = Callable[[Any], str]  # V1Pod -> Prometheus text
+ReadLoads = Callable[[str, str], list[float]]  # (stage, metric) -> per-pod loads
 FETCH_TIMEOUT_SECONDS = 2.0
 
 

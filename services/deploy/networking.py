@@ -3,14 +3,13 @@
 Model stages get headless Services: DNS returns every ready pod, the orchestrator's round_robin
 channel spreads calls over them, and servers' max connection age makes it re-resolve so new pods
 get traffic. Callers reach the orchestrator through an ordinary ClusterIP Service. Only the
-orchestrator may call the stages; metrics ports are open to the stage autoscaler and to namespaces
-labelled as metrics scrapers.
+orchestrator may call the stages; metrics ports are open to namespaces labelled as metrics
+scrapers (where Prometheus runs).
 """
 
 from services.deploy.options import RenderOptions
-from services.deploy.stages import (APP, AUTOSCALER_COMPONENT, COMPONENT_LABEL, MODEL_STAGES,
-                                    NAME_LABEL, ORCHESTRATOR, STAGE_LABEL, grpc_port, labels,
-                                    object_name, selector)
+from services.deploy.stages import (APP, MODEL_STAGES, NAME_LABEL, ORCHESTRATOR, STAGE_LABEL,
+                                    grpc_port, labels, object_name, selector)
 
 SCRAPER_NAMESPACE_LABEL = "unclip-mesh/metrics-scraper"
 STAGES_POLICY = "unclip-stages"
@@ -30,9 +29,7 @@ def service(stage: str, options: RenderOptions) -> dict:
 
 
 def _metrics_ingress() -> dict:
-    return {"from": [{"podSelector": {"matchLabels": {NAME_LABEL: APP,
-                                                      COMPONENT_LABEL: AUTOSCALER_COMPONENT}}},
-                     {"namespaceSelector": {"matchLabels": {SCRAPER_NAMESPACE_LABEL: "true"}}}],
+    return {"from": [{"namespaceSelector": {"matchLabels": {SCRAPER_NAMESPACE_LABEL: "true"}}}],
             "ports": [{"port": "metrics", "protocol": "TCP"}]}
 
 

@@ -5,8 +5,10 @@ from typing import Mapping
 
 from services.deploy.profiles import PROFILES, Profile
 
-SCALERS = ("hpa", "controller")
+SCALERS = ("hpa", "keda")
 DEFAULT_LOAD_METRIC = "unclip_inflight_requests"
+# The Service the Prometheus Operator puts in front of the Prometheus of namespace `monitoring`.
+DEFAULT_PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,10 @@ class RenderOptions:
     node_pools: Mapping[str, str] = field(default_factory=dict)  # stage -> pool, over the overlay's
     pool_label: str = "unclip-mesh/node-pool"  # the node label that names a node's pool
     storage_class: str | None = None  # None: the cluster's default class
-    scaler: str = "hpa"  # hpa (custom metrics + CPU) or controller (`deploy autoscale` in-cluster)
+    scaler: str = "hpa"  # hpa (custom metrics through an adapter, + CPU) or keda (ScaledObjects)
     load_metric: str = DEFAULT_LOAD_METRIC
+    prometheus_url: str = DEFAULT_PROMETHEUS_URL  # where KEDA queries the load
+    monitoring: bool = False  # PodMonitors and a PrometheusRule (Prometheus Operator kinds)
     cluster_domain: str = "cluster.local"
 
     def __post_init__(self) -> None:

@@ -24,6 +24,9 @@ class StageProfile:
     max_batch_size: int = 4
     max_queue: int = 32
     torch_threads: int = 0
+    # p99 call seconds above which the stage alerts: placeholders on histogram bucket bounds, to
+    # be set from a week of the site's own latencies (docs/OPERATIONS.md, Alerts)
+    slow_p99_seconds: float = 50
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,13 @@ def _stages(**by_stage: StageProfile) -> Mapping[str, StageProfile]:
 
 _CPU_STAGE = StageProfile(cpu=("500m", "2"), memory=("1Gi", "2Gi"), torch_threads=2)
 _CPU_ORCHESTRATOR = StageProfile(cpu=("250m", "1"), memory=("256Mi", "512Mi"), target_load=16,
-                                 grace_seconds=120, max_queue=64)
+                                 grace_seconds=120, max_queue=64, slow_p99_seconds=250)
 
 BASE = Profile(
     name="base", namespace="unclip", image="unclip-mesh:0.1.0-cpu", device="cpu",
-    stages=_stages(text_encoder=_CPU_STAGE, prior=_CPU_STAGE, decoder=_CPU_STAGE,
-                   upsampler_256=_CPU_STAGE,
-                   upsampler_1024=replace(_CPU_STAGE, memory=("2Gi", "3Gi")),
+    stages=_stages(text_encoder=replace(_CPU_STAGE, slow_p99_seconds=5), prior=_CPU_STAGE,
+                   decoder=_CPU_STAGE, upsampler_256=_CPU_STAGE,
+                   upsampler_1024=replace(_CPU_STAGE, memory=("2Gi", "3Gi"), slow_p99_seconds=100),
                    orchestrator=_CPU_ORCHESTRATOR),
     bundle_access_mode="ReadWriteOnce", bundle_size="2Gi", startup_seconds=300)
 
@@ -60,7 +63,7 @@ CPU_DEMO = replace(
     stages=MappingProxyType({stage: replace(p, max_replicas=3) for stage, p in BASE.stages.items()}))
 
 
-def _gpu(pool: str, cpu: tuple[str, str], memory: tuple[str, str], **scaling: int) -> StageProfile:
+def _gpu(pool: str, cpu: tuple[str, str], memory: tuple[str, str], **scaling: float) -> StageProfile:
     return StageProfile(cpu=cpu, memory=memory, gpus=1, node_pool=pool, max_batch_size=8,
                         max_queue=64, **scaling)
 
@@ -68,17 +71,20 @@ def _gpu(pool: str, cpu: tuple[str, str], memory: tuple[str, str], **scaling: in
 GPU = Profile(
     name="gpu", namespace="unclip", image="unclip-mesh:0.1.0-cuda", device="cuda",
     stages=_stages(
-        text_encoder=_gpu("gpu-small", ("1", "4"), ("6Gi", "8Gi"), max_replicas=4, target_load=16),
-        prior=_gpu("gpu-medium", ("2", "4"), ("12Gi", "16Gi"), max_replicas=6, target_load=8),
+        text_encoder=_gpu("gpu-small", ("1", "4"), ("6Gi", "8Gi"), max_replicas=4, target_load=16,
+                          slow_p99_seconds=0.5),
+        prior=_gpu("gpu-medium", ("2", "4"), ("12Gi", "16Gi"), max_replicas=6, target_load=8,
+                   slow_p99_seconds=5),
         decoder=_gpu("gpu-large", ("4", "8"), ("24Gi", "32Gi"), min_replicas=2, max_replicas=12,
-                     target_load=8, grace_seconds=60),
+                     target_load=8, grace_seconds=60, slow_p99_seconds=10),
         upsampler_256=_gpu("gpu-medium", ("2", "4"), ("12Gi", "16Gi"), max_replicas=8,
-                           target_load=8, grace_seconds=60),
+                           target_load=8, grace_seconds=60, slow_p99_seconds=10),
         upsampler_1024=_gpu("gpu-large", ("4", "8"), ("24Gi", "32Gi"), min_replicas=2,
-                            max_replicas=12, target_load=4, grace_seconds=90),
+                            max_replicas=12, target_load=4, grace_seconds=90,
+                            slow_p99_seconds=50),
         orchestrator=StageProfile(cpu=("500m", "2"), memory=("512Mi", "1Gi"), node_pool="cpu",
                                   min_replicas=2, max_replicas=6, target_load=32,
-                                  grace_seconds=300, max_queue=256)),
+                                  grace_seconds=300, max_queue=256, slow_p99_seconds=100)),
     bundle_access_mode="ReadOnlyMany", bundle_size="50Gi", startup_seconds=600,
     scratch_size="4Gi")
 

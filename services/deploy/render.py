@@ -2,8 +2,10 @@
 
 import yaml
 
+from services.deploy.alerts import prometheus_rule
 from services.deploy.config import config_map
-from services.deploy.controller import controller_objects
+from services.deploy.keda import scaled_object
+from services.deploy.monitors import pod_monitor
 from services.deploy.networking import network_policies, service
 from services.deploy.options import RenderOptions
 from services.deploy.scaling import autoscaler, disruption_budget
@@ -17,16 +19,20 @@ def namespace(options: RenderOptions) -> dict:
             "metadata": {"name": options.target_namespace}}
 
 
+_SCALERS = {"hpa": autoscaler, "keda": scaled_object}
+
+
 def render(options: RenderOptions) -> list[dict]:
     objects = [namespace(options), bundle_claim(options)]
     for stage in ALL_STAGES:
         objects += [config_map(stage, options), service(stage, options),
                     deployment(stage, options), disruption_budget(stage, options)]
-        if options.scaler == "hpa":
-            objects.append(autoscaler(stage, options))
+        objects.append(_SCALERS[options.scaler](stage, options))
+        if options.monitoring:
+            objects.append(pod_monitor(stage, options))
     objects += network_policies(options)
-    if options.scaler == "controller":
-        objects += controller_objects(options)
+    if options.monitoring:
+        objects.append(prometheus_rule(options))
     return objects
 
 

@@ -5,12 +5,13 @@ from services.runtime.settings import STAGE_PORTS
 ORCHESTRATOR = "orchestrator"
 MODEL_STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
 ALL_STAGES = (*MODEL_STAGES, ORCHESTRATOR)
+# Stages whose calls wait in a denoising queue (unclip_queue_depth); the others report 0 there.
+QUEUED_STAGES = ("prior", "decoder", "upsampler_256", "upsampler_1024")
 METRICS_PORT = 9090
 APP = "unclip-mesh"
 NAME_LABEL = "app.kubernetes.io/name"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 STAGE_LABEL = "unclip-mesh/stage"
-AUTOSCALER_COMPONENT = "autoscaler"
 # Selects every stage Deployment and pod (label present, any stage).
 ALL_STAGES_SELECTOR = f"{NAME_LABEL}={APP},{STAGE_LABEL}"
 
@@ -21,7 +22,7 @@ def component(stage: str) -> str:
 
 
 def object_name(stage: str) -> str:
-    """Name of the stage's Deployment, Service, ConfigMap, PDB and HPA."""
+    """Name of the stage's Deployment, Service, ConfigMap, PDB, HPA, ScaledObject and PodMonitor."""
     return f"unclip-{component(stage)}"
 
 

@@ -1,7 +1,8 @@
 """Prometheus metrics of a mesh process, all named `unclip_*` and labelled by `stage`.
 
-One registry per process (REGISTRY), served on --metrics-port by serve_metrics(). The autoscaler
-reads `unclip_inflight_requests` and `unclip_queue_depth` (see services/deploy/load.py).
+One registry per process (REGISTRY), served on --metrics-port by serve_metrics(). The autoscalers
+(HPA or KEDA) scale on `unclip_inflight_requests` or `unclip_queue_depth`, and the alerts read
+these series too: services/deploy/queries.py holds that PromQL.
 """
 
 import time
@@ -69,6 +70,6 @@ async def observed_rpc(stage: str, method: str,
 
 
 def export_stage_gauges(stage: str, in_flight: Callable[[], float]) -> None:
-    """The autoscaler's two gauges for `stage`, present (at 0) from start-up on."""
+    """The two load gauges of `stage`, present (at 0) from start-up on (the Down alerts rely on it)."""
     INFLIGHT.labels(stage).set_function(in_flight)
     QUEUE_DEPTH.labels(stage)

@@ -1,10 +1,10 @@
 """Helpers for reading rendered manifests in tests."""
 
-from services.deploy.options import RenderOptions
+from services.deploy.options import SCALERS, RenderOptions
 from services.deploy.render import render
 
-RENDERINGS = {f"{overlay}/{scaler}": RenderOptions(overlay=overlay, scaler=scaler)
-              for overlay in ("cpu-demo", "gpu") for scaler in ("hpa", "controller")}
+RENDERINGS = {f"{overlay}/{scaler}": RenderOptions(overlay=overlay, scaler=scaler, monitoring=True)
+              for overlay in ("cpu-demo", "gpu") for scaler in SCALERS}
 
 
 def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:

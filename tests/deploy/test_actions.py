@@ -32,9 +32,9 @@ def test_apply_dry_run_asks_the_server_to_check_only():
 
 
 def test_namespace_is_applied_before_what_lives_in_it():
-    kinds = [o["kind"] for o in render(RenderOptions(scaler="controller"))]
-    assert kinds[0] == "Namespace"
-    assert kinds.index("ServiceAccount") < kinds.index("RoleBinding") < len(kinds) - 1
+    objects = render(RenderOptions(scaler="keda", monitoring=True))
+    assert objects[0]["kind"] == "Namespace"
+    assert all(o["metadata"]["namespace"] == objects[0]["metadata"]["name"] for o in objects[1:])
 
 
 def test_status_lists_stage_deployments_and_reads_their_load():

@@ -52,6 +52,15 @@ def test_render_prints_the_manifests_for_the_options(capsys):
                                            node_pools={"decoder": "h100"}))
 
 
+def test_render_with_keda_and_monitoring(capsys):
+    assert deploy.run(parse("render", "--scaler", "keda", "--monitoring",
+                            "--prometheus-url", "http://prometheus.watch:9090")) == 0
+    printed = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert printed == render(RenderOptions(scaler="keda", monitoring=True,
+                                           prometheus_url="http://prometheus.watch:9090"))
+    assert {"ScaledObject", "PodMonitor", "PrometheusRule"} <= {o["kind"] for o in printed}
+
+
 def test_render_refuses_a_bad_node_pool():
     with pytest.raises(SystemExit):
         parse("render", "--node-pool", "vae=x")
@@ -76,12 +85,6 @@ def test_scale_patches_the_stage(cluster, capsys):
     assert deploy.run(parse("scale", "prior", "3", "--namespace", "gen")) == 0
     cluster.apps.patch_namespaced_deployment_scale.assert_called_once_with(
         "unclip-prior", "gen", {"spec": {"replicas": 3}})
-
-
-def test_autoscale_once_runs_one_pass(cluster):
-    assert deploy.run(parse("autoscale", "--once", "--metrics-via", "proxy")) == 0
-    cluster.apps.list_namespaced_deployment.assert_called_once()
-    cluster.apps.patch_namespaced_deployment_scale.assert_not_called()  # 5 in flight fits 2
 
 
 def test_api_errors_become_exit_status_1(cluster, capsys):

@@ -5,11 +5,13 @@ import pytest
 from services.deploy.config import peers
 from services.deploy.options import RenderOptions
 from services.deploy.render import render
-from services.deploy.stages import ALL_STAGES, MODEL_STAGES, ORCHESTRATOR, grpc_port, object_name
+from services.deploy.stages import (ALL_STAGES, MODEL_STAGES, ORCHESTRATOR, QUEUED_STAGES, grpc_port,
+                                    object_name)
 from services.deploy.workloads import GPU_RESOURCE
 from tests.deploy.manifests import RENDERINGS, by_kind, rendered, selects
 
 CASES = [(name, stage) for name in sorted(RENDERINGS) for stage in ALL_STAGES]
+INFLIGHT = "unclip_inflight_requests"  # the default load metric
 
 
 def _pod(objects, stage):
@@ -106,34 +108,62 @@ def test_network_policy_lets_only_the_orchestrator_reach_a_stage(name, stage):
         assert not selects(sources[0]["podSelector"], labels)
     for rule in policy["spec"]["ingress"]:
         assert all(port["port"] in ("grpc", "metrics") for port in rule["ports"])
-    if name.endswith("/controller"):
-        autoscaler = by_kind(objects, "Deployment")["unclip-autoscaler"]["spec"]["template"]
-        (metrics_rule,) = [r for r in policy["spec"]["ingress"]
-                           if {"port": "metrics", "protocol": "TCP"} in r["ports"]]
-        assert any("podSelector" in source and
-                   selects(source["podSelector"], autoscaler["metadata"]["labels"])
-                   for source in metrics_rule["from"])
+    (metrics_rule,) = [r for r in policy["spec"]["ingress"]
+                       if {"port": "metrics", "protocol": "TCP"} in r["ports"]]
+    assert [list(source) for source in metrics_rule["from"]] == [["namespaceSelector"]]
 
 
 @pytest.mark.parametrize("name, stage", CASES)
-def test_scaled_by_an_hpa_on_load_with_cpu_fallback_or_by_the_controller(name, stage):
+def test_scaled_on_load_with_cpu_fallback_by_an_hpa_or_keda(name, stage):
     objects = rendered(name)
-    hpas = by_kind(objects, "HorizontalPodAutoscaler")
     deployment = by_kind(objects, "Deployment")[object_name(stage)]
     assert "replicas" not in deployment["spec"], "an apply must not reset the scaler's count"
-    if name.endswith("/controller"):
-        assert not hpas and "unclip-autoscaler" in by_kind(objects, "Deployment")
+    profile = RENDERINGS[name].profile.stages[stage]
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": object_name(stage)}
+    if name.endswith("/keda"):
+        assert not by_kind(objects, "HorizontalPodAutoscaler"), "KEDA makes its own HPA"
+        spec = by_kind(objects, "ScaledObject")[object_name(stage)]["spec"]
+        assert spec["scaleTargetRef"] == target
+        assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == \
+            (profile.min_replicas, profile.max_replicas)
+        load, cpu = spec["triggers"]
+        assert load["type"] == "prometheus" and load["metricType"] == "AverageValue"
+        namespace = deployment["metadata"]["namespace"]
+        assert load["metadata"]["query"] == \
+            f'sum({INFLIGHT}{{stage="{stage}", namespace="{namespace}"}})'
+        assert float(load["metadata"]["threshold"]) == profile.target_load
+        assert cpu["type"] == "cpu"
         return
-    hpa = hpas[object_name(stage)]
+    assert not by_kind(objects, "ScaledObject")
+    hpa = by_kind(objects, "HorizontalPodAutoscaler")[object_name(stage)]
     assert hpa["apiVersion"] == "autoscaling/v2"
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                             "name": object_name(stage)}
+    assert hpa["spec"]["scaleTargetRef"] == target
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == \
+        (profile.min_replicas, profile.max_replicas)
     load, cpu = hpa["spec"]["metrics"]
-    assert load["type"] == "Pods" and load["pods"]["metric"] == {"name": "unclip_inflight_requests"}
+    assert load["type"] == "Pods" and load["pods"]["metric"] == {"name": INFLIGHT}
     assert cpu["type"] == "Resource" and cpu["resource"]["name"] == "cpu"
-    annotations = deployment["metadata"]["annotations"]
-    assert int(annotations["unclip-mesh/min-replicas"]) == hpa["spec"]["minReplicas"]
-    assert int(annotations["unclip-mesh/max-replicas"]) == hpa["spec"]["maxReplicas"]
+
+
+@pytest.mark.parametrize("stage", ALL_STAGES)
+def test_queue_depth_scales_only_the_stages_that_have_a_queue(stage):
+    objects = render(RenderOptions(load_metric="unclip_queue_depth"))
+    hpa = by_kind(objects, "HorizontalPodAutoscaler")[object_name(stage)]
+    (metric,) = [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
+    assert metric == ("unclip_queue_depth" if stage in QUEUED_STAGES else INFLIGHT)
+
+
+@pytest.mark.parametrize("name, stage", CASES)
+def test_a_pod_monitor_scrapes_each_stage_on_its_metrics_port(name, stage):
+    objects = rendered(name)
+    monitor = by_kind(objects, "PodMonitor")[object_name(stage)]["spec"]
+    pod = _pod(objects, stage)
+    assert selects(monitor["selector"], pod["metadata"]["labels"])
+    other = ORCHESTRATOR if stage != ORCHESTRATOR else "decoder"
+    assert not selects(monitor["selector"], _pod(objects, other)["metadata"]["labels"])
+    (endpoint,) = monitor["podMetricsEndpoints"]
+    assert {"name": endpoint["port"], "containerPort": 9090, "protocol": "TCP"} in \
+        _container(objects, stage)["ports"]
 
 
 @pytest.mark.parametrize("name, stage", CASES)
@@ -196,17 +226,18 @@ def test_a_changed_config_map_rolls_the_pods():
 
 
 def test_every_object_is_in_the_target_namespace():
-    objects = render(RenderOptions(overlay="gpu", namespace="elsewhere", scaler="controller"))
+    objects = render(RenderOptions(overlay="gpu", namespace="elsewhere", scaler="keda",
+                                   monitoring=True))
     for obj in objects:
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == "elsewhere", obj["metadata"]["name"]
-    binding = by_kind(objects, "RoleBinding")["unclip-autoscaler"]
-    assert binding["subjects"][0]["namespace"] == "elsewhere"
+    for scaled in by_kind(objects, "ScaledObject").values():
+        assert 'namespace="elsewhere"' in scaled["spec"]["triggers"][0]["metadata"]["query"]
 
 
 @pytest.mark.parametrize("bad, message", [
     ({"overlay": "tpu"}, "unknown overlay"),
-    ({"scaler": "keda"}, "unknown scaler"),
+    ({"scaler": "controller"}, "unknown scaler"),
     ({"node_pools": {"vae": "x"}}, "unknown stage"),
 ])
 def test_render_options_refuse_unknown_values(bad, message):
