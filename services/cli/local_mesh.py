@@ -1,10 +1,12 @@
-"""The whole mesh as processes on loopback: each stage its own process, the orchestrator last.
+"""The whole mesh as processes on loopback: each stage its own process, the orchestrator started
+last and stopped first.
 
 Used by `unclip-mesh up`, by `unclip-mesh generate` without --target, by the end-to-end tests and
 by the benchmarks. Each process binds port 0 and announces its address on stdout
 (`unclip-mesh STAGE listening on HOST:PORT`, then `unclip-mesh STAGE ready`).
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -87,6 +89,10 @@ class LocalMesh:
     def stage_processes(self, stage: str) -> list[StageProcess]:
         return [p for p in self.processes if p.name == stage]
 
+    def everyone(self) -> list[StageProcess]:
+        """Every process started, the orchestrator first."""
+        return ([self.orchestrator] if self.orchestrator else []) + self.processes
+
     def __enter__(self) -> "LocalMesh":
         try:
             self.start()
@@ -144,13 +150,31 @@ class LocalMesh:
             if time.monotonic() > deadline:
                 raise MeshStartError(f"{process.name} was not ready in time")
 
-    def stop(self, grace: float = 30.0) -> None:
-        everyone = ([self.orchestrator] if self.orchestrator else []) + self.processes
-        for process in everyone:
+    def stop(self, grace: float = 45.0) -> None:
+        """Stops the mesh from the front, as a whole-mesh rollout does.
+
+        The orchestrator drains first (it refuses new calls and finishes its generations while every
+        stage still serves them), then the stages, together, each draining its own calls. A process
+        still running `grace` seconds after its SIGTERM is killed: the default leaves room for a
+        server's own drain (UNCLIP_GRACE_SECONDS, 30 s) and its exit.
+        """
+        self._stop_together([self.orchestrator] if self.orchestrator else [], grace)
+        self._stop_together(self.processes, grace)
+
+    def kill(self) -> None:
+        """SIGKILL to every process still running (a stop that should not wait any longer)."""
+        for process in self.everyone():
+            if process.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):  # it ended since
+                    os.killpg(process.popen.pid, signal.SIGKILL)
+
+    @staticmethod
+    def _stop_together(processes: list[StageProcess], grace: float) -> None:
+        for process in processes:
             if process.popen.poll() is None:
                 process.popen.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for process in everyone:
+        for process in processes:
             try:
                 process.popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

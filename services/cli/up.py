@@ -1,4 +1,8 @@
-"""`unclip-mesh up`: the whole mesh locally, each stage its own process, until Ctrl-C or SIGTERM."""
+"""`unclip-mesh up`: the whole mesh locally, each stage its own process, until Ctrl-C or SIGTERM.
+
+The first signal stops the mesh from the front (LocalMesh.stop: the orchestrator finishes its
+generations, then the stages stop); a second one kills what is still running.
+"""
 
 import signal
 import threading
@@ -19,14 +23,21 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     replicas = {stage: int(n) for stage, _, n in (item.partition("=") for item in args.replicas)}
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     stages = tuple(args.stages.split(",")) if args.stages else None
     mesh = LocalMesh(bundle_path(args), stages=stages, replicas=replicas,
                      orchestrator_args=("--port", str(args.orchestrator_port)), echo_logs=True)
+    stop = threading.Event()
+
+    def on_signal(*_) -> None:
+        if stop.is_set():
+            mesh.kill()
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
     with mesh:
         print(f"unclip-mesh is up: GenerationService on {mesh.target} (Ctrl-C stops it)", flush=True)
         stop.wait()
-        print("stopping...", flush=True)
+        print("stopping: the orchestrator finishes its generations, then the stages stop "
+              "(Ctrl-C again kills them)...", flush=True)
     return 0

@@ -34,9 +34,6 @@ class MeteredMesh(LocalMesh):
     def spawn(self, stage: str, *args: str) -> StageProcess:
         return super().spawn(stage, *args, "--metrics-port", str(_free_port()))
 
-    def everyone(self) -> list[StageProcess]:
-        return [self.orchestrator, *self.processes]
-
 
 def metrics(process: StageProcess) -> dict[str, float]:
     """The process's samples by name (labels dropped: one stage per process)."""
