@@ -15,7 +15,8 @@ REFUSAL_RATIO = 0.05  # of a stage's calls over 5 minutes
 
 @dataclass(frozen=True)
 class Alert:
-    name: str
+    stage: str
+    kind: str  # Backlog, Refusing, SlowP99, Down
     signal: str  # the PromQL whose value is compared
     comparison: str  # appended to the signal: the alert fires while the result is non-empty
     wait: str  # `for`: how long it must hold
@@ -23,32 +24,31 @@ class Alert:
     summary: str
 
     @property
+    def name(self) -> str:
+        """`UnclipUpsampler256Down`."""
+        return "Unclip" + "".join(part.capitalize() for part in self.stage.split("_")) + self.kind
+
+    @property
     def expr(self) -> str:
         return f"{self.signal} {self.comparison}".rstrip()
-
-
-def _camel(stage: str) -> str:
-    """`upsampler_256` -> `Upsampler256`."""
-    return "".join(part.capitalize() for part in stage.split("_"))
 
 
 def stage_alerts(stage: str, options: RenderOptions) -> list[Alert]:
     profile = options.profile.stages[stage]
     scope = queries.Scope(stage, options.target_namespace)
-    name = f"Unclip{_camel(stage)}"
     metric = load_metric(stage, options)
     return [
-        Alert(f"{name}Backlog", queries.load_per_replica(metric, scope),
+        Alert(stage, "Backlog", queries.load_per_replica(metric, scope),
               f"> {profile.target_load}", "10m", "warning",
               f"{stage}: {metric} per replica above the scaling target of {profile.target_load} "
               "for 10 minutes: the stage is at its maximum replicas or new pods do not start"),
-        Alert(f"{name}Refusing", queries.refusal_ratio(scope), f"> {REFUSAL_RATIO}", "5m",
+        Alert(stage, "Refusing", queries.refusal_ratio(scope), f"> {REFUSAL_RATIO}", "5m",
               "warning", f"{stage}: more than {REFUSAL_RATIO:.0%} of calls refused "
                          "(RESOURCE_EXHAUSTED: overloaded, UNAVAILABLE: draining)"),
-        Alert(f"{name}SlowP99", queries.latency_p99(scope), f"> {profile.slow_p99_seconds:g}",
+        Alert(stage, "SlowP99", queries.latency_p99(scope), f"> {profile.slow_p99_seconds:g}",
               "10m", "warning",
               f"{stage}: p99 call time above {profile.slow_p99_seconds:g} s for 10 minutes"),
-        Alert(f"{name}Down", queries.no_replica_scraped(scope), "", "2m", "critical",
+        Alert(stage, "Down", queries.no_replica_scraped(scope), "", "2m", "critical",
               f"{stage}: no replica has answered a metrics scrape for 2 minutes"),
     ]
 

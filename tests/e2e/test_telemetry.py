@@ -7,17 +7,15 @@ trace also shows that a stopping process flushes its spans.
 
 import json
 import secrets
-import socket
 import time
-import urllib.request
 from dataclasses import dataclass
 
 import grpc
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.bundle.tiny import write_tiny_bundle
-from services.cli.local_mesh import STAGE_ORDER, LocalMesh
+from services.cli.local_mesh import STAGE_ORDER
+from tests.e2e.metered_mesh import MeteredMesh
 from tests.telemetry.otlp_receiver import ReceivedSpan, trace_receiver
 from unclip.v1 import generation_pb2, generation_pb2_grpc
 
@@ -26,34 +24,6 @@ pytestmark = pytest.mark.e2e
 SERVICES = ("orchestrator", *STAGE_ORDER)
 DIFFUSION = ("prior", "decoder", "upsampler_256", "upsampler_1024")
 SERVER, CLIENT = 2, 3  # OTLP SpanKind values
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MeteredMesh(LocalMesh):
-    """Each process gets its own metrics port."""
-
-    metrics_ports: dict[str, int]
-
-    def spawn(self, stage, *args):
-        self.metrics_ports = getattr(self, "metrics_ports", {})
-        self.metrics_ports[stage] = _free_port()
-        return super().spawn(stage, *args, "--metrics-port", str(self.metrics_ports[stage]))
-
-    def scrape(self) -> dict[str, dict[str, float]]:
-        """Per service: sample name + sorted labels -> value."""
-        samples = {}
-        for service, port in self.metrics_ports.items():
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-                text = reply.read().decode()
-            samples[service] = {
-                f"{s.name}{sorted(s.labels.items())}": s.value
-                for family in text_string_to_metric_families(text) for s in family.samples}
-        return samples
 
 
 def _traceparent() -> tuple[str, str, str]:

@@ -42,6 +42,13 @@ def test_a_call_is_counted_under_its_final_code_and_timed(code, context, error):
     assert _value("unclip_rpc_duration_seconds_count", stage=stage, method="Run") == 1
 
 
+def test_refusal_series_exist_at_zero_from_a_methods_first_call():
+    asyncio.run(_observe("test_preset", FakeContext(), None))
+    for code in ("RESOURCE_EXHAUSTED", "UNAVAILABLE"):
+        assert REGISTRY.get_sample_value("unclip_rpc_requests_total",
+                                         {"stage": "test_preset", "method": "Run", "code": code}) == 0
+
+
 def test_the_autoscaler_gauges_exist_from_the_start_and_follow_in_flight():
     in_flight = [0]
     export_stage_gauges("test_gauges", lambda: in_flight[0])
