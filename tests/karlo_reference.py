@@ -17,7 +17,6 @@ import torch
 import diffusers.pipelines
 from diffusers.pipelines.deprecated import unclip
 from diffusers.pipelines.deprecated.unclip import UnCLIPImageVariationPipeline, UnCLIPPipeline
-from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
 SCHEDULERS = {"prior": "prior_scheduler", "decoder": "decoder_scheduler", "super_res": "super_res_scheduler"}
 
@@ -42,24 +41,21 @@ class Record:
         return (small * 0.5 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
-def reference_pipeline(folder: str | Path) -> UnCLIPPipeline:
+def _from_folder(pipeline_class, folder: str | Path):
     diffusers.pipelines.unclip = unclip  # the name Karlo's model_index.json gives text_proj's library
-    pipe = UnCLIPPipeline.from_pretrained(folder, local_files_only=True)
+    pipe = pipeline_class.from_pretrained(folder, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def reference_pipeline(folder: str | Path) -> UnCLIPPipeline:
+    """UnCLIPPipeline on a text-to-image (or combined) folder."""
+    return _from_folder(UnCLIPPipeline, folder)
 
 
 def variation_pipeline(folder: str | Path) -> UnCLIPImageVariationPipeline:
-    """The variation pipeline on the same folder (its model_index.json is the text-to-image one)."""
-    text = reference_pipeline(folder)
-    pipe = UnCLIPImageVariationPipeline(
-        decoder=text.decoder, text_encoder=text.text_encoder, tokenizer=text.tokenizer,
-        text_proj=text.text_proj, super_res_first=text.super_res_first, super_res_last=text.super_res_last,
-        decoder_scheduler=text.decoder_scheduler, super_res_scheduler=text.super_res_scheduler,
-        feature_extractor=CLIPImageProcessor.from_pretrained(Path(folder) / "feature_extractor"),
-        image_encoder=CLIPVisionModelWithProjection.from_pretrained(Path(folder) / "image_encoder"))
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    """UnCLIPImageVariationPipeline on an image-variations folder, as Karlo publishes it (no prior)."""
+    return _from_folder(UnCLIPImageVariationPipeline, folder)
 
 
 def record(pipe) -> Record:

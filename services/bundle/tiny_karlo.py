@@ -6,9 +6,14 @@ the decoder draws 64 px and the super-resolution UNets 256 px (the sizes the API
 mid-block attention is off, which at 256 px would cost seconds per step on CPU), the CLIP vocabulary
 is the real CLIP BPE (open_clip's copy, written as vocab.json/merges.txt with Karlo's tokenizer
 config: '!' is the pad token), and the prior's CLIP mean/std are non-trivial (they start at 0 std).
-The folder is written by UnCLIPPipeline.save_pretrained, plus image_encoder/ and feature_extractor/
-of UnCLIPImageVariationPipeline, so one folder serves both pipelines. model_index.json records
-text_proj under the library name Karlo's does ("unclip"), which diffusers 0.42 no longer resolves.
+Three layouts, with the same weights (each component is built under its own seed):
+- "text-to-image", as `kakaobrain/karlo-v1-alpha` is published: UnCLIPPipeline.save_pretrained;
+- "image-variations", as `kakaobrain/karlo-v1-alpha-image-variations` is: UnCLIPImageVariationPipeline's
+  save_pretrained (image_encoder/ and feature_extractor/, no prior/);
+- "combined" (the default): the text-to-image folder plus the variations one's image_encoder/ and
+  feature_extractor/, one folder that serves both pipelines (docs/CHECKPOINTS.md).
+model_index.json records text_proj under the library name Karlo's does ("unclip"), which diffusers 0.42
+no longer resolves.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from diffusers import PriorTransformer, UnCLIPPipeline, UnCLIPScheduler, UNet2DConditionModel, UNet2DModel
+from diffusers import PriorTransformer, UnCLIPScheduler, UNet2DConditionModel, UNet2DModel
+from diffusers.pipelines.deprecated.unclip import UnCLIPImageVariationPipeline, UnCLIPPipeline
 from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 from open_clip.tokenizer import SimpleTokenizer
 from transformers import (CLIPImageProcessor, CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer,
@@ -28,6 +34,7 @@ from transformers import (CLIPImageProcessor, CLIPTextConfig, CLIPTextModelWithP
 from services.bundle.loader import Bundle, open_bundle
 
 EMBED_DIM = 32
+LAYOUTS = ("combined", "text-to-image", "image-variations")
 CONTEXT_LENGTH = 77
 TOKENIZER_CONFIG = {"tokenizer_class": "CLIPTokenizer", "model_max_length": CONTEXT_LENGTH,
                     "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
@@ -100,8 +107,11 @@ def _components() -> dict[str, Callable[[], object]]:
     }
 
 
-def write_tiny_karlo(path: str | Path, seed: int = 0) -> Bundle:
-    """Write the tiny Karlo-layout checkpoint to `path` (created; must not exist or be empty), open it."""
+def write_tiny_karlo(path: str | Path, seed: int = 0, layout: str = "combined") -> Bundle:
+    """Write the tiny checkpoint in one of LAYOUTS to `path` (created; must not exist or be empty);
+    open it."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     write_tokenizer(root / "tokenizer")
@@ -113,11 +123,18 @@ def write_tiny_karlo(path: str | Path, seed: int = 0) -> Bundle:
             components[name] = make()
         torch.manual_seed(seed + len(components))
         image_encoder = _image_encoder()
-    UnCLIPPipeline(tokenizer=tokenizer, **components).save_pretrained(root)
+    feature_extractor = CLIPImageProcessor(crop_size=32, size=32)
+    if layout == "image-variations":
+        del components["prior"], components["prior_scheduler"]
+        UnCLIPImageVariationPipeline(tokenizer=tokenizer, image_encoder=image_encoder,
+                                     feature_extractor=feature_extractor, **components).save_pretrained(root)
+    else:
+        UnCLIPPipeline(tokenizer=tokenizer, **components).save_pretrained(root)
+    if layout == "combined":
+        image_encoder.save_pretrained(root / "image_encoder")
+        feature_extractor.save_pretrained(root / "feature_extractor")
     shutil.rmtree(root / "tokenizer")  # saved as tokenizer.json: put back Karlo's vocab.json/merges.txt
     write_tokenizer(root / "tokenizer")
-    image_encoder.save_pretrained(root / "image_encoder")
-    CLIPImageProcessor(crop_size=32, size=32).save_pretrained(root / "feature_extractor")
     index_path = root / "model_index.json"
     index = json.loads(index_path.read_text())
     index["text_proj"] = ["unclip", "UnCLIPTextProjModel"]

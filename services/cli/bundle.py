@@ -13,6 +13,9 @@ def add_parser(subparsers) -> None:
     karlo = actions.add_parser("tiny-karlo", help="write a tiny random checkpoint in Karlo's diffusers layout")
     karlo.add_argument("output")
     karlo.add_argument("--seed", type=int, default=0)
+    karlo.add_argument("--layout", default="combined",
+                       help="text-to-image or image-variations, as Karlo's two checkpoints are published, "
+                            "or combined: both in one folder (default)")
     verify = actions.add_parser("verify", help="check every file and checksum of a bundle")
     verify.add_argument("path")
 
@@ -23,8 +26,12 @@ def run(args) -> int:
     from services.bundle.tiny_karlo import write_tiny_karlo
 
     if args.action in ("tiny", "tiny-karlo"):
-        write = write_tiny_bundle if args.action == "tiny" else write_tiny_karlo
-        bundle = write(args.output, seed=args.seed)
+        try:
+            bundle = (write_tiny_bundle(args.output, seed=args.seed) if args.action == "tiny"
+                      else write_tiny_karlo(args.output, seed=args.seed, layout=args.layout))
+        except ValueError as error:  # an unknown layout
+            print(f"error: {error}")
+            return 1
         print(f"wrote {bundle.name} {bundle.version} to {args.output}")
         return 0
     try:

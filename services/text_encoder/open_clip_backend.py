@@ -88,10 +88,14 @@ class OpenClipBackend:
         return encode_text_tokens(self.text, ids, self.pool_type, self.eos_id)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """Shortest side resized to the image size (bicubic, antialiased), centre crop, mean/std."""
-        pixels = TF.resize(images, [self.image_size], interpolation=TF.InterpolationMode.BICUBIC,
-                           antialias=True)
-        pixels = TF.center_crop(pixels, [self.image_size, self.image_size])
+        """The centre square (the shorter side, origin rounded down) resized to the image size
+        (bicubic, antialiased), mean/std. These folders carry no image processor config: this is the
+        project's own rule, the crop the diffusion stages' inputs get too."""
+        height, width = images.shape[-2:]
+        side = min(height, width)
+        pixels = TF.crop(images, (height - side) // 2, (width - side) // 2, side, side)
+        pixels = TF.resize(pixels, [self.image_size, self.image_size],
+                           interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
         return TF.normalize(pixels.to(torch.float32) / 255.0, self.mean, self.std)
 
     def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -10,50 +10,22 @@ becomes id 0 and never merges with its neighbours, unlike in plain CLIP BPE.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torchvision.transforms.v2.functional as TF
-from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from open_clip.transformer import TextTransformer, VisionTransformer
-from transformers import CLIPTokenizer
+from transformers import CLIPImageProcessor, CLIPTokenizer
 
-from services.bundle.loader import FEATURE_EXTRACTOR_CONFIG, TRANSFORMERS_WEIGHTS, Bundle, weights_file
+from services.bundle.loader import TRANSFORMERS_WEIGHTS, Bundle, weights_file
 from services.text_encoder import transformers_clip
 from services.text_encoder.backend import Tokens
 from services.text_encoder.open_clip_backend import encode_text_tokens
 
 
-@dataclass(frozen=True)
-class ImagePreprocess:
-    """A CLIPImageProcessor config, applied op for op as transformers' torchvision backend does:
-    resize on uint8, crop origin rounded down, mean and std scaled by 255."""
-
-    resize_size: int
-    crop_size: int
-    mean: tuple[float, ...] = tuple(OPENAI_DATASET_MEAN)
-    std: tuple[float, ...] = tuple(OPENAI_DATASET_STD)
-
-    @classmethod
-    def read(cls, folder: Path) -> ImagePreprocess:
-        config = json.loads((folder / FEATURE_EXTRACTOR_CONFIG).read_text())
-
-        def side(value, key: str) -> int:  # older configs store a plain int
-            return int(value[key] if isinstance(value, dict) else value)
-        return cls(side(config["size"], "shortest_edge"), side(config["crop_size"], "height"),
-                   tuple(config.get("image_mean", OPENAI_DATASET_MEAN)),
-                   tuple(config.get("image_std", OPENAI_DATASET_STD)))
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        pixels = TF.resize(images, [self.resize_size], interpolation=TF.InterpolationMode.BICUBIC,
-                           antialias=True)
-        height, width = pixels.shape[-2:]
-        side = self.crop_size
-        pixels = TF.crop(pixels, int((height - side) / 2), int((width - side) / 2), side, side)
-        return TF.normalize(pixels.to(torch.float32), torch.tensor(self.mean) * 255.0,
-                            torch.tensor(self.std) * 255.0)
+def load_image_processor(folder: Path) -> CLIPImageProcessor:
+    """The checkpoint's own CLIPImageProcessor, so that every key of its config (resize side, resample,
+    centre crop, rescale, mean/std) applies exactly as in diffusers' UnCLIPImageVariationPipeline."""
+    return CLIPImageProcessor.from_pretrained(folder, local_files_only=True)
 
 
 def _load_tower(folder: Path, build, rename, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
@@ -81,13 +53,14 @@ class TransformersClipBackend:
     """A ClipBackend over open_clip towers holding transformers CLIP weights."""
 
     def __init__(self, text: TextTransformer, tokenizer: CLIPTokenizer,
-                 visual: VisionTransformer | None = None, preprocess: ImagePreprocess | None = None) -> None:
+                 visual: VisionTransformer | None = None,
+                 image_processor: CLIPImageProcessor | None = None) -> None:
         self.text = text
         self.tokenizer = tokenizer
         self.visual = visual
         self.context_length = int(text.context_length)
-        self.image_size = preprocess.crop_size if preprocess else None
-        self._preprocess = preprocess
+        self.image_size = int(image_processor.crop_size["height"]) if image_processor else None
+        self._image_processor = image_processor
 
     @classmethod
     def load(cls, bundle: Bundle, stage: str, device: torch.device, dtype: torch.dtype
@@ -98,7 +71,7 @@ class TransformersClipBackend:
         if "image_encoder" not in bundle.roles(stage):
             return cls(text, tokenizer)
         visual = bundle.load(stage, "image_encoder", lambda f: load_vision(f, device, dtype))
-        return cls(text, tokenizer, visual, bundle.load(stage, "feature_extractor", ImagePreprocess.read))
+        return cls(text, tokenizer, visual, bundle.load(stage, "feature_extractor", load_image_processor))
 
     def tokenize(self, prompts: list[str]) -> Tokens:
         """As UnCLIPPipeline tokenises: padded to the context with the tokenizer's pad id, cut to fit
@@ -113,7 +86,8 @@ class TransformersClipBackend:
         return encode_text_tokens(self.text, ids, self.text.pool_type, self.text.eos_id)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        return self._preprocess(images)
+        return self._image_processor(images=list(images), input_data_format="channels_first",
+                                     return_tensors="pt").pixel_values
 
     def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.visual(pixels)

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from services.bundle.loader import BundleError, open_bundle
+from services.bundle.manifest import STAGES
+from services.bundle.tiny_karlo import write_tiny_karlo
+from services.cli.main import main
 from services.decoder.model import DecoderModel
 from services.prior.model import PriorModel
 from services.text_encoder.model import TextEncoderModel
@@ -72,3 +75,17 @@ def test_unreadable_text_encoder_weights_are_named(karlo_copy):
         TextEncoderModel.load(open_bundle(karlo_copy))
     message = str(error.value)
     assert message.startswith("text_encoder/model.safetensors: cannot load: ") and "\n" not in message
+
+
+@pytest.mark.parametrize("layout, stages, text_roles", [
+    ("text-to-image", {"text_encoder", "prior", "decoder", "upsampler_256"}, {"text_encoder", "tokenizer"}),
+    ("image-variations", {"text_encoder", "decoder", "upsampler_256"},
+     {"text_encoder", "tokenizer", "image_encoder", "feature_extractor"}),
+])
+def test_each_published_layout_verifies_with_the_stages_it_has(tmp_path, capsys, layout, stages, text_roles):
+    folder = write_tiny_karlo(tmp_path / layout, layout=layout).root
+    bundle = open_bundle(folder)
+    assert set(bundle.manifest.stages) == stages
+    assert bundle.roles("text_encoder") == text_roles
+    assert main(["bundle", "verify", str(folder)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{stage}: ok" for stage in STAGES if stage in stages]

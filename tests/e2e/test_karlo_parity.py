@@ -1,13 +1,20 @@
-"""The mesh, as separate processes on a tiny Karlo-layout folder served as it is, returns
-UnCLIPPipeline's (and UnCLIPImageVariationPipeline's) 64 px and 256 px images for the same folder,
-prompt, seed and step counts, with one torch thread in the stage processes and in the reference."""
+"""The mesh, as separate processes on tiny checkpoints in Karlo's two published layouts served as they
+are, returns UnCLIPPipeline's images (text-to-image folder) and UnCLIPImageVariationPipeline's
+(image-variations folder, which has no prior) at 64 px and 256 px for the same folder, prompt or image,
+seed and step counts, with one torch thread in the stage processes and in the reference; and refuses
+what a mesh cannot serve with a status naming what is missing."""
 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 import torch
@@ -26,12 +33,29 @@ KNOBS = {"prior": Sampling(steps=STEPS, guidance=PRIOR_GUIDANCE),
          "decoder": Sampling(steps=STEPS, guidance=DECODER_GUIDANCE), "upsampler_256": Sampling(steps=STEPS)}
 
 
+@dataclass
+class Served:
+    folder: Path
+    target: str
+    client: GenerationClient
+
+
+def _mesh(tmp_path_factory, layout: str) -> Iterator[Served]:
+    """Every stage the folder has, each its own process, as `unclip-mesh up` starts them."""
+    folder = write_tiny_karlo(tmp_path_factory.mktemp(layout), layout=layout).root
+    with LocalMesh(folder, stage_args=("--torch-threads", "1")) as mesh, \
+            GenerationClient(mesh.target) as client:
+        yield Served(folder, mesh.target, client)
+
+
 @pytest.fixture(scope="module")
-def karlo(tmp_path_factory) -> Iterator[tuple[str, GenerationClient]]:
-    folder = write_tiny_karlo(tmp_path_factory.mktemp("karlo")).root
-    with LocalMesh(folder, stages=("text_encoder", "prior", "decoder", "upsampler_256"),
-                   stage_args=("--torch-threads", "1")) as mesh, GenerationClient(mesh.target) as client:
-        yield folder, client
+def karlo(tmp_path_factory) -> Iterator[Served]:
+    yield from _mesh(tmp_path_factory, "text-to-image")
+
+
+@pytest.fixture(scope="module")
+def karlo_variations(tmp_path_factory) -> Iterator[Served]:
+    yield from _mesh(tmp_path_factory, "image-variations")
 
 
 @contextmanager
@@ -59,7 +83,7 @@ def _assert_same_images(mesh_png: bytes, reference: np.ndarray) -> None:
 
 
 def test_text_to_image_matches_unclip_pipeline(karlo):
-    folder, client = karlo
+    folder, client = karlo.folder, karlo.client
     pipe = reference_pipeline(folder)
     rec: Record = record(pipe)
     with one_thread():
@@ -73,12 +97,19 @@ def test_text_to_image_matches_unclip_pipeline(karlo):
         _assert_same_images(result.png_images[0], expected[0])
 
 
-def test_variations_match_unclip_image_variation_pipeline(karlo):
-    folder, client = karlo
-    rng = np.random.default_rng(0)
-    image = Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8))  # square: no crop rule involved
-    png = io.BytesIO()
-    image.save(png, format="PNG")
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("width, height", [(48, 48), (320, 200)])
+def test_variations_match_unclip_image_variation_pipeline(karlo_variations, width, height):
+    """A non-square input is resized on its shortest side, then centre-cropped, as the checkpoint's
+    CLIPImageProcessor does (cropping to a square first moves almost every pixel of the result)."""
+    folder, client = karlo_variations.folder, karlo_variations.client
+    rng = np.random.default_rng(width)
+    image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
     pipe = variation_pipeline(folder)
     rec = record(pipe)
     with one_thread():
@@ -86,6 +117,40 @@ def test_variations_match_unclip_image_variation_pipeline(karlo):
                           decoder_num_inference_steps=STEPS, super_res_num_inference_steps=STEPS,
                           decoder_guidance_scale=DECODER_GUIDANCE, output_type="np").images
     knobs = {stage: KNOBS[stage] for stage in ("decoder", "upsampler_256")}
+    results = {size: client.create_variations(_png(image), seed=SEED, size=size, stages=knobs, timeout=120)
+               for size in (64, 256, None)}
     for size, expected in ((64, rec.image_64()), (256, rec.images)):
-        result = client.create_variations(png.getvalue(), seed=SEED, size=size, stages=knobs, timeout=120)
-        _assert_same_images(result.png_images[0], expected[0])
+        assert results[size].size == size
+        _assert_same_images(results[size].png_images[0], expected[0])
+    assert results[None].size == 256 and results[None].png_images == results[256].png_images
+
+
+def _status(call) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as error:
+        call()
+    return error.value.code(), error.value.details()
+
+
+def test_requests_a_mesh_cannot_serve_name_what_is_missing(karlo, karlo_variations):
+    variations, text_to_image = karlo_variations.client, karlo.client
+    image = _png(Image.new("RGB", (40, 30), (200, 30, 30)))
+    not_run = "stage, which this mesh does not run"
+    assert _status(lambda: variations.create_variations(image, size=1024, timeout=60)) == (
+        grpc.StatusCode.INVALID_ARGUMENT, f"size: 1024 px needs the upsampler_1024 {not_run}")
+    assert _status(lambda: variations.generate(PROMPT, timeout=60)) == (
+        grpc.StatusCode.FAILED_PRECONDITION, f"GenerateImages needs the prior {not_run}")
+    mask = _png(Image.new("L", (40, 30), 255))
+    assert _status(lambda: variations.inpaint(image, PROMPT, mask=mask, timeout=60)) == (
+        grpc.StatusCode.FAILED_PRECONDITION, f"InpaintImage needs the prior {not_run}")
+    code, details = _status(lambda: text_to_image.create_variations(image, size=64, timeout=60))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "image_encoder/" in details
+
+
+def test_the_cli_prints_a_refusal_as_one_line(karlo_variations, tmp_path):
+    finished = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "generate", PROMPT,
+         "--target", karlo_variations.target, "-o", str(tmp_path / "out.png"), "--timeout", "60"],
+        capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 1
+    assert finished.stderr.splitlines() == [
+        "error: FAILED_PRECONDITION: GenerateImages needs the prior stage, which this mesh does not run"]

@@ -40,13 +40,14 @@ def test_unconditional_is_the_empty_prompt_computed_once(stage_models):
     torch.testing.assert_close(uncond.text_embedding, model.encode_text([""])[0].text_embedding)
 
 
-def test_encode_image_resizes_crops_and_normalises(stage_models):
+def test_encode_image_crops_the_centre_square_resizes_and_normalises(stage_models):
+    """An open_clip folder has no image processor config: the centre square, then the resize."""
     model = stage_models.text_encoder
-    images = torch.randint(0, 256, (2, 40, 64, 3), dtype=torch.uint8)
+    images = torch.randint(0, 256, (2, 40, 65, 3), dtype=torch.uint8)
     embedding = model.encode_image(images)
     assert embedding.shape == (2, 32) and embedding.dtype == torch.float32
-    pixels = TF.center_crop(TF.resize(images.permute(0, 3, 1, 2), [32], antialias=True,
-                                      interpolation=TF.InterpolationMode.BICUBIC), [32, 32])
+    square = images.permute(0, 3, 1, 2)[..., 12:52]  # left = (65 - 40) // 2
+    pixels = TF.resize(square, [32, 32], antialias=True, interpolation=TF.InterpolationMode.BICUBIC)
     pixels = TF.normalize(pixels.float() / 255, model.backend.mean, model.backend.std)
     with torch.inference_mode():
         torch.testing.assert_close(embedding, model.backend.model.encode_image(pixels))

@@ -16,7 +16,7 @@ from transformers import (CLIPImageProcessor, CLIPTextConfig, CLIPTextModelWithP
 from services.bundle.loader import open_bundle
 from services.runtime.errors import FailedPrecondition
 from services.text_encoder.model import TextEncoderModel
-from services.text_encoder.transformers_backend import TransformersClipBackend, load_text
+from services.text_encoder.transformers_backend import TransformersClipBackend, load_image_processor, load_text
 from tests.karlo_reference import relative_error
 
 PROMPTS = ["an astronaut riding a horse", "wow!! a red cube!", "", "word " * 100]
@@ -106,3 +106,25 @@ def test_a_checkpoint_without_image_encoder_refuses_images(tiny_karlo, tmp_path)
     model = TextEncoderModel.load(open_bundle(folder))
     with pytest.raises(FailedPrecondition, match="^images: .*image_encoder/"):
         model.encode_image(torch.from_numpy(np.zeros((1, 8, 8, 3), dtype=np.uint8)))
+
+
+@pytest.mark.parametrize("config", [
+    {"resample": 2},                                                  # bilinear, not bicubic
+    {"size": {"shortest_edge": 40}, "crop_size": {"height": 32, "width": 32}},
+    {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
+])
+def test_images_follow_the_checkpoints_processor_config(tiny_karlo, karlo_models, tmp_path, config):
+    """Whatever the feature_extractor/ config says applies, on non-square images too."""
+    reference = CLIPImageProcessor(**{"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32},
+                                      **config})
+    reference.save_pretrained(tmp_path)
+    served = karlo_models.text_encoder.backend
+    backend = TransformersClipBackend(served.text, served.tokenizer, served.visual,
+                                      load_image_processor(tmp_path))
+    images = torch.randint(0, 256, (2, 50, 83, 3), dtype=torch.uint8)
+    expected = reference(images=[Image.fromarray(image) for image in images.numpy()],
+                         return_tensors="pt").pixel_values
+    ours = backend.preprocess(images.permute(0, 3, 1, 2))
+    assert torch.equal(ours, expected)
+    default = served.preprocess(images.permute(0, 3, 1, 2))
+    assert not torch.equal(ours, default)  # the config made a difference
