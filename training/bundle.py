@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from services.bundle.loader import Bundle, open_bundle
 from services.bundle.manifest import SamplingDefaults
 from services.bundle.writer import write_manifest
+from training import world
 
 STAGE_FOLDERS = {
     "text_encoder": {"text_encoder": "text_encoder"},
@@ -46,7 +47,7 @@ def assemble(config: dict, runs: Path, out: Path) -> Bundle:
         to_float16(out)
     defaults = {stage: SamplingDefaults(**values) for stage, values in config["defaults"].items()}
     write_manifest(out, name=config["name"], version=config["version"], stages=STAGE_FOLDERS,
-                   defaults=defaults)
+                   defaults=defaults, vocabulary=world.vocabulary())
     return open_bundle(out)
 
 

@@ -10,6 +10,7 @@ import torchvision.transforms.v2.functional as TF
 
 from services.diffusion.text import TextTensors
 from services.text_encoder.open_clip_backend import OpenClipBackend
+from training import world
 
 
 @dataclass
@@ -47,3 +48,13 @@ def drop_text(text: TextTensors, empty: TextTensors, drop: torch.Tensor) -> Text
     return TextTensors(pick(text.text_embedding, empty.text_embedding),
                        pick(text.token_states, empty.token_states),
                        pick(text.attention_mask, empty.attention_mask))
+
+
+@torch.no_grad()
+def embedding_statistics(clip: FrozenClip, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and std [1, D] of the image embeddings of `samples` training scenes."""
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.cat([clip.images(world.render(world.sample_scenes(256, generator),
+                                                     clip.backend.image_size, device=clip.device))
+                            for _ in range(max(1, samples // 256))])
+    return embeddings.mean(0, keepdim=True), embeddings.std(0, keepdim=True)

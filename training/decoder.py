@@ -12,6 +12,9 @@ same CPU time; services/decoder/folded_network.py).
 With `"init": BUNDLE` in the config the networks start from that bundle's decoder/ and text_proj/ and
 keep predicting what its decoder_scheduler/ says (a longer run on top of a committed bundle,
 training/configs/decoder_continue.json).
+
+The levers measured in docs/TRAINING.md are config keys (training/decoder_levers.py): "min_snr_gamma",
+"high_noise_bias", "standardise_embedding" and "shape_groups"; "loop": {"bfloat16": true} autocasts.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 from services.decoder.folded_network import unfolded
 from training import world
 from training.cli import read_config
-from training.clip_features import FrozenClip, drop_text
+from training.clip_features import FrozenClip, drop_text, embedding_statistics
+from training.decoder_levers import fold_standardisation, loss_weights, sample_timesteps, training_scenes
 from training.loop import LoopConfig, train
-from training.noise import add_noise, schedule
+from training.noise import TRAIN_TIMESTEPS, add_noise, schedule
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,14 +56,18 @@ def main(argv: list[str] | None = None) -> None:
         prediction = config.get("prediction_type", "epsilon")
     network = unfolded(decoder)
     process, batch_size, size = schedule(), config["batch_size"], network.config.sample_size
+    mean, std = embedding_statistics(clip, 8192, config["loop"]["seed"]) if config.get("standardise_embedding") \
+        else (torch.zeros(1, embed_dim, device=device), torch.ones(1, embed_dim, device=device))
+    min_snr_gamma, bias = config.get("min_snr_gamma"), config.get("high_noise_bias", 1.0)
 
     def loss_fn(generator: torch.Generator) -> torch.Tensor:
-        scenes = world.sample_scenes(batch_size, generator)
+        scenes = training_scenes(batch_size, generator, config.get("shape_groups", False))
+        rows = len(scenes)
         images = world.render(scenes, size, device=device)
-        embeddings = clip.images(F.interpolate(images, size=clip.backend.image_size, mode="area")
-                                 if size != clip.backend.image_size else images)
-        drop_image = (torch.rand(batch_size, generator=generator) < config["image_embedding_drop"]).to(device)
-        drop = torch.rand(batch_size, generator=generator) < config["text_drop"]
+        embeddings = (clip.images(F.interpolate(images, size=clip.backend.image_size, mode="area")
+                                  if size != clip.backend.image_size else images) - mean) / std
+        drop_image = (torch.rand(rows, generator=generator) < config["image_embedding_drop"]).to(device)
+        drop = torch.rand(rows, generator=generator) < config["text_drop"]
         text = drop_text(clip.text(world.captions(scenes, generator)), empty, drop)
         null = text_proj.learned_classifier_free_guidance_embeddings.expand_as(embeddings)
         embeddings = torch.where(drop_image[:, None], null, embeddings)
@@ -67,13 +75,16 @@ def main(argv: list[str] | None = None) -> None:
             image_embeddings=embeddings, prompt_embeds=text.text_embedding,
             text_encoder_hidden_states=text.token_states, do_classifier_free_guidance=False)
         mask = F.pad(text.attention_mask, (text_proj.clip_extra_context_tokens, 0), value=True)
-        noisy, timesteps, noise = add_noise(process, images, generator)
+        timesteps = None if bias == 1.0 else sample_timesteps(rows, TRAIN_TIMESTEPS, generator, bias).to(device)
+        noisy, timesteps, noise = add_noise(process, images, generator, timesteps)
         predicted = network(sample=noisy, timestep=timesteps, encoder_hidden_states=hidden_states,
                             class_labels=time_embeddings, attention_mask=mask).sample
-        return F.mse_loss(predicted, images if prediction == "sample" else noise)
+        errors = (predicted.float() - (images if prediction == "sample" else noise)).pow(2).mean(dim=(1, 2, 3))
+        return (errors * loss_weights(process, timesteps, min_snr_gamma)).mean()
 
     loop = LoopConfig.from_dict(config["loop"])
     trained = train(loop, {"decoder": decoder, "text_proj": text_proj}, loss_fn)
+    fold_standardisation(trained["text_proj"], mean, std)
     final = loop.run_dir / "final"
     for name, module in trained.items():
         module.save_pretrained(final / name)

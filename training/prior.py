@@ -14,19 +14,9 @@ from diffusers import PriorTransformer, UnCLIPScheduler
 
 from training import world
 from training.cli import read_config
-from training.clip_features import FrozenClip, drop_text
+from training.clip_features import FrozenClip, drop_text, embedding_statistics
 from training.loop import LoopConfig, train
 from training.noise import add_noise, schedule
-
-
-@torch.no_grad()
-def embedding_statistics(clip: FrozenClip, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-dimension mean and std [1, D] of the image embeddings of `samples` training scenes."""
-    generator = torch.Generator().manual_seed(seed)
-    embeddings = torch.cat([clip.images(world.render(world.sample_scenes(256, generator),
-                                                     clip.backend.image_size, device=clip.device))
-                            for _ in range(max(1, samples // 256))])
-    return embeddings.mean(0, keepdim=True), embeddings.std(0, keepdim=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -112,6 +112,12 @@ def captions(scenes: Scenes, generator: torch.Generator, mention_probability: fl
     return texts
 
 
+def vocabulary() -> tuple[str, ...]:
+    """Every word a caption of the world can hold, sorted (the bundle manifest's `vocabulary`)."""
+    names = [*_COLOUR_NAMES, *SHAPES, *_BACKGROUND_NAMES, *_SIZE_NAMES, *_POSITION_NAMES, "a on background"]
+    return tuple(sorted({word for name in names for word in name.split()}))
+
+
 def prompt(colour: str, shape: str, background: str) -> str:
     return f"a {colour} {shape} on a {background} background"
 

@@ -13,7 +13,9 @@
     }
 
 `folders` maps a role the stage model knows (e.g. "scheduler") to a sub-folder; `files` maps every file
-the stage reads (paths relative to the bundle, '/'-separated) to its sha256.
+the stage reads (paths relative to the bundle, '/'-separated) to its sha256. An optional top-level
+`"vocabulary": ["a", "red", ...]` lists every word of the captions the bundle was trained on; the command
+line warns about prompt words outside it (services/bundle/vocabulary.py).
 """
 
 from __future__ import annotations
@@ -53,9 +55,13 @@ class Manifest:
     version: str
     stages: dict[str, StageEntry]
     format: int = FORMAT_VERSION
+    vocabulary: tuple[str, ...] | None = None  # the training captions' words; None: not recorded
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        data = asdict(self)
+        if self.vocabulary is None:
+            del data["vocabulary"]
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict) -> Manifest:
@@ -69,8 +75,10 @@ class Manifest:
                 defaults=SamplingDefaults(**defaults) if defaults else None,
                 files=dict(entry.get("files", {})),
             )
+        vocabulary = data.get("vocabulary")
         return cls(name=str(data["name"]), version=str(data["version"]), stages=stages,
-                   format=int(data.get("format", FORMAT_VERSION)))
+                   format=int(data.get("format", FORMAT_VERSION)),
+                   vocabulary=None if vocabulary is None else tuple(str(w) for w in vocabulary))
 
     @classmethod
     def read(cls, path: Path) -> Manifest:

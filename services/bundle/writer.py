@@ -10,10 +10,12 @@ from services.bundle.loader import sha256_file
 
 def write_manifest(bundle_dir: str | Path, *, name: str, version: str,
                    stages: dict[str, dict[str, str]],
-                   defaults: dict[str, SamplingDefaults]) -> Manifest:
+                   defaults: dict[str, SamplingDefaults],
+                   vocabulary: tuple[str, ...] | None = None) -> Manifest:
     """Checksum all files under each stage's folders and write the manifest; returns it.
 
-    stages: stage -> {role: sub-folder}; defaults: stage -> SamplingDefaults (diffusion stages).
+    stages: stage -> {role: sub-folder}; defaults: stage -> SamplingDefaults (diffusion stages);
+    vocabulary: the words of the training captions, when known.
     """
     root = Path(bundle_dir)
     entries = {}
@@ -24,6 +26,6 @@ def write_manifest(bundle_dir: str | Path, *, name: str, version: str,
             for path in sorted((root / folder).rglob("*")) if path.is_file()
         }
         entries[stage] = StageEntry(folders=dict(folders), defaults=defaults.get(stage), files=files)
-    manifest = Manifest(name=name, version=version, stages=entries)
+    manifest = Manifest(name=name, version=version, stages=entries, vocabulary=vocabulary)
     (root / MANIFEST_NAME).write_text(manifest.to_json())
     return manifest

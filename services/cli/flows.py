@@ -4,6 +4,7 @@ command line, with generate's options (docs/API.md describes each flow)."""
 from pathlib import Path
 
 from services.cli.calls import STAGE_KNOBS, add_call_options, call_and_write
+from services.cli.unknown_words import warn_unknown_words
 
 UPSAMPLERS = ("upsampler_256", "upsampler_1024")
 
@@ -12,6 +13,15 @@ def _image_or_prompt(value: str) -> bytes | str:
     """An existing file is an image; anything else is a prompt."""
     path = Path(value)
     return path.read_bytes() if path.is_file() else value
+
+
+def _prompts(args) -> list[str]:
+    """The flow's texts: an edit's two captions, an inpainting's prompt, an interpolation's prompt ends."""
+    if args.flow == "interpolate":
+        return [v for v in (args.start, args.end) if not Path(v).is_file()]
+    if args.flow == "edit":
+        return [args.instruction, args.original_caption]
+    return [args.prompt] if args.flow == "inpaint" else []
 
 
 def add_parser(subparsers) -> None:
@@ -59,4 +69,5 @@ def run(args) -> int:
             args.image.read_bytes(), args.prompt, mask=args.mask.read_bytes() if args.mask else None,
             num_images=args.num_images, **options),
     }
+    warn_unknown_words(args, _prompts(args))
     return call_and_write(args, calls[args.flow])

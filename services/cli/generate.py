@@ -1,6 +1,7 @@
 """`unclip-mesh generate "prompt" -o out.png`: against --target, or a local mesh started for the call."""
 
 from services.cli.calls import add_call_options, call_and_write
+from services.cli.unknown_words import warn_unknown_words
 
 
 def add_parser(subparsers) -> None:
@@ -10,5 +11,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    warn_unknown_words(args, [args.prompt])
     return call_and_write(args, lambda client, **options: client.generate(
         args.prompt, num_images=args.num_images, **options))

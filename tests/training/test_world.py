@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from services.bundle.vocabulary import words
 from training import world
 
 
@@ -29,3 +30,9 @@ def test_a_shape_group_is_one_scene_in_each_training_shape_of_its_colour():
             assert len(set(shared[rows].tolist())) == 1
         assert len(set(scenes.shape[rows].tolist())) == 3
         assert (scenes.cx[rows].max() - scenes.cx[rows].min()) < 0.07  # the same place, up to jitter
+
+
+def test_vocabulary_holds_every_caption_word_and_no_other():
+    scenes = world.sample_scenes(400, torch.Generator().manual_seed(0))
+    captions = world.captions(scenes, torch.Generator().manual_seed(1))
+    assert {w for c in captions for w in words(c)} == set(world.vocabulary())
