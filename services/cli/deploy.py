@@ -1,7 +1,8 @@
 """`unclip-mesh deploy render|apply|status|scale|kustomize`: the mesh on Kubernetes.
 
 render prints the manifests for the given options; apply server-side-applies them; status shows each
-stage's desired/ready replicas and load; scale sets a stage's replicas; kustomize regenerates deploy/.
+stage's desired/ready replicas and load; scale sets a stage's replicas; kustomize regenerates
+deploy/.
 """
 
 import argparse

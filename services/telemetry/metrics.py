@@ -77,6 +77,7 @@ async def observed_rpc(stage: str, method: str,
 
 
 def export_stage_gauges(stage: str, in_flight: Callable[[], float]) -> None:
-    """The two load gauges of `stage`, present (at 0) from start-up on (the Down alerts rely on it)."""
+    """The two load gauges of `stage`, present (at 0) from start-up on: the Down alerts rely on
+    it."""
     INFLIGHT.labels(stage).set_function(in_flight)
     QUEUE_DEPTH.labels(stage)

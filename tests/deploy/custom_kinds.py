@@ -59,8 +59,9 @@ def unknown_field_errors(objects: list[dict], workdir: Path) -> list[str]:
     for line in done.stdout.splitlines():
         if match := _TSC_ERROR.match(line):
             index = int(match.group(1)) - len(header) - 1
-            obj = objects[index] if 0 <= index < len(objects) else {"kind": "?", "metadata": {"name": "?"}}
-            errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {match.group(2)}")
+            where = (f"{objects[index]['kind']}/{objects[index]['metadata']['name']}"
+                     if 0 <= index < len(objects) else "objects.ts")
+            errors.append(f"{where}: {match.group(2)}")
     if done.returncode != 0 and not errors:
         raise RuntimeError(f"tsc failed:\n{done.stdout}{done.stderr}")
     return errors

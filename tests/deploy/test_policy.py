@@ -5,8 +5,8 @@ import pytest
 from services.deploy.config import peers
 from services.deploy.options import RenderOptions
 from services.deploy.render import render
-from services.deploy.stages import (ALL_STAGES, MODEL_STAGES, ORCHESTRATOR, QUEUED_STAGES, grpc_port,
-                                    object_name)
+from services.deploy.stages import (ALL_STAGES, MODEL_STAGES, ORCHESTRATOR, QUEUED_STAGES,
+                                    grpc_port, object_name)
 from services.deploy.workloads import GPU_RESOURCE
 from tests.deploy.manifests import RENDERINGS, by_kind, rendered, selects
 

@@ -33,7 +33,8 @@ def test_the_docs_hold_the_adapter_rule():
 
 
 def test_the_adapter_query_fills_the_rules_template_for_the_hpas_pods():
-    assert queries.adapter_query("m", "ns", ["a", "b"]) == 'sum(m{namespace="ns",pod=~"a|b"}) by (pod)'
+    assert queries.adapter_query("m", "ns", ["a", "b"]) == \
+        'sum(m{namespace="ns",pod=~"a|b"}) by (pod)'
 
 
 def test_every_query_is_scoped_to_one_stage_of_one_namespace():

@@ -7,7 +7,6 @@ trace also shows that a stopping process flushes its spans.
 
 import json
 import secrets
-import time
 from dataclasses import dataclass
 
 import grpc
