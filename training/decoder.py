@@ -14,7 +14,7 @@ keep predicting what its decoder_scheduler/ says (a longer run on top of a commi
 training/configs/decoder_continue.json).
 
 The levers measured in docs/TRAINING.md are config keys (training/decoder_levers.py): "min_snr_gamma",
-"high_noise_bias", "standardise_embedding" and "shape_groups"; "loop": {"bfloat16": true} autocasts.
+"high_noise_bias", "standardise_embedding", "shape_groups" and "caption_layout" (world.caption_layout); "loop": {"bfloat16": true} autocasts.
 """
 
 from __future__ import annotations
@@ -62,13 +62,17 @@ def main(argv: list[str] | None = None) -> None:
 
     def loss_fn(generator: torch.Generator) -> torch.Tensor:
         scenes = training_scenes(batch_size, generator, config.get("shape_groups", False))
+        if config.get("caption_layout"):
+            scenes, captions = world.caption_layout(scenes, generator)
         rows = len(scenes)
         images = world.render(scenes, size, device=device)
         embeddings = (clip.images(F.interpolate(images, size=clip.backend.image_size, mode="area")
                                   if size != clip.backend.image_size else images) - mean) / std
         drop_image = (torch.rand(rows, generator=generator) < config["image_embedding_drop"]).to(device)
         drop = torch.rand(rows, generator=generator) < config["text_drop"]
-        text = drop_text(clip.text(world.captions(scenes, generator)), empty, drop)
+        if not config.get("caption_layout"):
+            captions = world.captions(scenes, generator)
+        text = drop_text(clip.text(captions), empty, drop)
         null = text_proj.learned_classifier_free_guidance_embeddings.expand_as(embeddings)
         embeddings = torch.where(drop_image[:, None], null, embeddings)
         hidden_states, time_embeddings = text_proj(

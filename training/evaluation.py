@@ -3,7 +3,7 @@
 Metrics: CLIP text -> image retrieval top-1 over the held-out prompts (one rendered image each), and
 CLIP zero-shot shape on rendered training scenes;
 asked colour = dominant foreground colour (training.detector) and asked shape = CLIP zero-shot among the
-world's shapes, on generated 64 px images; upsampler fidelity = PSNR of each upsampler's output
+world's shapes, on generated 64 px images of held-out and (separately) trained pairs; upsampler fidelity = PSNR of each upsampler's output
 downsampled (area) back to its input size against that input, on the chain's own images and on rendered
 held-out scenes; seconds for one 1024 px image, end to end in process; and the decoder alone on
 rendered scenes' embeddings, held-out and trained pairs (is a miss the prior's or the decoder's).
@@ -83,9 +83,11 @@ def upsampler_fidelity(stages: Stages, seed: int, rows: int = 4) -> dict[str, fl
     return fidelity
 
 
-def attribute_accuracy(stages: Stages, clip: FrozenClip, seeds: list[int], guidance: float | None
-                       ) -> dict[str, float]:
-    attributes = world.held_out_prompts()
+def attribute_accuracy(stages: Stages, clip: FrozenClip, seeds: list[int], guidance: float | None,
+                       attributes: list[tuple[str, str, str]] | None = None) -> dict[str, float]:
+    """Asked colour and shape on images generated through the prior from (colour, shape, background)
+    prompts (default: the held-out ones)."""
+    attributes = attributes or world.held_out_prompts()
     prompts = [world.prompt(*a) for a in attributes]
     colour_hits = shape_hits = zero_shot_hits = total = 0
     for seed in seeds:
@@ -106,6 +108,11 @@ def training_pairs() -> list[tuple[str, str]]:
         shapes = world.SHAPES[index % len(world.SHAPES):] + world.SHAPES[:index % len(world.SHAPES)]
         pairs.append((colour, next(s for s in shapes if (colour, s) not in world.HELD_OUT)))
     return pairs
+
+
+def trained_prompts() -> list[tuple[str, str, str]]:
+    """(colour, shape, background) of the trained pairs of training_pairs() on every background."""
+    return [(c, s, b) for c, s in training_pairs() for b in world.BACKGROUNDS]
 
 
 def decoder_on_rendered_embeddings(stages: Stages, clip: FrozenClip, seed: int) -> dict[str, dict[str, float]]:
@@ -159,6 +166,7 @@ def evaluate(bundle: Path, out: Path, seeds: list[int], sweep: list[float]) -> d
                     "retrieval_top1": retrieval_accuracy(clip, seed=0),
                     "clip_shape_zero_shot_rendered": rendered_shape_accuracy(clip, seed=0),
                     "default": attribute_accuracy(stages, clip, seeds, None),
+                    "default_trained_pairs": attribute_accuracy(stages, clip, seeds, None, trained_prompts()),
                     "decoder_on_rendered_embeddings": decoder_on_rendered_embeddings(stages, clip, seed=0),
                     "decoder_guidance_sweep": {str(g): attribute_accuracy(stages, clip, seeds, g) for g in sweep}}
     held_out = world.held_out_prompts()

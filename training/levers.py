@@ -8,6 +8,11 @@ bundle in place of its decoder and scored by the decoder-alone eval (training.ev
 decoder_on_rendered_embeddings) on trained and held-out pairs over several seeds. A finished lever is
 not run again (OUT/NAME/result.json), so two processes may share OUT with --only; the table of every
 finished lever is printed and written to OUT/levers.md.
+
+    python -m training.levers --score-run runs/decoder --config training/configs/decoder.json
+
+scores a running (or finished) decoder run at its latest checkpoint, from a copy of it, and adds a
+row to RUN/curve.json: a learning curve of the decoder-alone eval while the run goes on.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from services.bundle.loader import open_bundle
 from training.bundle import STAGE_FOLDERS
 from training.clip_features import FrozenClip
 from training.evaluation import decoder_on_rendered_embeddings
+from training.loop import CHECKPOINT
 from training.sampling import Stages
 from services.bundle.writer import write_manifest
 
@@ -42,6 +48,7 @@ def merged(base: dict, overrides: dict) -> dict:
 
 def lever_config(base: dict, overrides: dict, run_dir: Path, steps: int) -> dict:
     config = merged(base, overrides)
+    steps = overrides.get("loop", {}).get("steps", steps)  # a lever may trade steps for batch size
     config["loop"] = {**config["loop"], "run_dir": str(run_dir), "steps": steps, "checkpoint_every": steps,
                       "max_minutes": None}
     return config
@@ -76,6 +83,33 @@ def score(bundle: Path, seeds: list[int]) -> dict[str, float]:
     return totals
 
 
+def train_to(config: dict, run_dir: Path, steps: int, log: Path) -> None:
+    """Run training.decoder with `config` in `run_dir` up to `steps` (a copied checkpoint at `steps`
+    only exports its EMA weights)."""
+    config = {**config, "loop": {**config["loop"], "run_dir": str(run_dir), "steps": steps, "max_minutes": None}}
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    subprocess.run([sys.executable, "-m", "training.decoder", "--config", str(run_dir / "config.json")],
+                   check=True, stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def score_run(run: Path, config: dict, bundle: Path, seeds: list[int]) -> dict:
+    """The decoder-alone eval of `run`'s latest checkpoint, added to run/curve.json."""
+    snapshot = run.parent / f"{run.name}_snapshot"
+    if snapshot.exists():
+        shutil.rmtree(snapshot)
+    snapshot.mkdir(parents=True)
+    shutil.copy(run / CHECKPOINT, snapshot / CHECKPOINT)
+    state = torch.load(snapshot / CHECKPOINT, map_location="cpu", weights_only=False)
+    train_to(config, snapshot, state["step"], snapshot / "export.log")
+    row = {"step": state["step"], "minutes": round(state["elapsed"] / 60, 1),
+           **score(bundle_with_decoder(bundle, snapshot / "final", snapshot / "bundle"), seeds)}
+    shutil.rmtree(snapshot)
+    curve_path = run / "curve.json"
+    curve = json.loads(curve_path.read_text()) if curve_path.exists() else []
+    curve_path.write_text(json.dumps([*curve, row], indent=2) + "\n")
+    return row
+
+
 def table(results: dict[str, dict]) -> str:
     lines = ["| lever | trained shape | held-out shape | trained colour | held-out colour | samples/min |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -87,12 +121,18 @@ def table(results: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levers", required=True, type=Path, help="JSON: {base, bundle, levers: {name: overrides}}")
+    parser.add_argument("--levers", type=Path, help="JSON: {base, bundle, levers: {name: overrides}}")
+    parser.add_argument("--score-run", type=Path, help="a decoder run folder to score at its latest checkpoint")
+    parser.add_argument("--config", type=Path, help="with --score-run: the run's decoder config")
+    parser.add_argument("--bundle", type=Path, default=Path("models/demo"), help="with --score-run: base bundle")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--seeds", type=int, default=4, help="eval seeds (48 images each)")
     parser.add_argument("--out", type=Path, default=Path("runs/levers"))
     parser.add_argument("--only", default="", help="comma-separated lever names (default: all)")
     args = parser.parse_args(argv)
+    if args.score_run:
+        print(score_run(args.score_run, json.loads(args.config.read_text()), args.bundle, list(range(args.seeds))))
+        return
     spec = json.loads(args.levers.read_text())
     base = json.loads(Path(spec["base"]).read_text())
     wanted = [n for n in args.only.split(",") if n] or list(spec["levers"])
@@ -101,10 +141,8 @@ def main(argv: list[str] | None = None) -> None:
         if (folder / RESULT).exists():
             continue
         config = lever_config(base, spec["levers"][name], folder / "run", args.steps)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        subprocess.run([sys.executable, "-m", "training.decoder", "--config", str(folder / "config.json")],
-                       check=True, stdout=(folder / "train.log").open("w"), stderr=subprocess.STDOUT)
+        (folder / "run").mkdir(parents=True, exist_ok=True)
+        train_to(config, folder / "run", config["loop"]["steps"], folder / "train.log")
         timing = json.loads((folder / "run" / "timing.json").read_text())
         bundle = bundle_with_decoder(Path(spec["bundle"]), folder / "run" / "final", folder / "bundle")
         result = {**score(bundle, list(range(args.seeds))), "steps": timing["steps"],

@@ -102,7 +102,24 @@ def scenes_for(colour: str, shape: str, background: str, rows: int, generator: t
 def captions(scenes: Scenes, generator: torch.Generator, mention_probability: float = 0.5) -> list[str]:
     """'a [large] red circle [on the left] on a white background'; size and position are each
     mentioned with `mention_probability`."""
+    return _caption_texts(scenes, torch.rand(len(scenes), 2, generator=generator) < mention_probability)
+
+
+def caption_layout(scenes: Scenes, generator: torch.Generator, mention_probability: float = 0.5
+                   ) -> tuple[Scenes, list[str]]:
+    """The scenes re-placed so that their captions fix the layout, and those captions: a size or position
+    the caption does not mention is the default one (large, in the centre). Without this a caption
+    leaves the layout open, and a model that draws from it must pick one of many placements."""
     mention = torch.rand(len(scenes), 2, generator=generator) < mention_probability
+    size = torch.where(mention[:, 0], scenes.size, _SIZE_NAMES.index("large"))
+    position = torch.where(mention[:, 1], scenes.position, 0)
+    placed = Scenes(scenes.colour, scenes.shape, scenes.background, size, position,
+                    *_placement(size, position, generator))
+    return placed, _caption_texts(placed, mention)
+
+
+def _caption_texts(scenes: Scenes, mention: torch.Tensor) -> list[str]:
+    """Each scene's caption; mention [B, 2] says whether it names the size and the position."""
     texts = []
     for row in range(len(scenes)):
         size = f"{_SIZE_NAMES[scenes.size[row]]} " if mention[row, 0] else ""
