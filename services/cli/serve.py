@@ -1,4 +1,5 @@
-"""`unclip-mesh serve STAGE [flags]`: run one stage server (flags: see `serve STAGE --help`)."""
+"""`unclip-mesh serve STAGE [flags]`: run one stage server or the HTTP gateway (flags: see
+`serve STAGE --help`)."""
 
 import argparse
 import importlib
@@ -10,6 +11,7 @@ STAGE_MODULES = {
     "upsampler_256": "services.upsampler.__main__",
     "upsampler_1024": "services.upsampler.__main__",
     "orchestrator": "services.orchestrator.__main__",
+    "gateway": "services.gateway.__main__",  # the OpenAI Images API over HTTP
 }
 
 

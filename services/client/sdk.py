@@ -1,4 +1,5 @@
-"""A small synchronous Python client of GenerationService, used by the CLI."""
+"""A small synchronous Python client of GenerationService, used by the CLI, and the request
+builders it shares with the asyncio client (services/client/aio.py)."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +47,49 @@ class Generation:
     size: int
 
 
+def with_knobs(request, *, size: int | None = None, seed: int | None = None,
+               stages: dict[str, Sampling] | None = None):
+    """Fills the knobs every request type shares (size, seed, per-stage sampling); returns it."""
+    request.size = SIZES[size] if size else 0
+    if seed is not None:
+        request.seed = seed
+    for stage, sampling in (stages or {}).items():
+        if stage not in request.DESCRIPTOR.fields_by_name:
+            raise ValueError(f"{rpc_name(request)} takes no {stage} knobs")
+        getattr(request, stage).CopyFrom(sampling.to_proto())
+    return request
+
+
+def rpc_name(request) -> str:
+    """The GenerationService method a request message goes to: GenerateImagesRequest -> GenerateImages."""
+    return type(request).__name__.removesuffix("Request")
+
+
+def variations_request(image: bytes, *, num_images: int = 1,
+                       eta: float | None = None) -> generation_pb2.CreateVariationsRequest:
+    """eta set: the paper's variations around the image's inverted noise (see the proto)."""
+    request = generation_pb2.CreateVariationsRequest(
+        image=generation_pb2.ImageInput(encoded=image), num_images=num_images)
+    if eta is not None:
+        request.eta = eta
+    return request
+
+
+def inpaint_request(image: bytes, prompt: str, *, mask: bytes | None = None,
+                    num_images: int = 1) -> generation_pb2.InpaintImageRequest:
+    """mask: PNG whose white pixels are redrawn; None uses the image's transparent pixels."""
+    return generation_pb2.InpaintImageRequest(
+        image=generation_pb2.ImageInput(encoded=image), prompt=prompt, num_images=num_images,
+        mask=generation_pb2.ImageInput(encoded=mask or b""))
+
+
+def generation_of(event: generation_pb2.GenerationEvent) -> Generation | None:
+    """The result an event carries, or None for a progress event."""
+    if not event.HasField("result"):
+        return None
+    return Generation(list(event.result.png_images), event.result.seed, event.result.size)
+
+
 class GenerationClient:
     def __init__(self, target: str, *, token: str | None = None,
                  credentials: grpc.ChannelCredentials | None = None, max_message_mb: int = 64):
@@ -64,17 +108,12 @@ class GenerationClient:
     def close(self) -> None:
         self._channel.close()
 
-    def _stream(self, method: str, request, *, size: int | None, seed: int | None,
+    def _stream(self, request, *, size: int | None, seed: int | None,
                 stages: dict[str, Sampling] | None, timeout: float | None):
-        """Fills the knobs every request type shares, calls `method`, yields GenerationEvents."""
-        request.size = SIZES[size] if size else 0
-        if seed is not None:
-            request.seed = seed
-        for stage, sampling in (stages or {}).items():
-            if stage not in request.DESCRIPTOR.fields_by_name:
-                raise ValueError(f"{method} takes no {stage} knobs")
-            getattr(request, stage).CopyFrom(sampling.to_proto())
-        responses = getattr(self._stub, method)(request, timeout=timeout, metadata=self._metadata)
+        """Fills the knobs every request type shares, calls its method, yields GenerationEvents."""
+        with_knobs(request, size=size, seed=seed, stages=stages)
+        responses = getattr(self._stub, rpc_name(request))(request, timeout=timeout,
+                                                            metadata=self._metadata)
         return (response.event for response in responses)
 
     @staticmethod
@@ -82,17 +121,15 @@ class GenerationClient:
         for event in events:
             if on_event is not None:
                 on_event(event)
-            if event.HasField("result"):
-                result = event.result
-                return Generation(list(result.png_images), result.seed, result.size)
+            if (generation := generation_of(event)) is not None:
+                return generation
         raise RuntimeError("the stream ended without a result")
 
     def generate_events(self, prompt: str, *, num_images: int = 1, size: int | None = None,
                         seed: int | None = None, stages: dict[str, Sampling] | None = None,
                         timeout: float | None = None) -> Iterator[generation_pb2.GenerationEvent]:
         """The raw event stream; stages maps prior/decoder/upsampler_256/upsampler_1024 to knobs."""
-        return self._stream("GenerateImages",
-                            generation_pb2.GenerateImagesRequest(prompt=prompt, num_images=num_images),
+        return self._stream(generation_pb2.GenerateImagesRequest(prompt=prompt, num_images=num_images),
                             size=size, seed=seed, stages=stages, timeout=timeout)
 
     def generate(self, prompt: str, *, on_event: Callable | None = None, **options) -> Generation:
@@ -101,33 +138,28 @@ class GenerationClient:
     def create_variations(self, image: bytes, *, num_images: int = 1, eta: float | None = None,
                           on_event: Callable | None = None, **options) -> Generation:
         """eta set: the paper's variations around the image's inverted noise (see the proto)."""
-        request = generation_pb2.CreateVariationsRequest(
-            image=generation_pb2.ImageInput(encoded=image), num_images=num_images)
-        if eta is not None:
-            request.eta = eta
-        return self._result(self._stream("CreateVariations", request, **_knobs(options)), on_event)
+        request = variations_request(image, num_images=num_images, eta=eta)
+        return self._result(self._stream(request, **_knobs(options)), on_event)
 
     def interpolate(self, start: bytes | str, end: bytes | str, *, num_images: int = 5,
                     on_event: Callable | None = None, **options) -> Generation:
         """start/end: PNG/JPEG bytes or a prompt."""
         request = generation_pb2.InterpolateImagesRequest(
             start=_endpoint(start), end=_endpoint(end), num_images=num_images)
-        return self._result(self._stream("InterpolateImages", request, **_knobs(options)), on_event)
+        return self._result(self._stream(request, **_knobs(options)), on_event)
 
     def edit(self, image: bytes, instruction: str, *, original_caption: str = "", strength: float = 0.5,
              on_event: Callable | None = None, **options) -> Generation:
         request = generation_pb2.EditImageRequest(
             image=generation_pb2.ImageInput(encoded=image), instruction=instruction,
             original_caption=original_caption, strength=strength)
-        return self._result(self._stream("EditImage", request, **_knobs(options)), on_event)
+        return self._result(self._stream(request, **_knobs(options)), on_event)
 
     def inpaint(self, image: bytes, prompt: str, *, mask: bytes | None = None, num_images: int = 1,
                 on_event: Callable | None = None, **options) -> Generation:
         """mask: PNG whose white pixels are redrawn; None uses the image's transparent pixels."""
-        request = generation_pb2.InpaintImageRequest(
-            image=generation_pb2.ImageInput(encoded=image), prompt=prompt, num_images=num_images,
-            mask=generation_pb2.ImageInput(encoded=mask or b""))
-        return self._result(self._stream("InpaintImage", request, **_knobs(options)), on_event)
+        request = inpaint_request(image, prompt, mask=mask, num_images=num_images)
+        return self._result(self._stream(request, **_knobs(options)), on_event)
 
 
 _SHARED_OPTIONS = ("size", "seed", "stages", "timeout")

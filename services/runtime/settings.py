@@ -2,7 +2,9 @@
 
 Read once in a stage's main(): `add_server_arguments(parser, stage)`, parse, then
 `settings_from_args(args, os.environ)`. A flag wins over the environment, the environment over the
-default. Invalid values raise ValueError naming the flag or variable they came from.
+default. Invalid values raise ValueError naming the flag or variable they came from. Other
+processes (the HTTP gateway) declare their own table of `Option`s and read it with `add_flags` and
+`read_options`, so every process parses flags and UNCLIP_* the same way.
 """
 
 import argparse
@@ -68,7 +70,7 @@ def parse_peers(values: list[str] | str) -> dict[str, list[str]]:
     return peers
 
 
-def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
+def integer(low: int, high: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -81,7 +83,7 @@ def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def _seconds(*, allow_zero: bool) -> Callable[[str], float]:
+def seconds(*, allow_zero: bool) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -94,7 +96,7 @@ def _seconds(*, allow_zero: bool) -> Callable[[str], float]:
     return parse
 
 
-def _choice(*names: str) -> Callable[[str], str]:
+def choice(*names: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text.lower() not in names:
             raise ValueError(f"must be one of {', '.join(names)}")
@@ -102,92 +104,87 @@ def _choice(*names: str) -> Callable[[str], str]:
     return parse
 
 
-def _text(text: str) -> str:
+def text(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
     return text
 
 
 @dataclass(frozen=True)
-class _Option:
+class Option:
     flag: str
     env: str
     parse: Callable[[str], object]
     help: str
     orchestrator_only: bool = False
+    repeatable: bool = False  # given several times, the parser gets the list of values
 
     @property
     def dest(self) -> str:
         return self.flag[2:].replace("-", "_")
 
 
-_PORT = _integer(0, 65535)
+PORT = integer(0, 65535)
 _OPTIONS = (
-    _Option("--host", "UNCLIP_HOST", _text, "address to bind"),
-    _Option("--port", "UNCLIP_PORT", _PORT, "port to bind, 0 picks a free one"),
-    _Option("--bundle", "UNCLIP_BUNDLE", _text, "model bundle folder"),
-    _Option("--device", "UNCLIP_DEVICE", _choice("cpu", "cuda"), "torch device: cpu or cuda"),
-    _Option("--torch-threads", "UNCLIP_TORCH_THREADS", _integer(0),
-            "torch intra-op threads, 0 keeps torch's default"),
-    _Option("--max-message-mb", "UNCLIP_MAX_MESSAGE_MB", _integer(1),
-            "largest gRPC message sent or received, in MiB"),
-    _Option("--grace-seconds", "UNCLIP_GRACE_SECONDS", _seconds(allow_zero=True),
-            "how long a draining server lets in-flight calls finish"),
-    _Option("--max-connection-age-seconds", "UNCLIP_MAX_CONNECTION_AGE_SECONDS",
-            _seconds(allow_zero=False),
-            "connections are closed (gracefully) after this age, so clients rebalance"),
-    _Option("--max-batch-size", "UNCLIP_MAX_BATCH_SIZE", _integer(1),
-            "most requests denoised together in one step"),
-    _Option("--max-queue", "UNCLIP_MAX_QUEUE", _integer(1),
-            "most requests waiting or running; more are refused with RESOURCE_EXHAUSTED"),
-    _Option("--batch-join", "UNCLIP_BATCH_JOIN", _choice("step", "request"),
-            "when waiting requests join the batch: at every denoising step, or once it is empty"),
-    _Option("--metrics-port", "UNCLIP_METRICS_PORT", _PORT, "Prometheus metrics port, 0 = off"),
-    _Option("--log-level", "UNCLIP_LOG_LEVEL", _choice("debug", "info", "warning", "error"),
-            "log level: debug, info, warning or error"),
-    _Option("--peer", "UNCLIP_PEERS", parse_peers,
-            "repeatable: the address(es) of a stage, STAGE=host:port[,host:port...]", True),
-    _Option("--auth-tokens-file", "UNCLIP_AUTH_TOKENS_FILE", _text,
-            "file of the tokens callers must present", True),
-    _Option("--model-backend", "UNCLIP_MODEL_BACKEND", _choice("native", "triton"),
-            "where a diffusion stage runs its network: native (in process) or triton"),
-    _Option("--triton-url", "UNCLIP_TRITON_URL", _text, "Triton's KServe v2 gRPC address, host:port"),
-    _Option("--triton-model", "UNCLIP_TRITON_MODEL", _text, "the network's Triton model name"),
-    _Option("--triton-shared-memory", "UNCLIP_TRITON_SHARED_MEMORY", _choice("off", "system"),
-            "pass tensors to Triton through system shared memory (same node only): off or system"),
-    _Option("--tls-cert", "UNCLIP_TLS_CERT", _text, "mutual TLS: this process's certificate (PEM)"),
-    _Option("--tls-key", "UNCLIP_TLS_KEY", _text, "mutual TLS: its private key (PEM)"),
-    _Option("--tls-ca", "UNCLIP_TLS_CA", _text, "mutual TLS: the CA that signs every peer (PEM)"),
-    _Option("--tls-dir", "UNCLIP_TLS_DIR", _text,
-            "mutual TLS: a mounted secret folder with tls.crt, tls.key and ca.crt"),
-    _Option("--shared-memory-dir", "UNCLIP_SHARED_MEMORY_DIR", _text,
-            "a tmpfs shared with the processes on this node: large tensors travel through it"),
+    Option("--host", "UNCLIP_HOST", text, "address to bind"),
+    Option("--port", "UNCLIP_PORT", PORT, "port to bind, 0 picks a free one"),
+    Option("--bundle", "UNCLIP_BUNDLE", text, "model bundle folder"),
+    Option("--device", "UNCLIP_DEVICE", choice("cpu", "cuda"), "torch device: cpu or cuda"),
+    Option("--torch-threads", "UNCLIP_TORCH_THREADS", integer(0),
+           "torch intra-op threads, 0 keeps torch's default"),
+    Option("--max-message-mb", "UNCLIP_MAX_MESSAGE_MB", integer(1),
+           "largest gRPC message sent or received, in MiB"),
+    Option("--grace-seconds", "UNCLIP_GRACE_SECONDS", seconds(allow_zero=True),
+           "how long a draining server lets in-flight calls finish"),
+    Option("--max-connection-age-seconds", "UNCLIP_MAX_CONNECTION_AGE_SECONDS",
+           seconds(allow_zero=False),
+           "connections are closed (gracefully) after this age, so clients rebalance"),
+    Option("--max-batch-size", "UNCLIP_MAX_BATCH_SIZE", integer(1),
+           "most requests denoised together in one step"),
+    Option("--max-queue", "UNCLIP_MAX_QUEUE", integer(1),
+           "most requests waiting or running; more are refused with RESOURCE_EXHAUSTED"),
+    Option("--batch-join", "UNCLIP_BATCH_JOIN", choice("step", "request"),
+           "when waiting requests join the batch: at every denoising step, or once it is empty"),
+    Option("--metrics-port", "UNCLIP_METRICS_PORT", PORT, "Prometheus metrics port, 0 = off"),
+    Option("--log-level", "UNCLIP_LOG_LEVEL", choice("debug", "info", "warning", "error"),
+           "log level: debug, info, warning or error"),
+    Option("--peer", "UNCLIP_PEERS", parse_peers,
+           "repeatable: the address(es) of a stage, STAGE=host:port[,host:port...]", True, True),
+    Option("--auth-tokens-file", "UNCLIP_AUTH_TOKENS_FILE", text,
+           "file of the tokens callers must present", True),
+    Option("--model-backend", "UNCLIP_MODEL_BACKEND", choice("native", "triton"),
+           "where a diffusion stage runs its network: native (in process) or triton"),
+    Option("--triton-url", "UNCLIP_TRITON_URL", text, "Triton's KServe v2 gRPC address, host:port"),
+    Option("--triton-model", "UNCLIP_TRITON_MODEL", text, "the network's Triton model name"),
+    Option("--triton-shared-memory", "UNCLIP_TRITON_SHARED_MEMORY", choice("off", "system"),
+           "pass tensors to Triton through system shared memory (same node only): off or system"),
+    Option("--tls-cert", "UNCLIP_TLS_CERT", text, "mutual TLS: this process's certificate (PEM)"),
+    Option("--tls-key", "UNCLIP_TLS_KEY", text, "mutual TLS: its private key (PEM)"),
+    Option("--tls-ca", "UNCLIP_TLS_CA", text, "mutual TLS: the CA that signs every peer (PEM)"),
+    Option("--tls-dir", "UNCLIP_TLS_DIR", text,
+           "mutual TLS: a mounted secret folder with tls.crt, tls.key and ca.crt"),
+    Option("--shared-memory-dir", "UNCLIP_SHARED_MEMORY_DIR", text,
+           "a tmpfs shared with the processes on this node: large tensors travel through it"),
 )
 _FIELDS = {"peer": "peers"}  # option dest -> ServerSettings field where they differ
 
 
-def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
-    """Adds the runtime flags of `stage` (the orchestrator gets --peer and --auth-tokens-file)."""
-    if stage not in STAGE_PORTS:
-        raise ValueError(f"unknown stage {stage!r}")
-    defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": STAGE_PORTS[stage]}
-    group = parser.add_argument_group("server")
-    for option in _OPTIONS:
-        if option.orchestrator_only and stage != _ORCHESTRATOR:
-            continue
-        default = defaults.get(_FIELDS.get(option.dest, option.dest))
+def add_flags(group, options: tuple[Option, ...], defaults: Mapping[str, object],
+              field_names: Mapping[str, str] | None = None) -> None:
+    """Adds `options` to an argparse group; the help shows each one's variable and default."""
+    for option in options:
+        default = defaults.get((field_names or {}).get(option.dest, option.dest))
         shown = "" if default is None or option.orchestrator_only else f", default {default}"
         group.add_argument(option.flag, default=None, metavar=option.dest.upper(),
-                           action="append" if option.dest == "peer" else "store",
+                           action="append" if option.repeatable else "store",
                            help=f"{option.help} (env {option.env}{shown})")
-    parser.set_defaults(**{_STAGE_ATTR: stage})
 
 
-def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> ServerSettings:
-    """The settings for parsed `args` (from a parser given add_server_arguments) and `environ`."""
-    stage = getattr(args, _STAGE_ATTR)
-    values: dict[str, object] = {"port": STAGE_PORTS[stage]}
-    for option in _OPTIONS:
+def read_options(options: tuple[Option, ...], args: argparse.Namespace, environ: Mapping[str, str],
+                 field_names: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The parsed value of each option given as a flag (first) or in `environ`, by field name."""
+    values: dict[str, object] = {}
+    for option in options:
         if not hasattr(args, option.dest):
             continue
         flag_value = getattr(args, option.dest)
@@ -196,7 +193,24 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         if raw is None:
             continue
         try:
-            values[_FIELDS.get(option.dest, option.dest)] = option.parse(raw)
+            values[(field_names or {}).get(option.dest, option.dest)] = option.parse(raw)
         except ValueError as error:
             raise ValueError(f"{source}: {error} (got {raw!r})") from None
-    return ServerSettings(**values)
+    return values
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
+    """Adds the runtime flags of `stage` (the orchestrator gets --peer and --auth-tokens-file)."""
+    if stage not in STAGE_PORTS:
+        raise ValueError(f"unknown stage {stage!r}")
+    defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": STAGE_PORTS[stage]}
+    options = tuple(o for o in _OPTIONS if not o.orchestrator_only or stage == _ORCHESTRATOR)
+    add_flags(parser.add_argument_group("server"), options, defaults, _FIELDS)
+    parser.set_defaults(**{_STAGE_ATTR: stage})
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> ServerSettings:
+    """The settings for parsed `args` (from a parser given add_server_arguments) and `environ`."""
+    stage = getattr(args, _STAGE_ATTR)
+    return ServerSettings(**{"port": STAGE_PORTS[stage],
+                             **read_options(_OPTIONS, args, environ, _FIELDS)})

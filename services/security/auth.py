@@ -1,4 +1,5 @@
-"""Bearer-token authentication of the orchestrator's callers.
+"""Bearer-token authentication of the orchestrator's callers (and the HTTP gateway's: TokenSet and
+bearer_token serve both).
 
 Every call must carry `authorization: Bearer <token>` with one of the tokens read from the tokens
 file (one per line; blank lines and lines starting with # are skipped). Health checks and reflection
@@ -37,11 +38,36 @@ def read_tokens(path: str) -> list[bytes]:
     return tokens
 
 
+def bearer_token(authorization: str | None) -> bytes | None:
+    """The token of an `authorization` value `Bearer TOKEN` (any case), or None."""
+    if authorization is None or authorization[:len(_PREFIX)].lower() != _PREFIX:
+        return None
+    return authorization[len(_PREFIX):].strip().encode()
+
+
 def _presented(metadata: Iterable[tuple[str, str | bytes]] | None) -> bytes | None:
     for key, value in metadata or ():
-        if key == "authorization" and isinstance(value, str) and value[:len(_PREFIX)].lower() == _PREFIX:
-            return value[len(_PREFIX):].strip().encode()
+        if key == "authorization" and isinstance(value, str) and (token := bearer_token(value)):
+            return token
     return None
+
+
+class TokenSet:
+    """The configured tokens, and the check of a presented one."""
+
+    def __init__(self, tokens: list[bytes]):
+        if not tokens:
+            raise ValueError("a token set needs at least one token")
+        self._tokens = tuple(tokens)
+
+    def allows(self, presented: bytes | None) -> bool:
+        """Compares with every token, in constant time per token, without stopping at a match."""
+        if presented is None:
+            return False
+        matched = False
+        for token in self._tokens:
+            matched |= hmac.compare_digest(presented, token)
+        return matched
 
 
 async def _refuse(request, context: grpc.aio.ServicerContext) -> None:
@@ -57,18 +83,10 @@ class BearerTokenAuth(grpc.aio.ServerInterceptor):
     """Refuses calls to any service but health and reflection without a known token."""
 
     def __init__(self, tokens: list[bytes]):
-        if not tokens:
-            raise ValueError("BearerTokenAuth needs at least one token")
-        self._tokens = tuple(tokens)
+        self.tokens = TokenSet(tokens)
 
     def allows(self, presented: bytes | None) -> bool:
-        """Compares with every token, in constant time per token, without stopping at a match."""
-        if presented is None:
-            return False
-        matched = False
-        for token in self._tokens:
-            matched |= hmac.compare_digest(presented, token)
-        return matched
+        return self.tokens.allows(presented)
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)

@@ -1,0 +1,59 @@
+"""Request bodies: the JSON of generations, the multipart forms of variations and edits.
+
+Each uploaded file is read up to the image limit and no further; the whole body is bounded by the
+application's client_max_size (413 past it).
+"""
+
+import json
+
+from aiohttp import BodyPartReader, web
+
+from services.gateway.errors import ApiError, bad_param
+
+MAX_FIELD_BYTES = 64 * 1024  # a text field (the prompt is at most 4000 characters)
+FILE_FIELDS = ("image", "mask")
+
+
+async def json_fields(request: web.Request) -> dict:
+    try:
+        fields = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "the body must be a JSON object") from None
+    if not isinstance(fields, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return fields
+
+
+async def form_fields(request: web.Request, max_file_bytes: int) -> dict[str, str | bytes]:
+    """The form's text fields as str, its files (image, mask) as bytes."""
+    if not request.content_type.startswith("multipart/"):
+        raise ApiError(400, "the body must be multipart/form-data")
+    fields: dict[str, str | bytes] = {}
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue
+        name = part.name.removesuffix("[]")  # a list of images: the first is used
+        if name in fields:
+            continue
+        if name in FILE_FIELDS:
+            fields[name] = await _bounded(part, max_file_bytes, name)
+        else:
+            fields[name] = (await _bounded(part, MAX_FIELD_BYTES, name)).decode("utf-8", "replace")
+    return fields
+
+
+async def _bounded(part: BodyPartReader, limit: int, name: str) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk():
+        data += chunk
+        if len(data) > limit:
+            raise bad_param(name, f"must be at most {limit} bytes")
+    return bytes(data)
+
+
+def required_file(fields: dict, name: str) -> bytes:
+    value = fields.get(name)
+    if not isinstance(value, bytes) or not value:
+        raise bad_param(name, "is required: a PNG file")
+    return value
