@@ -4,7 +4,7 @@ Lifecycle: `await start()` binds and announces `unclip-mesh STAGE listening on H
 health checks with NOT_SERVING while `load()` runs in a worker thread, then turns SERVING and
 announces `unclip-mesh STAGE ready`. `await drain_and_stop()` (run_until_signal calls it on SIGTERM
 or SIGINT) turns NOT_SERVING, refuses new calls with UNAVAILABLE, lets in-flight calls finish
-within the grace period, then stops the server.
+within the grace period, then stops the server and collects what calls may have left behind.
 """
 
 import asyncio
@@ -149,6 +149,10 @@ class StageServer:
             logger.warning("%s stage: grace ran out with %d call(s) in flight; cancelling them",
                            self.stage, self.in_flight)
         await self._server.stop(max(0.0, deadline - loop.time()))
+        # Anything a call left pending (a task, a waiter) is reported when it is collected; full
+        # collections are rare after gc.freeze() and need not come before the process exits, so
+        # one is run while the log still takes the report.
+        gc.collect()
         logger.info("%s stage stopped", self.stage)
 
     async def _set_health(self, status: int) -> None:

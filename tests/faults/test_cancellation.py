@@ -1,12 +1,14 @@
 """A caller that cancels, or whose deadline runs out, mid-generation: the stage working for it stops
-within one denoising step, every server's queues and in-flight calls return to zero, and cancelled
-calls leave its memory where it was."""
+within one denoising step, every server's queues and in-flight calls return to zero, cancelled
+calls leave its memory where it was, and no process logs an error for a cancel."""
 
+import json
 import time
 
 import grpc
 import pytest
 
+from services.cli.local_mesh import LocalMesh
 from tests.faults.conftest import metrics, request, rss_bytes
 from unclip.v1 import generation_pb2, generation_pb2_grpc
 
@@ -50,19 +52,25 @@ def stub(mesh):
         yield generation_pb2_grpc.GenerationServiceStub(channel)
 
 
-def _cancel_after_decoder_steps(mesh, stub, steps: int) -> float:
-    """Starts a long generation, cancels it after `steps` decoder steps; the decoder's step count then."""
-    call = stub.GenerateImages(request(steps=MANY_STEPS), timeout=60)
-    decoder_steps = 0
+def _cancel_after_steps(stub, call_request, stage: int, steps: int, before_cancel=lambda: None):
+    """Starts a generation, cancels it after `steps` steps of `stage`; what before_cancel() gave then."""
+    call = stub.GenerateImages(call_request, timeout=60)
+    seen = 0
     for response in call:
         progress = response.event.step_progress
-        if response.event.HasField("step_progress") and progress.stage == generation_pb2.STAGE_DECODER:
-            decoder_steps += 1
-            if decoder_steps == steps:
-                at_cancel = _decoder_steps(mesh)
+        if response.event.HasField("step_progress") and progress.stage == stage:
+            seen += 1
+            if seen == steps:
+                at_cancel = before_cancel()
                 call.cancel()
                 return at_cancel
     raise AssertionError("the call ended before it was cancelled")
+
+
+def _cancel_after_decoder_steps(mesh, stub, steps: int) -> float:
+    """Starts a long generation, cancels it after `steps` decoder steps; the decoder's step count then."""
+    return _cancel_after_steps(stub, request(steps=MANY_STEPS), generation_pb2.STAGE_DECODER, steps,
+                               lambda: _decoder_steps(mesh))
 
 
 def test_a_cancelled_call_stops_within_one_step(mesh, stub):
@@ -89,3 +97,24 @@ def test_a_deadline_that_runs_out_stops_the_work(mesh, stub):
     at_expiry = _decoder_steps(mesh)
     assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert _steps_after(mesh, at_expiry) <= 1
+
+
+def test_cancels_leave_no_error_in_any_log_and_the_next_call_succeeds(tiny_bundle):
+    # A mesh of its own: what a cancel leaves pending is reported when it is collected, at the
+    # latest when the process exits, so the processes are stopped before their logs are read.
+    with LocalMesh(tiny_bundle.root, stages=("text_encoder", "prior", "decoder"),
+                   stage_args=("--torch-threads", "1")) as own_mesh:
+        with grpc.insecure_channel(own_mesh.target) as channel:
+            stub = generation_pb2_grpc.GenerationServiceStub(channel)
+            _cancel_after_steps(stub, request(prior_steps=MANY_STEPS), generation_pb2.STAGE_PRIOR, 2)
+            _cancel_after_steps(stub, request(steps=MANY_STEPS), generation_pb2.STAGE_DECODER, 2)
+            responses = list(stub.GenerateImages(request(), timeout=60))
+    assert len(responses[-1].event.result.png_images) == 1
+    time.sleep(0.3)  # the stderr readers' last lines
+    for process in own_mesh.everyone():
+        assert process.popen.returncode == 0, process.name
+        lines = list(process.stderr_tail)
+        assert not [line for line in lines if "Task was destroyed" in line], process.name
+        errors = [line for line in lines
+                  if line.startswith("{") and json.loads(line)["level"] in ("error", "critical")]
+        assert errors == [], process.name

@@ -1,5 +1,6 @@
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import subprocess
@@ -187,6 +188,23 @@ def test_grace_runs_out():
                 await stuck
 
     asyncio.run(scenario())
+
+
+def test_a_task_left_pending_is_reported_when_the_server_stops(caplog):
+    async def scenario():
+        async with running() as (stage_server, _, _):
+            waiter = asyncio.Queue()
+            asyncio.ensure_future(waiter.get())  # left behind, as a cancelled call's wait once was
+            del waiter
+            await stage_server.drain_and_stop()
+
+    gc.disable()  # no collection but the server's own
+    try:
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            asyncio.run(scenario())
+    finally:
+        gc.enable()
+    assert any("Task was destroyed but it is pending" in r.getMessage() for r in caplog.records)
 
 
 def test_load_failure_exits_non_zero_with_one_clear_line(caplog, capsys):

@@ -209,11 +209,13 @@ def test_cancelled_request_leaves_the_batch_and_no_task_behind():
 
 def test_events_closed_early_leave_the_batch():
     async def scenario():
-        model = FakeModel()
+        model = FakeModel(gated=True)
         batcher = StepBatcher(model, max_batch_size=4, max_queue=8)
         events = batcher.events(Traj("a", 100))
+        model.gate.release(1)
         assert await anext(events) == Progress(1, 100)
         await events.aclose()
+        model.open()
         await until(lambda: batcher.active == 0 and batcher._worker is None)
         return len(model.batches)
 
