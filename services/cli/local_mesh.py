@@ -150,16 +150,16 @@ class LocalMesh:
             if time.monotonic() > deadline:
                 raise MeshStartError(f"{process.name} was not ready in time")
 
-    def stop(self, grace: float = 45.0) -> None:
+    def stop(self, kill_after: float = 120.0) -> None:
         """Stops the mesh from the front, as a whole-mesh rollout does.
 
         The orchestrator drains first (it refuses new calls and finishes its generations while every
-        stage still serves them), then the stages, together, each draining its own calls. A process
-        still running `grace` seconds after its SIGTERM is killed: the default leaves room for a
-        server's own drain (UNCLIP_GRACE_SECONDS, 30 s) and its exit.
+        stage still serves them), then the stages, together, each draining its own calls. A server's
+        drain ends within its own grace (UNCLIP_GRACE_SECONDS, 30 s); a process still running
+        `kill_after` seconds after its SIGTERM is taken for hung and killed.
         """
-        self._stop_together([self.orchestrator] if self.orchestrator else [], grace)
-        self._stop_together(self.processes, grace)
+        self._stop_together([self.orchestrator] if self.orchestrator else [], kill_after)
+        self._stop_together(self.processes, kill_after)
 
     def kill(self) -> None:
         """SIGKILL to every process still running (a stop that should not wait any longer)."""
@@ -169,11 +169,11 @@ class LocalMesh:
                     os.killpg(process.popen.pid, signal.SIGKILL)
 
     @staticmethod
-    def _stop_together(processes: list[StageProcess], grace: float) -> None:
+    def _stop_together(processes: list[StageProcess], kill_after: float) -> None:
         for process in processes:
             if process.popen.poll() is None:
                 process.popen.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
+        deadline = time.monotonic() + kill_after
         for process in processes:
             try:
                 process.popen.wait(max(0.1, deadline - time.monotonic()))

@@ -1,5 +1,6 @@
 """LocalMesh.stop on stand-in processes: the orchestrator is stopped first, and the stages are
-signalled only once it has exited; a process that outlives the grace is killed."""
+signalled only once it has exited; a process still running kill_after seconds after its signal is
+killed."""
 
 import signal
 import subprocess
@@ -48,7 +49,7 @@ def test_the_stages_are_signalled_once_the_orchestrator_has_drained(tmp_path):
     log = tmp_path / "log"
     mesh = _mesh(log, orchestrator_drain=1.0)
     try:
-        mesh.stop(grace=60)
+        mesh.stop(kill_after=60)
     finally:
         mesh.kill()
     lines = log.read_text().splitlines()
@@ -58,11 +59,11 @@ def test_the_stages_are_signalled_once_the_orchestrator_has_drained(tmp_path):
     assert [p.popen.returncode for p in mesh.everyone()] == [0, 0, 0]
 
 
-def test_a_process_that_outlives_the_grace_is_killed(tmp_path):
+def test_a_process_that_outlives_kill_after_is_killed(tmp_path):
     log = tmp_path / "log"
     mesh = _mesh(log, orchestrator_drain=120, stage_drain=120)
     try:
-        mesh.stop(grace=1.0)
+        mesh.stop(kill_after=1.0)
     finally:
         mesh.kill()
     assert [p.popen.returncode for p in mesh.everyone()] == [-signal.SIGKILL] * 3
@@ -72,7 +73,7 @@ def test_a_process_that_outlives_the_grace_is_killed(tmp_path):
 def test_kill_ends_a_stop_that_is_waiting_for_a_drain(tmp_path):
     log = tmp_path / "log"
     mesh = _mesh(log, orchestrator_drain=120)
-    stopping = threading.Thread(target=mesh.stop, kwargs={"grace": 60})
+    stopping = threading.Thread(target=mesh.stop, kwargs={"kill_after": 60})
     try:
         stopping.start()
         end = time.monotonic() + 30

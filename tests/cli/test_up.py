@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 # Enough prior steps that the signal finds both generations in the prior: the decoder they still
 # need has nothing in flight then, so a mesh stopped all at once would lose them.
-KNOBS = {"prior": Sampling(steps=100), "decoder": Sampling(steps=20)}
+KNOBS = {"prior": Sampling(steps=60), "decoder": Sampling(steps=10)}
 TIMEOUT = 120
 
 
@@ -30,7 +30,7 @@ def _start_up(bundle) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "services.cli.main", "up", "--bundle", str(bundle.root),
                              "--stages", "text_encoder,prior,decoder", "--orchestrator-port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "UNCLIP_GRACE_SECONDS": "60", "UNCLIP_TORCH_THREADS": "1"},
+                            env={**os.environ, "UNCLIP_GRACE_SECONDS": "100", "UNCLIP_TORCH_THREADS": "1"},
                             start_new_session=True)
 
 
@@ -45,8 +45,8 @@ def _generate_after_prior_started(client: GenerationClient, seed: int, in_prior:
 def _wait_until_draining(target: str) -> None:
     with grpc.insecure_channel(target) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        end = time.monotonic() + 30
-        while health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.SERVING:
+        end = time.monotonic() + 60
+        while health.Check(health_pb2.HealthCheckRequest(), timeout=30).status == health_pb2.HealthCheckResponse.SERVING:
             assert time.monotonic() < end, "the orchestrator never started draining"
             time.sleep(0.02)
 
@@ -71,7 +71,7 @@ def test_sigterm_finishes_the_generations_in_flight_then_stops_every_process(tmp
             signalled = time.monotonic()
             _wait_until_draining(target)
             with pytest.raises(grpc.RpcError) as refused:
-                client.generate("a blue square", size=64, timeout=10)
+                client.generate("a blue square", size=64, timeout=60)
             results = [generation.result(timeout=TIMEOUT) for generation in generations]
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "draining" in refused.value.details()
