@@ -101,7 +101,8 @@ def test_a_deadline_that_runs_out_stops_the_work(mesh, stub):
 
 def test_cancels_leave_no_error_in_any_log_and_the_next_call_succeeds(tiny_bundle):
     # A mesh of its own: what a cancel leaves pending is reported when it is collected, at the
-    # latest when the process exits, so the processes are stopped before their logs are read.
+    # latest in the collection a server runs when it stops, so the mesh is stopped before its
+    # logs are read.
     with LocalMesh(tiny_bundle.root, stages=("text_encoder", "prior", "decoder"),
                    stage_args=("--torch-threads", "1")) as own_mesh:
         with grpc.insecure_channel(own_mesh.target) as channel:
