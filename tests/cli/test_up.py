@@ -42,6 +42,11 @@ def _generate_after_prior_started(client: GenerationClient, seed: int, in_prior:
                            on_event=on_event)
 
 
+def _children(up: subprocess.Popen) -> list[int]:
+    listed = subprocess.run(["pgrep", "-P", str(up.pid)], capture_output=True, text=True, timeout=30)
+    return [int(pid) for pid in listed.stdout.split()]
+
+
 def _wait_until_draining(target: str) -> None:
     with grpc.insecure_channel(target) as channel:
         health = health_pb2_grpc.HealthStub(channel)
@@ -54,13 +59,11 @@ def _wait_until_draining(target: str) -> None:
 def test_sigterm_finishes_the_generations_in_flight_then_stops_every_process(tmp_path):
     bundle = write_tiny_bundle(tmp_path / "bundle")
     up = _start_up(bundle)
-    children = []
     try:
         line = up.stdout.readline()
         assert "GenerationService on" in line, line
         target = line.split(" on ")[1].split()[0]
-        children += [int(pid) for pid in subprocess.run(["pgrep", "-P", str(up.pid)], capture_output=True,
-                                                         text=True).stdout.split()]
+        children = _children(up)
         assert len(children) == 4  # three stages and the orchestrator
         in_prior = [threading.Event(), threading.Event()]
         with GenerationClient(target) as client, ThreadPoolExecutor(len(in_prior)) as pool:
@@ -82,6 +85,6 @@ def test_sigterm_finishes_the_generations_in_flight_then_stops_every_process(tmp
         assert [pid for pid in children if os.path.exists(f"/proc/{pid}")] == []
     finally:
         if up.poll() is None:
-            for pid in (up.pid, *children):  # each process leads its own group
+            for pid in (*_children(up), up.pid):  # each process leads its own group
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
