@@ -21,7 +21,6 @@ from services.telemetry.http_server import STATUS_KEY, observed_requests
 logger = logging.getLogger(__name__)
 
 STAGE = "gateway"
-FORM_OVERHEAD_BYTES = 1024 * 1024  # text fields and multipart framing beside the two files
 HEALTH_TIMEOUT_SECONDS = 2.0
 
 
@@ -83,7 +82,7 @@ class Health:
 def build_app(settings: GatewaySettings, client: AsyncGenerationClient, admission: Admission,
               tokens: TokenSet | None) -> web.Application:
     app = web.Application(
-        client_max_size=2 * settings.max_image_bytes + FORM_OVERHEAD_BYTES,
+        client_max_size=settings.max_body_bytes,
         middlewares=[observed_requests(STAGE), api_errors, bearer_auth(tokens), admission.middleware])
     api = ImagesApi(MeshImages(client, settings.steps),
                     PngStore(settings.url_ttl_seconds, settings.url_store_mb * 1024 * 1024), settings)

@@ -34,13 +34,15 @@ class ImagesApi:
             prompt=prompt, num_images=count))
 
     async def variations(self, request: web.Request) -> web.Response:
-        fields = await form_fields(request, self._settings.max_image_bytes)
+        fields = await form_fields(request, self._settings.max_image_bytes,
+                                   self._settings.max_body_bytes)
         ask, image = read_ask(fields), required_file(fields, "image")
         await asyncio.to_thread(square_png, image)
         return await self._draw(request, ask, lambda count: variations_request(image, num_images=count))
 
     async def edits(self, request: web.Request) -> web.Response:
-        fields = await form_fields(request, self._settings.max_image_bytes)
+        fields = await form_fields(request, self._settings.max_image_bytes,
+                                   self._settings.max_body_bytes)
         ask, prompt, image = read_ask(fields), read_prompt(fields), required_file(fields, "image")
         mask = required_file(fields, "mask") if "mask" in fields else None
         mesh_mask = await asyncio.to_thread(edit_mask, image, mask)

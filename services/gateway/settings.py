@@ -12,6 +12,7 @@ from services.runtime.settings import (PORT, Option, add_flags, choice, integer,
                                        seconds, text)
 
 GATEWAY_PORT = 8080
+FORM_OVERHEAD_BYTES = 1024 * 1024
 SAMPLED_STAGES = ("prior", "decoder", "upsampler_256", "upsampler_1024")
 
 
@@ -39,6 +40,11 @@ class GatewaySettings:
     @property
     def max_image_bytes(self) -> int:
         return self.max_image_mb * 1024 * 1024
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Two images (an edit's image and mask), and the text fields and framing beside them."""
+        return 2 * self.max_image_bytes + FORM_OVERHEAD_BYTES
 
 
 def parse_steps(values: list[str] | str) -> dict[str, int]:

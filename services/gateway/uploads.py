@@ -1,7 +1,7 @@
 """Request bodies: the JSON of generations, the multipart forms of variations and edits.
 
-Each uploaded file is read up to the image limit and no further; the whole body is bounded by the
-application's client_max_size (413 past it).
+Each uploaded file is read up to the image limit and no further, each text field up to 64 KiB, and
+the whole body up to the gateway's body limit (413 past it; for JSON, aiohttp's client_max_size).
 """
 
 import json
@@ -24,22 +24,24 @@ async def json_fields(request: web.Request) -> dict:
     return fields
 
 
-async def form_fields(request: web.Request, max_file_bytes: int) -> dict[str, str | bytes]:
+async def form_fields(request: web.Request, max_file_bytes: int,
+                      max_body_bytes: int) -> dict[str, str | bytes]:
     """The form's text fields as str, its files (image, mask) as bytes."""
     if not request.content_type.startswith("multipart/"):
         raise ApiError(400, "the body must be multipart/form-data")
     fields: dict[str, str | bytes] = {}
+    body_bytes = 0
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader) or part.name is None:
             continue
         name = part.name.removesuffix("[]")  # a list of images: the first is used
-        if name in fields:
-            continue
-        if name in FILE_FIELDS:
-            fields[name] = await _bounded(part, max_file_bytes, name)
-        else:
-            fields[name] = (await _bounded(part, MAX_FIELD_BYTES, name)).decode("utf-8", "replace")
+        data = await _bounded(part, max_file_bytes if name in FILE_FIELDS else MAX_FIELD_BYTES, name)
+        body_bytes += len(data)
+        if body_bytes > max_body_bytes:
+            raise ApiError(413, f"the body must be at most {max_body_bytes} bytes")
+        if name not in fields:
+            fields[name] = data if name in FILE_FIELDS else data.decode("utf-8", "replace")
     return fields
 
 
