@@ -4,8 +4,8 @@ import hashlib
 import json
 
 from services.deploy.options import RenderOptions
-from services.deploy.stages import (METRICS_PORT, MODEL_STAGES, ORCHESTRATOR, grpc_port, labels,
-                                    object_name)
+from services.deploy.stages import (GATEWAY, METRICS_PORT, MODEL_STAGES, ORCHESTRATOR, grpc_port,
+                                    labels, object_name, serving_port)
 
 BUNDLE_MOUNT = "/models"
 BUNDLE_PATH = f"{BUNDLE_MOUNT}/bundle"
@@ -19,18 +19,27 @@ def peers(options: RenderOptions) -> str:
                     for stage in MODEL_STAGES)
 
 
+def orchestrator_target(options: RenderOptions) -> str:
+    """UNCLIP_ORCHESTRATOR for the gateway: the orchestrator's Service."""
+    domain = f"{options.target_namespace}.svc.{options.cluster_domain}"
+    return f"dns:///{object_name(ORCHESTRATOR)}.{domain}:{grpc_port(ORCHESTRATOR)}"
+
+
 def settings(stage: str, options: RenderOptions) -> dict[str, str]:
     profile = options.profile
     stage_profile = profile.stages[stage]
-    values = {
+    shared = {
         "UNCLIP_HOST": "0.0.0.0",
-        "UNCLIP_PORT": str(grpc_port(stage)),
+        "UNCLIP_PORT": str(serving_port(stage)[1]),
         "UNCLIP_METRICS_PORT": str(METRICS_PORT),
         "UNCLIP_GRACE_SECONDS": str(stage_profile.grace_seconds),
-        "UNCLIP_MAX_CONNECTION_AGE_SECONDS": str(MAX_CONNECTION_AGE_SECONDS),
-        "UNCLIP_MAX_QUEUE": str(stage_profile.max_queue),
-        "UNCLIP_LOG_LEVEL": "info",
     }
+    if stage == GATEWAY:
+        return {**shared, "UNCLIP_LOG_LEVEL": "info",
+                "UNCLIP_MAX_IN_FLIGHT": str(stage_profile.max_queue),
+                "UNCLIP_ORCHESTRATOR": orchestrator_target(options)}
+    values = {**shared, "UNCLIP_MAX_CONNECTION_AGE_SECONDS": str(MAX_CONNECTION_AGE_SECONDS),
+              "UNCLIP_MAX_QUEUE": str(stage_profile.max_queue), "UNCLIP_LOG_LEVEL": "info"}
     if stage == ORCHESTRATOR:
         return {**values, "UNCLIP_PEERS": peers(options)}
     return {**values, "UNCLIP_BUNDLE": BUNDLE_PATH, "UNCLIP_DEVICE": profile.device,

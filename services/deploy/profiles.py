@@ -55,7 +55,8 @@ BASE = Profile(
     stages=_stages(text_encoder=replace(_CPU_STAGE, slow_p99_seconds=5), prior=_CPU_STAGE,
                    decoder=_CPU_STAGE, upsampler_256=_CPU_STAGE,
                    upsampler_1024=replace(_CPU_STAGE, memory=("2Gi", "3Gi"), slow_p99_seconds=100),
-                   orchestrator=_CPU_ORCHESTRATOR),
+                   orchestrator=_CPU_ORCHESTRATOR,
+                   gateway=replace(_CPU_ORCHESTRATOR, memory=("512Mi", "1Gi"))),
     bundle_access_mode="ReadWriteOnce", bundle_size="2Gi", startup_seconds=300)
 
 CPU_DEMO = replace(
@@ -84,7 +85,11 @@ GPU = Profile(
                             slow_p99_seconds=50),
         orchestrator=StageProfile(cpu=("500m", "2"), memory=("512Mi", "1Gi"), node_pool="cpu",
                                   min_replicas=2, max_replicas=6, target_load=32,
-                                  grace_seconds=300, max_queue=256, slow_p99_seconds=100)),
+                                  grace_seconds=300, max_queue=256, slow_p99_seconds=100),
+        # the gateway keeps `url` PNGs in memory (UNCLIP_URL_STORE_MB, 512 by default)
+        gateway=StageProfile(cpu=("500m", "2"), memory=("1Gi", "2Gi"), node_pool="cpu",
+                             min_replicas=2, max_replicas=6, target_load=32, grace_seconds=300,
+                             max_queue=256, slow_p99_seconds=100)),
     bundle_access_mode="ReadOnlyMany", bundle_size="50Gi", startup_seconds=600,
     scratch_size="4Gi")
 

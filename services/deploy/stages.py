@@ -1,10 +1,12 @@
 """Names every manifest shares: stage -> object name, labels, selectors, ports."""
 
+from services.gateway.settings import GATEWAY_PORT
 from services.runtime.settings import STAGE_PORTS
 
 ORCHESTRATOR = "orchestrator"
+GATEWAY = "gateway"  # the OpenAI Images API over HTTP, in front of the orchestrator
 MODEL_STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
-ALL_STAGES = (*MODEL_STAGES, ORCHESTRATOR)
+ALL_STAGES = (*MODEL_STAGES, ORCHESTRATOR, GATEWAY)
 # Stages whose calls wait in a denoising queue (unclip_queue_depth); the others report 0 there.
 QUEUED_STAGES = ("prior", "decoder", "upsampler_256", "upsampler_1024")
 METRICS_PORT = 9090
@@ -28,6 +30,11 @@ def object_name(stage: str) -> str:
 
 def grpc_port(stage: str) -> int:
     return STAGE_PORTS[stage]
+
+
+def serving_port(stage: str) -> tuple[str, int]:
+    """The name and number of the port a stage serves its callers on: gRPC, HTTP for the gateway."""
+    return ("http", GATEWAY_PORT) if stage == GATEWAY else ("grpc", grpc_port(stage))
 
 
 def selector(stage: str) -> dict[str, str]:

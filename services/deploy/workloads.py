@@ -1,12 +1,13 @@
-"""The Deployment of a stage: one function for all six, the profile decides the differences."""
+"""The Deployment of a stage: one function for all seven (the gateway too), the profile decides
+the differences."""
 
 import math
 
 from services.deploy.config import BUNDLE_MOUNT, config_hash, config_map
 from services.deploy.options import RenderOptions
 from services.deploy.scaling import scaling_annotations
-from services.deploy.stages import (METRICS_PORT, ORCHESTRATOR, component, grpc_port, labels,
-                                    object_name, selector)
+from services.deploy.stages import (GATEWAY, METRICS_PORT, MODEL_STAGES, component, grpc_port,
+                                    labels, object_name, selector, serving_port)
 from services.deploy.storage import BUNDLE_CLAIM
 
 RUN_AS = 10001  # the image's unprivileged user
@@ -33,16 +34,27 @@ def scratch_env() -> list[dict]:
     return [{"name": "HOME", "value": "/tmp"}, {"name": "XDG_CACHE_HOME", "value": "/tmp/cache"}]
 
 
-def _probes(stage: str, options: RenderOptions) -> dict:
-    """Native gRPC health probes on grpc.health.v1 (service ""). Readiness follows NOT_SERVING
-    during load and drain; liveness tolerates a whole drain, startup a whole model load."""
+def _health_checks(stage: str) -> tuple[dict, dict]:
+    """(alive, ready). The gateway answers HTTP: /healthz while it runs, /readyz while it admits
+    requests and the orchestrator is SERVING."""
+    if stage == GATEWAY:
+        return ({"httpGet": {"path": "/healthz", "port": "http"}},
+                {"httpGet": {"path": "/readyz", "port": "http"}})
     check = {"grpc": {"port": grpc_port(stage)}}
+    return check, check
+
+
+def _probes(stage: str, options: RenderOptions) -> dict:
+    """Native gRPC health probes on grpc.health.v1 (service ""), HTTP ones for the gateway.
+    Readiness follows NOT_SERVING during load and drain; liveness tolerates a whole drain, startup a
+    whole model load."""
+    alive, ready = _health_checks(stage)
     grace = options.profile.stages[stage].grace_seconds
     return {
-        "startupProbe": {**check, "periodSeconds": PROBE_PERIOD_SECONDS,
+        "startupProbe": {**alive, "periodSeconds": PROBE_PERIOD_SECONDS,
                          "failureThreshold": options.profile.startup_seconds // PROBE_PERIOD_SECONDS},
-        "readinessProbe": {**check, "periodSeconds": PROBE_PERIOD_SECONDS, "failureThreshold": 2},
-        "livenessProbe": {**check, "periodSeconds": LIVENESS_PERIOD_SECONDS,
+        "readinessProbe": {**ready, "periodSeconds": PROBE_PERIOD_SECONDS, "failureThreshold": 2},
+        "livenessProbe": {**alive, "periodSeconds": LIVENESS_PERIOD_SECONDS,
                           "timeoutSeconds": 5,
                           "failureThreshold": math.ceil((PRE_STOP_SECONDS + grace)
                                                         / LIVENESS_PERIOD_SECONDS) + 3},
@@ -83,7 +95,7 @@ def _placement(stage: str, options: RenderOptions) -> dict:
 def _volumes(stage: str, options: RenderOptions) -> tuple[list[dict], list[dict]]:
     volumes = [{"name": "tmp", "emptyDir": {"sizeLimit": options.profile.scratch_size}}]
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
-    if stage != ORCHESTRATOR:
+    if stage in MODEL_STAGES:
         volumes.append({"name": "models", "persistentVolumeClaim": {"claimName": BUNDLE_CLAIM,
                                                                     "readOnly": True}})
         mounts.append({"name": "models", "mountPath": BUNDLE_MOUNT, "readOnly": True})
@@ -105,7 +117,8 @@ def deployment(stage: str, options: RenderOptions) -> dict:
         "args": ["serve", stage],
         "envFrom": [{"configMapRef": {"name": object_name(stage)}}],
         "env": scratch_env(),
-        "ports": [{"name": "grpc", "containerPort": grpc_port(stage), "protocol": "TCP"},
+        "ports": [{"name": serving_port(stage)[0], "containerPort": serving_port(stage)[1],
+                   "protocol": "TCP"},
                   {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         **_probes(stage, options),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},

@@ -2,11 +2,11 @@
 
 import pytest
 
-from services.deploy.config import peers
+from services.deploy.config import orchestrator_target, peers
 from services.deploy.options import RenderOptions
 from services.deploy.render import render
-from services.deploy.stages import (ALL_STAGES, MODEL_STAGES, ORCHESTRATOR, QUEUED_STAGES,
-                                    grpc_port, object_name)
+from services.deploy.stages import (ALL_STAGES, GATEWAY, MODEL_STAGES, ORCHESTRATOR, QUEUED_STAGES,
+                                    grpc_port, object_name, serving_port)
 from services.deploy.workloads import GPU_RESOURCE
 from tests.deploy.manifests import RENDERINGS, by_kind, rendered, selects
 
@@ -23,11 +23,19 @@ def _container(objects, stage):
     return container
 
 
-@pytest.mark.parametrize("name, stage", CASES)
+@pytest.mark.parametrize("name, stage", [c for c in CASES if c[1] != GATEWAY])
 def test_native_grpc_probes_on_the_stage_port(name, stage):
     container = _container(rendered(name), stage)
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"] == {"port": grpc_port(stage)}, probe
+
+
+@pytest.mark.parametrize("name", sorted(RENDERINGS))
+def test_gateway_probes_are_http_and_readiness_follows_the_mesh(name):
+    container = _container(rendered(name), GATEWAY)
+    assert container["startupProbe"]["httpGet"] == container["livenessProbe"]["httpGet"] == \
+        {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
 
 
 @pytest.mark.parametrize("name, stage", CASES)
@@ -46,7 +54,7 @@ def test_resources_requests_and_limits(name, stage):
     resources = _container(rendered(name), stage)["resources"]
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(resources[kind]), kind
-    wants_gpu = name.startswith("gpu/") and stage != ORCHESTRATOR
+    wants_gpu = name.startswith("gpu/") and stage in MODEL_STAGES
     assert (GPU_RESOURCE in resources["limits"]) == wants_gpu
     if wants_gpu:
         assert resources["requests"][GPU_RESOURCE] == resources["limits"][GPU_RESOURCE] == "1"
@@ -74,16 +82,17 @@ def test_pod_disruption_budget_covers_the_stage_and_allows_drains(name, stage):
 
 
 @pytest.mark.parametrize("name, stage", CASES)
-def test_service_selects_the_stage_on_its_grpc_port(name, stage):
+def test_service_selects_the_stage_on_its_serving_port(name, stage):
     objects = rendered(name)
     service = by_kind(objects, "Service")[object_name(stage)]
     assert selects({"matchLabels": service["spec"]["selector"]},
                    _pod(objects, stage)["metadata"]["labels"])
-    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == \
-        [(grpc_port(stage), "grpc")]
-    assert {"name": "grpc", "containerPort": grpc_port(stage), "protocol": "TCP"} in \
+    port_name, port = serving_port(stage)
+    assert port_name == ("http" if stage == GATEWAY else "grpc")
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(port, port_name)]
+    assert {"name": port_name, "containerPort": port, "protocol": "TCP"} in \
         _container(objects, stage)["ports"]
-    assert (service["spec"].get("clusterIP") == "None") == (stage != ORCHESTRATOR)
+    assert (service["spec"].get("clusterIP") == "None") == (stage in MODEL_STAGES)
 
 
 @pytest.mark.parametrize("name, stage", CASES)
@@ -96,18 +105,19 @@ def test_network_policy_lets_only_the_orchestrator_reach_a_stage(name, stage):
     assert len(policies) == 1, "every stage pod is covered by exactly one policy"
     (policy,) = policies
     assert policy["spec"]["policyTypes"] == ["Ingress"]
-    grpc_rules = [r for r in policy["spec"]["ingress"]
-                  if {"port": "grpc", "protocol": "TCP"} in r["ports"]]
-    assert len(grpc_rules) == 1
-    sources = grpc_rules[0].get("from")
-    if stage == ORCHESTRATOR:
+    port_name = serving_port(stage)[0]
+    serving_rules = [r for r in policy["spec"]["ingress"]
+                     if {"port": port_name, "protocol": "TCP"} in r["ports"]]
+    assert len(serving_rules) == 1
+    sources = serving_rules[0].get("from")
+    if stage in (ORCHESTRATOR, GATEWAY):
         assert sources is None  # callers come from anywhere
     else:
         assert [list(s) for s in sources] == [["podSelector"]]
         assert selects(sources[0]["podSelector"], orchestrator_labels)
         assert not selects(sources[0]["podSelector"], labels)
     for rule in policy["spec"]["ingress"]:
-        assert all(port["port"] in ("grpc", "metrics") for port in rule["ports"])
+        assert all(port["port"] in (port_name, "metrics") for port in rule["ports"])
     (metrics_rule,) = [r for r in policy["spec"]["ingress"]
                        if {"port": "metrics", "protocol": "TCP"} in r["ports"]]
     assert [list(source) for source in metrics_rule["from"]] == [["namespaceSelector"]]
@@ -175,14 +185,17 @@ def test_config_map_feeds_the_runtime_settings(name, stage):
     assert container["args"] == ["serve", stage]
     data = config["data"]
     assert all(key.startswith("UNCLIP_") for key in data)
-    assert data["UNCLIP_PORT"] == str(grpc_port(stage)) and data["UNCLIP_HOST"] == "0.0.0.0"
+    assert data["UNCLIP_PORT"] == str(serving_port(stage)[1]) and data["UNCLIP_HOST"] == "0.0.0.0"
     assert data["UNCLIP_METRICS_PORT"] == "9090"
-    assert float(data["UNCLIP_MAX_CONNECTION_AGE_SECONDS"]) > 0
-    if stage != ORCHESTRATOR:
+    if stage == GATEWAY:
+        assert int(data["UNCLIP_MAX_IN_FLIGHT"]) > 0
+    else:
+        assert float(data["UNCLIP_MAX_CONNECTION_AGE_SECONDS"]) > 0
+    if stage in MODEL_STAGES:
         assert data["UNCLIP_DEVICE"] == ("cuda" if name.startswith("gpu/") else "cpu")
 
 
-@pytest.mark.parametrize("name, stage", [c for c in CASES if c[1] != ORCHESTRATOR])
+@pytest.mark.parametrize("name, stage", [c for c in CASES if c[1] in MODEL_STAGES])
 def test_model_stages_read_the_bundle_read_only_from_the_claim(name, stage):
     objects = rendered(name)
     pod = _pod(objects, stage)
@@ -216,6 +229,13 @@ def test_orchestrator_dials_each_headless_service_by_dns():
     expected = {stage: f"dns:///{object_name(stage)}.gen.svc.cluster.local:{grpc_port(stage)}"
                 for stage in MODEL_STAGES}
     assert dict(item.split("=", 1) for item in peers(options).split(";")) == expected
+
+
+def test_gateway_dials_the_orchestrator_service_by_dns():
+    options = RenderOptions(overlay="gpu", namespace="gen")
+    assert orchestrator_target(options) == "dns:///unclip-orchestrator.gen.svc.cluster.local:50056"
+    config = by_kind(render(options), "ConfigMap")[object_name(GATEWAY)]["data"]
+    assert config["UNCLIP_ORCHESTRATOR"] == orchestrator_target(options)
 
 
 def test_a_changed_config_map_rolls_the_pods():
