@@ -20,7 +20,7 @@ from services.telemetry.tracing import tracer
 
 logger = logging.getLogger("unclip.requests")
 
-STATUS_KEY = "unclip.status"
+STATUS_KEY = web.ResponseKey("unclip_status", str)
 
 
 def observed_requests(stage: str):
