@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/unclip-mesh generate "${1:-a red circle on a blue background}" -o "${2:-out.png}"
+exec .venv/bin/unclip-mesh generate "${1:-a red star on a white background}" -o "${2:-out.png}"

@@ -40,9 +40,9 @@ def rows(client: GenerationClient) -> list[tuple[str, list[bytes]]]:
             red_square, num_images=4, eta=0.8, size=64, seed=1).png_images]),
         ("InterpolateImages(red circle -> blue square, 5)", [start, *client.interpolate(
             start, end, num_images=5, size=64, seed=2).png_images, end]),
-        ("EditImage(red -> blue, strength 0.8, seed 1): each input, then its edit",
+        ("EditImage(red -> blue, strength 0.5, seed 1): each input, then its edit",
          [png for shape in SHAPES
-          for png in (scene_png("red", shape, "white"), edit(client, shape, Sampling(), 0.8, seed=1))]),
+          for png in (scene_png("red", shape, "white"), edit(client, shape, Sampling(), 0.5, seed=1))]),
         ("InpaintImage(white, centre mask, 'a large green circle on a white background')",
          [white, png_bytes(mask), *client.inpaint(white, "a large green circle on a white background",
                                                   mask=png_bytes(mask), num_images=2, size=64,

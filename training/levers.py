@@ -65,7 +65,8 @@ def bundle_with_decoder(base_bundle: Path, exported: Path, out: Path) -> Path:
     manifest = open_bundle(base_bundle).manifest
     write_manifest(out, name=manifest.name, version=manifest.version,
                    stages={s: e.folders for s, e in manifest.stages.items()},
-                   defaults={s: e.defaults for s, e in manifest.stages.items() if e.defaults})
+                   defaults={s: e.defaults for s, e in manifest.stages.items() if e.defaults},
+                   vocabulary=manifest.vocabulary)
     return out
 
 

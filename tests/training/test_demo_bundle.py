@@ -1,5 +1,5 @@
-"""The committed demo bundle draws the asked colour (the world's colour detector) on a few prompts, and
-its CLIP sees shapes."""
+"""The committed demo bundle draws the asked colour and shape (the world's detectors) on a few prompts,
+and its CLIP sees shapes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from training.clip_features import FrozenClip
-from training.detector import dominant_colour
-from training.evaluation import rendered_shape_accuracy
+from training import world
+from training.detector import dominant_colour, dominant_shape
+from training.evaluation import rendered_shape_accuracy, training_pairs
 from training.sampling import Stages
 
 BUNDLE = Path(__file__).resolve().parents[2] / "models" / "demo"
@@ -26,6 +27,19 @@ def test_demo_bundle_draws_the_asked_colour():
     stages = Stages.load(BUNDLE)
     images = stages.generate(list(PROMPTS), seed=0, size=64)[stages.decoder.image_size]
     assert [dominant_colour(image) for image in images] == list(PROMPTS.values())
+
+
+@pytest.mark.skipif(not (BUNDLE / "unclip_bundle.json").is_file(), reason="no demo bundle")
+@pytest.mark.parametrize(("pairs", "at_least"), [
+    (training_pairs(), 5),          # eval: 98% of trained pairs' images through the prior
+    (sorted(world.HELD_OUT), 3),    # eval: 67-70% of held-out pairs' images
+], ids=["trained", "held_out"])
+def test_demo_bundle_draws_the_asked_shape(pairs, at_least):
+    """One image per (colour, shape) pair on white through the whole 64 px cascade, seed 0."""
+    stages = Stages.load(BUNDLE)
+    images = stages.generate([world.prompt(c, s, "white") for c, s in pairs], seed=0, size=64)[64]
+    drawn = [dominant_shape(image) for image in images]
+    assert sum(d == s for d, (_, s) in zip(drawn, pairs)) >= at_least, list(zip(pairs, drawn))
 
 
 @pytest.mark.skipif(not (BUNDLE / "unclip_bundle.json").is_file(), reason="no demo bundle")
