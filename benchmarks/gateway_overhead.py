@@ -23,7 +23,8 @@ PROMPT = "a red circle"
 STAGES = ("prior", "decoder", "upsampler_256")
 
 
-def time_pairs(bundle: str, runs: int, steps: int, start_seconds: float) -> list[tuple[float, float]]:
+def time_pairs(bundle: str, runs: int, steps: int,
+               start_seconds: float) -> list[tuple[float, float]]:
     """(direct seconds, gateway seconds) per pair, warm-up excluded."""
     knobs = {stage: Sampling(steps=steps) for stage in STAGES}
     mesh = LocalMesh(bundle, stages=STAGE_ORDER[:4], stage_args=("--torch-threads", "1"))
@@ -42,7 +43,8 @@ def time_pairs(bundle: str, runs: int, steps: int, start_seconds: float) -> list
 
             def via_gateway() -> float:
                 started = time.perf_counter()
-                reply = api.images.generate(prompt=PROMPT, size="256x256", response_format="b64_json")
+                reply = api.images.generate(prompt=PROMPT, size="256x256",
+                                            response_format="b64_json")
                 base64.b64decode(reply.data[0].b64_json)
                 return time.perf_counter() - started
 
@@ -66,7 +68,8 @@ def main() -> None:
     for name, values in (("direct (SDK -> orchestrator)", [d for d, _ in pairs]),
                          ("gateway (openai -> gateway -> orchestrator)", [g for _, g in pairs]),
                          ("added by the gateway, per pair", added)):
-        print(f"| {name} | {statistics.median(values):.4f} | {min(values):.4f} | {max(values):.4f} |")
+        print(f"| {name} | {statistics.median(values):.4f} | {min(values):.4f} "
+              f"| {max(values):.4f} |")
 
 
 if __name__ == "__main__":

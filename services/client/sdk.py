@@ -61,7 +61,7 @@ def with_knobs(request, *, size: int | None = None, seed: int | None = None,
 
 
 def rpc_name(request) -> str:
-    """The GenerationService method a request message goes to: GenerateImagesRequest -> GenerateImages."""
+    """The GenerationService method of a request message: GenerateImagesRequest -> GenerateImages."""
     return type(request).__name__.removesuffix("Request")
 
 
@@ -129,8 +129,8 @@ class GenerationClient:
                         seed: int | None = None, stages: dict[str, Sampling] | None = None,
                         timeout: float | None = None) -> Iterator[generation_pb2.GenerationEvent]:
         """The raw event stream; stages maps prior/decoder/upsampler_256/upsampler_1024 to knobs."""
-        return self._stream(generation_pb2.GenerateImagesRequest(prompt=prompt, num_images=num_images),
-                            size=size, seed=seed, stages=stages, timeout=timeout)
+        request = generation_pb2.GenerateImagesRequest(prompt=prompt, num_images=num_images)
+        return self._stream(request, size=size, seed=seed, stages=stages, timeout=timeout)
 
     def generate(self, prompt: str, *, on_event: Callable | None = None, **options) -> Generation:
         return self._result(self.generate_events(prompt, **options), on_event)

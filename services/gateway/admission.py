@@ -24,7 +24,8 @@ class Admission:
             return await handler(request)
         if not self.accepting:
             raise ApiError(503, "the gateway is draining; retry on another replica",
-                           error_type="server_error", code="service_unavailable", status="UNAVAILABLE")
+                           error_type="server_error", code="service_unavailable",
+                           status="UNAVAILABLE")
         if self.in_flight >= self.max_in_flight:
             raise ApiError(429, f"the gateway has {self.max_in_flight} requests in flight",
                            error_type="rate_limit_error", code="rate_limit_exceeded",

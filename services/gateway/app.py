@@ -57,7 +57,7 @@ def bearer_auth(tokens: TokenSet | None):
 
 
 class Health:
-    """/healthz: the process answers. /readyz: it admits requests and the orchestrator is SERVING."""
+    """/healthz: the process answers. /readyz: it admits requests, the orchestrator is SERVING."""
 
     def __init__(self, admission: Admission, client: AsyncGenerationClient):
         self._admission = admission
@@ -83,9 +83,10 @@ def build_app(settings: GatewaySettings, client: AsyncGenerationClient, admissio
               tokens: TokenSet | None) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[observed_requests(STAGE), api_errors, bearer_auth(tokens), admission.middleware])
-    api = ImagesApi(MeshImages(client, settings.steps),
-                    PngStore(settings.url_ttl_seconds, settings.url_store_mb * 1024 * 1024), settings)
+        middlewares=[observed_requests(STAGE), api_errors, bearer_auth(tokens),
+                     admission.middleware])
+    store = PngStore(settings.url_ttl_seconds, settings.url_store_mb * 1024 * 1024)
+    api = ImagesApi(MeshImages(client, settings.steps), store, settings)
     health = Health(admission, client)
     app.router.add_post("/v1/images/generations", api.generations, name="images.generate")
     app.router.add_post("/v1/images/variations", api.variations, name="images.create_variation")

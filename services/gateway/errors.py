@@ -13,7 +13,8 @@ from aiohttp import web
 from services.runtime.errors import RETRY_AFTER_KEY
 
 # The mesh's request fields, as the Images API names them.
-_API_PARAMS = {"num_images": "n", "prompt": "prompt", "image": "image", "mask": "mask", "size": "size"}
+_API_PARAMS = {"num_images": "n", "prompt": "prompt", "image": "image", "mask": "mask",
+               "size": "size"}
 
 # gRPC status -> HTTP status, error type, error code.
 _BY_STATUS = {
@@ -32,8 +33,8 @@ class ApiError(Exception):
     """An error reply; `status` is the gRPC status name it counts as."""
 
     def __init__(self, http_status: int, message: str, *, error_type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None, status: str = "INVALID_ARGUMENT",
-                 retry_after_seconds: int | None = None):
+                 param: str | None = None, code: str | None = None,
+                 status: str = "INVALID_ARGUMENT", retry_after_seconds: int | None = None):
         super().__init__(message)
         self.http_status = http_status
         self.message = message
@@ -57,12 +58,15 @@ def bad_param(param: str, reason: str) -> ApiError:
 
 
 def from_status(code: grpc.StatusCode, details: str, retry_after_ms: str | None = None) -> ApiError:
-    """The API error for a failed mesh call; INVALID_ARGUMENT names the API parameter it is about."""
+    """The API error for a failed mesh call; INVALID_ARGUMENT names the API parameter concerned."""
     http_status, error_type, error_code = _BY_STATUS.get(code, _INTERNAL)
-    field = details.split(":", 1)[0].split(".", 1)[0] if code == grpc.StatusCode.INVALID_ARGUMENT else ""
+    field = ""
+    if code == grpc.StatusCode.INVALID_ARGUMENT:  # "FIELD[.SUBFIELD]: REASON"
+        field = details.split(":", 1)[0].split(".", 1)[0]
     retry_after = None
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        retry_after = max(1, math.ceil(int(retry_after_ms) / 1000)) if (retry_after_ms or "").isdigit() else 1
+        milliseconds = int(retry_after_ms) if (retry_after_ms or "").isdigit() else 1000
+        retry_after = max(1, math.ceil(milliseconds / 1000))
     return ApiError(http_status, details or code.name, error_type=error_type,
                     param=_API_PARAMS.get(field), code=error_code, status=code.name,
                     retry_after_seconds=retry_after)

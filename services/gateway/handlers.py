@@ -1,4 +1,4 @@
-"""The Images API's endpoints: generations, variations, edits, and the files behind `url` replies."""
+"""The Images API's endpoints: generations, variations, edits, and the PNGs of `url` replies."""
 
 import asyncio
 import base64
@@ -38,7 +38,8 @@ class ImagesApi:
                                    self._settings.max_body_bytes)
         ask, image = read_ask(fields), required_file(fields, "image")
         await asyncio.to_thread(square_png, image)
-        return await self._draw(request, ask, lambda count: variations_request(image, num_images=count))
+        return await self._draw(request, ask,
+                                lambda count: variations_request(image, num_images=count))
 
     async def edits(self, request: web.Request) -> web.Response:
         fields = await form_fields(request, self._settings.max_image_bytes,

@@ -57,5 +57,6 @@ def edit_mask(image_data: bytes, mask_data: bytes | None) -> bytes | None:
     if alpha is None:
         raise bad_param("mask", "must have an alpha channel: its transparent pixels mark the edit")
     out = io.BytesIO()
-    Image.fromarray(np.where(alpha < TRANSPARENT_BELOW, 255, 0).astype(np.uint8), "L").save(out, "PNG")
+    redrawn = np.where(alpha < TRANSPARENT_BELOW, 255, 0).astype(np.uint8)
+    Image.fromarray(redrawn, "L").save(out, "PNG")
     return out.getvalue()

@@ -44,7 +44,8 @@ class MeshImages:
 
     def _with_knobs(self, request, mesh_size: int):
         fields = request.DESCRIPTOR.fields_by_name
-        stages = {stage: Sampling(steps=steps) for stage, steps in self._steps.items() if stage in fields}
+        stages = {stage: Sampling(steps=steps) for stage, steps in self._steps.items()
+                  if stage in fields}
         return with_knobs(request, size=mesh_size, stages=stages)
 
 

@@ -36,7 +36,8 @@ async def form_fields(request: web.Request, max_file_bytes: int,
         if not isinstance(part, BodyPartReader) or part.name is None:
             continue
         name = part.name.removesuffix("[]")  # a list of images: the first is used
-        data = await _bounded(part, max_file_bytes if name in FILE_FIELDS else MAX_FIELD_BYTES, name)
+        limit = max_file_bytes if name in FILE_FIELDS else MAX_FIELD_BYTES
+        data = await _bounded(part, limit, name)
         body_bytes += len(data)
         if body_bytes > max_body_bytes:
             raise ApiError(413, f"the body must be at most {max_body_bytes} bytes")
