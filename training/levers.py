@@ -1,6 +1,6 @@
 """Measure decoder training levers: short runs of a fixed number of steps, one lever at a time.
 
-    python -m training.levers --levers training/configs/decoder_levers.json --steps 600 --out runs/levers
+    python -m training.levers --levers training/configs/decoder_levers.json --steps 800 --out runs/levers
 
 Every lever is the base decoder config with a few keys overridden, trained with the same seed for the
 same number of steps (so background load changes only its wall time), put into a copy of the base
