@@ -8,7 +8,6 @@ import json
 import socket
 import threading
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.cli.local_mesh import LocalMesh
+from tests.gateway.tokenless_call import refused_without_token
 
 # The client marks create_variation deprecated (the hosted DALL-E 2 is retired); the gateway serves it.
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")]
@@ -124,13 +124,9 @@ def _opaque() -> bytes:
 
 
 def test_no_token_is_401(mesh):
-    request = urllib.request.Request(mesh[1] + "/images/generations", method="POST",
-                                     data=json.dumps({"prompt": "a red circle"}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=30)
-    assert refused.value.code == 401
-    assert json.load(refused.value)["error"]["code"] == "invalid_api_key"
+    refused = refused_without_token(mesh[1], timeout=30)
+    assert refused.code == 401
+    assert json.load(refused)["error"]["code"] == "invalid_api_key"
 
 
 def orchestrator_in_flight(port: int) -> float:

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.gateway.conftest import HANG, TOKEN, png
+from tests.gateway.tokenless_call import refused_without_token
 from unclip.v1 import generation_pb2
 
 # The client marks create_variation deprecated (the hosted DALL-E 2 is retired); the gateway serves it.
@@ -103,13 +104,9 @@ def test_a_wrong_token_is_401(gateway):
 
 def test_no_token_is_401(gateway):
     base_url, _ = gateway
-    request = urllib.request.Request(base_url + "/images/generations", method="POST",
-                                     data=json.dumps({"prompt": "a red circle"}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 401
-    assert json.load(refused.value)["error"]["code"] == "invalid_api_key"
+    refused = refused_without_token(base_url, timeout=10)
+    assert refused.code == 401
+    assert json.load(refused)["error"]["code"] == "invalid_api_key"
 
 
 def test_health_needs_no_token(gateway):
