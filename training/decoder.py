@@ -14,7 +14,8 @@ keep predicting what its decoder_scheduler/ says (a longer run on top of a commi
 training/configs/decoder_continue.json).
 
 The levers measured in docs/TRAINING.md are config keys (training/decoder_levers.py): "min_snr_gamma",
-"high_noise_bias", "standardise_embedding", "shape_groups" and "caption_layout" (world.caption_layout); "loop": {"bfloat16": true} autocasts.
+"high_noise_bias", "standardise_embedding", "shape_groups" and "caption_layout" (world.caption_layout);
+"loop": {"bfloat16": true} autocasts.
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     mean, std = embedding_statistics(clip, 8192, config["loop"]["seed"]) if config.get("standardise_embedding") \
         else (torch.zeros(1, embed_dim, device=device), torch.ones(1, embed_dim, device=device))
     min_snr_gamma, bias = config.get("min_snr_gamma"), config.get("high_noise_bias", 1.0)
+    caption_layout, shape_groups = config.get("caption_layout", False), config.get("shape_groups", False)
 
     def loss_fn(generator: torch.Generator) -> torch.Tensor:
-        scenes = training_scenes(batch_size, generator, config.get("shape_groups", False))
-        if config.get("caption_layout"):
+        scenes = training_scenes(batch_size, generator, shape_groups)
+        if caption_layout:
             scenes, captions = world.caption_layout(scenes, generator)
         rows = len(scenes)
         images = world.render(scenes, size, device=device)
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
                                   if size != clip.backend.image_size else images) - mean) / std
         drop_image = (torch.rand(rows, generator=generator) < config["image_embedding_drop"]).to(device)
         drop = torch.rand(rows, generator=generator) < config["text_drop"]
-        if not config.get("caption_layout"):
+        if not caption_layout:  # drawn here, after the drops, as the open-layout recipe always drew them
             captions = world.captions(scenes, generator)
         text = drop_text(clip.text(captions), empty, drop)
         null = text_proj.learned_classifier_free_guidance_embeddings.expand_as(embeddings)

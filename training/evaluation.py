@@ -122,8 +122,7 @@ def decoder_on_rendered_embeddings(stages: Stages, clip: FrozenClip, seed: int) 
     generator = torch.Generator().manual_seed(seed)
     d = stages.decoder.defaults
     result = {}
-    for name, pairs in (("held_out", sorted(world.HELD_OUT)), ("trained", training_pairs())):
-        attributes = [(c, s, b) for c, s in pairs for b in world.BACKGROUNDS]
+    for name, attributes in (("held_out", world.held_out_prompts()), ("trained", trained_prompts())):
         scenes = [world.scenes_for(c, s, b, 1, generator) for c, s, b in attributes]
         rendered = torch.cat([world.render(scene, clip.backend.image_size) for scene in scenes])
         text, _ = stages.text_encoder.encode_text([world.prompt(*a) for a in attributes])

@@ -2,7 +2,7 @@
 
     python -m training.levers --levers training/configs/decoder_levers.json --steps 800 --out runs/levers
 
-Every lever is the base decoder config with a few keys overridden, trained with the same seed for the
+Every lever is the base decoder config with the spec's common keys and its own few keys overridden, trained with the same seed for the
 same number of steps (so background load changes only its wall time), put into a copy of the base
 bundle in place of its decoder and scored by the decoder-alone eval (training.evaluation.
 decoder_on_rendered_embeddings) on trained and held-out pairs over several seeds. A finished lever is
@@ -44,14 +44,6 @@ def merged(base: dict, overrides: dict) -> dict:
     for key, value in overrides.items():
         out[key] = merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
     return out
-
-
-def lever_config(base: dict, overrides: dict, run_dir: Path, steps: int) -> dict:
-    config = merged(base, overrides)
-    steps = overrides.get("loop", {}).get("steps", steps)  # a lever may trade steps for batch size
-    config["loop"] = {**config["loop"], "run_dir": str(run_dir), "steps": steps, "checkpoint_every": steps,
-                      "max_minutes": None}
-    return config
 
 
 def bundle_with_decoder(base_bundle: Path, exported: Path, out: Path) -> Path:
@@ -122,11 +114,12 @@ def table(results: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levers", type=Path, help="JSON: {base, bundle, levers: {name: overrides}}")
+    parser.add_argument("--levers", type=Path,
+                        help="JSON: {base, bundle, common: overrides, levers: {name: overrides}}")
     parser.add_argument("--score-run", type=Path, help="a decoder run folder to score at its latest checkpoint")
     parser.add_argument("--config", type=Path, help="with --score-run: the run's decoder config")
     parser.add_argument("--bundle", type=Path, default=Path("models/demo"), help="with --score-run: base bundle")
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--seeds", type=int, default=4, help="eval seeds (48 images each)")
     parser.add_argument("--out", type=Path, default=Path("runs/levers"))
     parser.add_argument("--only", default="", help="comma-separated lever names (default: all)")
@@ -141,9 +134,10 @@ def main(argv: list[str] | None = None) -> None:
         folder = args.out / name
         if (folder / RESULT).exists():
             continue
-        config = lever_config(base, spec["levers"][name], folder / "run", args.steps)
+        config = merged(merged(base, spec.get("common", {})), spec["levers"][name])
+        config = {**config, "loop": {**config["loop"], "checkpoint_every": args.steps}}
         (folder / "run").mkdir(parents=True, exist_ok=True)
-        train_to(config, folder / "run", config["loop"]["steps"], folder / "train.log")
+        train_to(config, folder / "run", args.steps, folder / "train.log")
         timing = json.loads((folder / "run" / "timing.json").read_text())
         bundle = bundle_with_decoder(Path(spec["bundle"]), folder / "run" / "final", folder / "bundle")
         result = {**score(bundle, list(range(args.seeds))), "steps": timing["steps"],
