@@ -15,7 +15,7 @@ from aiohttp import web
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from services.telemetry.metrics import PRESET_CODES, RPC_REQUESTS, RPC_SECONDS
+from services.telemetry.metrics import open_call_series, record_call
 from services.telemetry.tracing import tracer
 
 logger = logging.getLogger("unclip.requests")
@@ -30,8 +30,7 @@ def observed_requests(stage: str):
         operation = route.name
         if operation is None:
             return await handler(request)
-        for code in PRESET_CODES:
-            RPC_REQUESTS.labels(stage, operation, code)
+        open_call_series(stage, operation)
         started = time.perf_counter()
         status, http_status = "CANCELLED", 499  # unless the handler ends: the caller went away
         with tracer().start_as_current_span(
@@ -48,8 +47,7 @@ def observed_requests(stage: str):
                 raise
             finally:
                 seconds = time.perf_counter() - started
-                RPC_SECONDS.labels(stage, operation).observe(seconds)
-                RPC_REQUESTS.labels(stage, operation, status).inc()
+                record_call(stage, operation, status, seconds)
                 span.set_attribute("http.response.status_code", http_status)
                 if status != "OK":
                     span.set_status(Status(StatusCode.ERROR, status))

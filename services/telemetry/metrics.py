@@ -58,12 +58,23 @@ def status_name(error: BaseException | None, context: grpc.aio.ServicerContext) 
 PRESET_CODES = ("OK", "RESOURCE_EXHAUSTED", "UNAVAILABLE")
 
 
+def open_call_series(stage: str, method: str) -> None:
+    """The PRESET_CODES series of a method, at 0 until counted (a gRPC or an HTTP server's call)."""
+    for code in PRESET_CODES:
+        RPC_REQUESTS.labels(stage, method, code)
+
+
+def record_call(stage: str, method: str, status: str, seconds: float) -> None:
+    """One finished server call: its time and its final status."""
+    RPC_SECONDS.labels(stage, method).observe(seconds)
+    RPC_REQUESTS.labels(stage, method, status).inc()
+
+
 @asynccontextmanager
 async def observed_rpc(stage: str, method: str,
                        context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
     """Counts one server call by its final status and times it."""
-    for code in PRESET_CODES:
-        RPC_REQUESTS.labels(stage, method, code)
+    open_call_series(stage, method)
     started = time.perf_counter()
     error: BaseException | None = None
     try:
@@ -72,8 +83,7 @@ async def observed_rpc(stage: str, method: str,
         error = raised
         raise
     finally:
-        RPC_SECONDS.labels(stage, method).observe(time.perf_counter() - started)
-        RPC_REQUESTS.labels(stage, method, status_name(error, context)).inc()
+        record_call(stage, method, status_name(error, context), time.perf_counter() - started)
 
 
 def export_stage_gauges(stage: str, in_flight: Callable[[], float]) -> None:
