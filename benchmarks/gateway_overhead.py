@@ -16,8 +16,8 @@ import time
 
 import openai
 
-from services.cli.local_mesh import STAGE_ORDER, LocalMesh
-from services.client.sdk import GenerationClient, Sampling
+from unclip_mesh.cli.local_mesh import STAGE_ORDER, LocalMesh
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 PROMPT = "a red circle"
 STAGES = ("prior", "decoder", "upsampler_256")

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.client.sdk import GenerationClient
+from unclip_mesh.client.sdk import GenerationClient
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import time
 
 import grpc
 
-from services.bundle.tiny import write_tiny_bundle
-from services.cli.local_mesh import LocalMesh
-from services.client.sdk import GenerationClient, Sampling
+from unclip_mesh.bundles.tiny import write_tiny_bundle
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 STEPS = {stage: Sampling(steps=3) for stage in ("prior", "decoder", "upsampler_256", "upsampler_1024")}
 VARIATION_STEPS = {stage: knobs for stage, knobs in STEPS.items() if stage != "prior"}

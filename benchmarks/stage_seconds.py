@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from services.cli.local_mesh import STAGE_ORDER, LocalMesh
-from services.client.sdk import GenerationClient
+from unclip_mesh.cli.local_mesh import STAGE_ORDER, LocalMesh
+from unclip_mesh.client.sdk import GenerationClient
 from services.inprocess_cascade import InProcessCascade
 from services.orchestrator.images import to_pngs
 from unclip.v1 import generation_pb2

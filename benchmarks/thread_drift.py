@@ -15,7 +15,7 @@ import tempfile
 import numpy as np
 import torch
 
-from services.bundle.tiny_karlo import write_tiny_karlo
+from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
 from tests.karlo_reference import record, reference_pipeline
 
 PROMPT = "a red cube on a table"

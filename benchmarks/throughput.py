@@ -17,8 +17,8 @@ from pathlib import Path
 
 from benchmarks.load import mesh_request, run_clients
 from benchmarks.unclip_peer import peer_rows
-from services.cli.local_mesh import LocalMesh, bundle_stages
-from services.client.sdk import Sampling
+from unclip_mesh.cli.local_mesh import LocalMesh, bundle_stages
+from unclip_mesh.client.sdk import Sampling
 
 MODES = {"none": ("--max-batch-size", "1"),
          "request": ("--max-batch-size", "16", "--batch-join", "request"),

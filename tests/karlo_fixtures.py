@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from services.bundle.loader import Bundle
-from services.bundle.tiny_karlo import write_tiny_karlo
+from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
 
 _cache: dict[str, object] = {}
 

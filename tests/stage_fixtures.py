@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from services.bundle.loader import Bundle
-from services.bundle.tiny import write_tiny_bundle
+from unclip_mesh.bundles.tiny import write_tiny_bundle
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from services.bundle.loader import Bundle, open_bundle
 from services.bundle.manifest import SamplingDefaults
-from services.bundle.writer import write_manifest
+from unclip_mesh.bundles.writer import write_manifest
 from training import world
 
 STAGE_FOLDERS = {

@@ -32,7 +32,7 @@ from training.clip_features import FrozenClip
 from training.evaluation import decoder_on_rendered_embeddings
 from training.loop import CHECKPOINT
 from training.sampling import Stages
-from services.bundle.writer import write_manifest
+from unclip_mesh.bundles.writer import write_manifest
 
 DECODER_FOLDERS = STAGE_FOLDERS["decoder"].values()
 RESULT = "result.json"

@@ -15,7 +15,7 @@
 `folders` maps a role the stage model knows (e.g. "scheduler") to a sub-folder; `files` maps every file
 the stage reads (paths relative to the bundle, '/'-separated) to its sha256. An optional top-level
 `"vocabulary": ["a", "red", ...]` lists every word of the captions the bundle was trained on; the command
-line warns about prompt words outside it (services/bundle/vocabulary.py).
+line warns about prompt words outside it (unclip_mesh/bundles/vocabulary.py).
 """
 
 from __future__ import annotations

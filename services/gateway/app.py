@@ -8,7 +8,7 @@ import grpc
 from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.client.aio import AsyncGenerationClient
+from unclip_mesh.client.aio import AsyncGenerationClient
 from services.gateway.admission import Admission
 from services.gateway.errors import ApiError
 from services.gateway.handlers import FILES_PATH, ImagesApi

@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 from opentelemetry import trace
 
-from services.client.sdk import inpaint_request, variations_request
+from unclip_mesh.client.sdk import inpaint_request, variations_request
 from services.gateway.call_context import deadline_seconds, mesh_metadata
 from services.gateway.errors import ApiError
 from services.gateway.images import edit_mask, square_png

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import grpc
 
-from services.client.aio import AsyncGenerationClient
-from services.client.sdk import Generation, Sampling, with_knobs
+from unclip_mesh.client.aio import AsyncGenerationClient
+from unclip_mesh.client.sdk import Generation, Sampling, with_knobs
 from services.gateway.errors import from_rpc_error
 from services.gateway.params import Ask
 from services.gateway.sizes import SIZES, fit

@@ -12,7 +12,7 @@ import signal
 
 from aiohttp import web
 
-from services.client.aio import AsyncGenerationClient
+from unclip_mesh.client.aio import AsyncGenerationClient
 from services.gateway.admission import Admission
 from services.gateway.app import STAGE, build_app
 from services.gateway.settings import GatewaySettings

@@ -2,7 +2,7 @@
 
 One registry per process (REGISTRY), served on --metrics-port by serve_metrics(). The autoscalers
 (HPA or KEDA) scale on `unclip_inflight_requests` or `unclip_queue_depth`, and the alerts read
-these series too: services/deploy/queries.py holds that PromQL.
+these series too: unclip_mesh/deploy/queries.py holds that PromQL.
 """
 
 import time

@@ -11,8 +11,8 @@ from safetensors.torch import load_file, save_file
 
 from services.bundle.loader import BundleError, StageUnavailable, open_bundle
 from services.bundle.manifest import MANIFEST_NAME, STAGES, Manifest, SamplingDefaults
-from services.bundle.tiny import STAGE_FOLDERS, TINY_DEFAULTS
-from services.bundle.writer import write_manifest
+from unclip_mesh.bundles.tiny import STAGE_FOLDERS, TINY_DEFAULTS
+from unclip_mesh.bundles.writer import write_manifest
 from services.decoder.model import DecoderModel
 from services.prior.model import PriorModel
 from services.upsampler.model import UpsamplerModel

@@ -10,8 +10,8 @@ import pytest
 
 from services.bundle.loader import BundleError, open_bundle
 from services.bundle.manifest import STAGES
-from services.bundle.tiny_karlo import write_tiny_karlo
-from services.cli.main import main
+from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
+from unclip_mesh.cli.main import main
 from services.decoder.model import DecoderModel
 from services.prior.model import PriorModel
 from services.text_encoder.model import TextEncoderModel

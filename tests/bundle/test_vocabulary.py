@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from services.bundle.manifest import MANIFEST_NAME, Manifest
-from services.bundle.vocabulary import unknown_words, words
+from unclip_mesh.bundles.vocabulary import unknown_words, words
 
 
 def test_words_are_lower_cased_letters_only():

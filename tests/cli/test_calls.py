@@ -8,8 +8,8 @@ from concurrent import futures
 import grpc
 import pytest
 
-from services.cli import local_mesh
-from services.cli.main import build_parser, main
+from unclip_mesh.cli import local_mesh
+from unclip_mesh.cli.main import build_parser, main
 from unclip.v1 import generation_pb2_grpc
 
 CALLING_COMMANDS = ("generate", "vary", "interpolate", "edit", "inpaint")

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from services.cli.local_mesh import LocalMesh, StageProcess
+from unclip_mesh.cli.local_mesh import LocalMesh, StageProcess
 
 # Announces itself as a stage does; on SIGTERM logs it, "drains" for argv[2] seconds, logs its exit.
 STAND_IN = """

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from services.bundle.manifest import MANIFEST_NAME, Manifest
-from services.bundle.tiny import write_tiny_bundle
-from services.cli.main import main
+from unclip_mesh.bundles.tiny import write_tiny_bundle
+from unclip_mesh.cli.main import main
 
 CLOSED_PORT = "127.0.0.1:1"  # nothing listens: the call fails at once, after the warning
 

@@ -15,8 +15,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.bundle.tiny import write_tiny_bundle
-from services.client.sdk import GenerationClient, Sampling
+from unclip_mesh.bundles.tiny import write_tiny_bundle
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,7 @@ TIMEOUT = 120
 
 
 def _start_up(bundle) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "services.cli.main", "up", "--bundle", str(bundle.root),
+    return subprocess.Popen([sys.executable, "-m", "unclip_mesh.cli.main", "up", "--bundle", str(bundle.root),
                              "--stages", "text_encoder,prior,decoder", "--orchestrator-port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "UNCLIP_GRACE_SECONDS": "100", "UNCLIP_TORCH_THREADS": "1"},

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 
-from services.bundle.tiny import CROSS_ATTENTION_DIM
+from unclip_mesh.bundles.tiny import CROSS_ATTENTION_DIM
 from services.decoder.folded_network import FoldedNetwork, fold_factor, unfolded
 from services.decoder.model import DecoderJob, DecoderModel
 

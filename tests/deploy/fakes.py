@@ -7,7 +7,7 @@ from unittest.mock import create_autospec
 from kubernetes.client import AppsV1Api, CoreV1Api
 from kubernetes.dynamic import DynamicClient
 
-from services.deploy.stages import labels, object_name
+from unclip_mesh.deploy.stages import labels, object_name
 
 
 def apps_api(*deployments) -> AppsV1Api:

@@ -1,7 +1,7 @@
 """Helpers for reading rendered manifests in tests."""
 
-from services.deploy.options import SCALERS, RenderOptions
-from services.deploy.render import render
+from unclip_mesh.deploy.options import SCALERS, RenderOptions
+from unclip_mesh.deploy.render import render
 
 RENDERINGS = {f"{overlay}/{scaler}": RenderOptions(overlay=overlay, scaler=scaler, monitoring=True)
               for overlay in ("cpu-demo", "gpu") for scaler in SCALERS}

@@ -4,9 +4,9 @@ from unittest.mock import call
 
 import pytest
 
-from services.deploy.actions import FIELD_MANAGER, StageStatus, apply, format_status, scale, status
-from services.deploy.options import RenderOptions
-from services.deploy.render import render
+from unclip_mesh.deploy.actions import FIELD_MANAGER, StageStatus, apply, format_status, scale, status
+from unclip_mesh.deploy.options import RenderOptions
+from unclip_mesh.deploy.render import render
 from tests.deploy.fakes import apps_api, deployment, dynamic_client
 
 

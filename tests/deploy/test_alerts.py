@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.deploy.alerts import Alert, stage_alerts
-from services.deploy.options import RenderOptions
-from services.deploy.profiles import OVERLAYS
-from services.deploy.queries import INFLIGHT
-from services.deploy.render import render
-from services.deploy.stages import ALL_STAGES
+from unclip_mesh.deploy.alerts import Alert, stage_alerts
+from unclip_mesh.deploy.options import RenderOptions
+from unclip_mesh.deploy.profiles import OVERLAYS
+from unclip_mesh.deploy.queries import INFLIGHT
+from unclip_mesh.deploy.render import render
+from unclip_mesh.deploy.stages import ALL_STAGES
 from tests.deploy.manifests import by_kind
 from tests.required_tools import program
 

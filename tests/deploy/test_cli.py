@@ -5,10 +5,10 @@ import argparse
 import pytest
 import yaml
 
-import services.deploy.clients as clients_module
-from services.cli import deploy
-from services.deploy.options import RenderOptions
-from services.deploy.render import render
+import unclip_mesh.deploy.clients as clients_module
+from unclip_mesh.cli import deploy
+from unclip_mesh.deploy.options import RenderOptions
+from unclip_mesh.deploy.render import render
 from tests.deploy.fakes import apps_api, core_api, deployment, dynamic_client, pod
 
 

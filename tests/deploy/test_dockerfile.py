@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.deploy.workloads import RUN_AS
+from unclip_mesh.deploy.workloads import RUN_AS
 
 DOCKERFILE = Path(__file__).resolve().parents[2] / "deploy" / "Dockerfile"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.deploy.kustomize import tree, write_tree
-from services.deploy.options import RenderOptions
-from services.deploy.patch import is_named_list, strategic_diff
-from services.deploy.profiles import OVERLAYS
-from services.deploy.render import render
+from unclip_mesh.deploy.kustomize import tree, write_tree
+from unclip_mesh.deploy.options import RenderOptions
+from unclip_mesh.deploy.patch import is_named_list, strategic_diff
+from unclip_mesh.deploy.profiles import OVERLAYS
+from unclip_mesh.deploy.render import render
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 GENERATED_DIRS = ("base", "overlays")

@@ -2,7 +2,7 @@
 
 from unittest.mock import call
 
-from services.deploy.load import LoadReader, metric_value, via_proxy
+from unclip_mesh.deploy.load import LoadReader, metric_value, via_proxy
 from tests.deploy.fakes import core_api, pod
 
 EXPOSITION = """# HELP unclip_inflight_requests Calls admitted and not finished.

@@ -2,12 +2,12 @@
 
 import pytest
 
-from services.deploy.config import orchestrator_target, peers
-from services.deploy.options import RenderOptions
-from services.deploy.render import render
-from services.deploy.stages import (ALL_STAGES, GATEWAY, MODEL_STAGES, ORCHESTRATOR, QUEUED_STAGES,
+from unclip_mesh.deploy.config import orchestrator_target, peers
+from unclip_mesh.deploy.options import RenderOptions
+from unclip_mesh.deploy.render import render
+from unclip_mesh.deploy.stages import (ALL_STAGES, GATEWAY, MODEL_STAGES, ORCHESTRATOR, QUEUED_STAGES,
                                     grpc_port, object_name, serving_port)
-from services.deploy.workloads import GPU_RESOURCE
+from unclip_mesh.deploy.workloads import GPU_RESOURCE
 from tests.deploy.manifests import RENDERINGS, by_kind, rendered, selects
 
 CASES = [(name, stage) for name in sorted(RENDERINGS) for stage in ALL_STAGES]

@@ -1,4 +1,4 @@
-"""The PromQL of services/deploy/queries.py is what docs/OPERATIONS.md shows, and the adapter
+"""The PromQL of unclip_mesh/deploy/queries.py is what docs/OPERATIONS.md shows, and the adapter
 query is the rule's template filled in as prometheus-adapter fills it."""
 
 import textwrap
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.deploy import queries
-from services.deploy.queries import INFLIGHT, Scope
+from unclip_mesh.deploy import queries
+from unclip_mesh.deploy.queries import INFLIGHT, Scope
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md"
 SCOPE = Scope("STAGE", "NAMESPACE")

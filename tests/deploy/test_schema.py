@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.deploy.profiles import OVERLAYS
+from unclip_mesh.deploy.profiles import OVERLAYS
 from tests.deploy.custom_kinds import is_custom, schema_errors, unknown_field_errors
 from tests.deploy.manifests import RENDERINGS, by_kind, rendered
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from services.bundle.tiny import write_tiny_bundle
-from services.cli.local_mesh import LocalMesh
-from services.client.sdk import GenerationClient, Sampling
+from unclip_mesh.bundles.tiny import write_tiny_bundle
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 FAST = {"prior": Sampling(steps=2), "decoder": Sampling(steps=2),
         "upsampler_256": Sampling(steps=2), "upsampler_1024": Sampling(steps=2)}

@@ -5,7 +5,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.cli.local_mesh import LocalMesh
+from unclip_mesh.cli.local_mesh import LocalMesh
 
 
 def free_port() -> int:

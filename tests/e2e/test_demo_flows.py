@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from services.cli.local_mesh import LocalMesh
-from services.client.sdk import GenerationClient
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient
 
 from training.clip_features import FrozenClip
 from training.detector import background_colour, dominant_colour, dominant_shape

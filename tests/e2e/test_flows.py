@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.client.sdk import Sampling
+from unclip_mesh.client.sdk import Sampling
 from tests.e2e.conftest import FAST
 
 NO_PRIOR = {stage: knobs for stage, knobs in FAST.items() if stage != "prior"}
@@ -118,7 +118,7 @@ def test_cli_flows_against_the_mesh(mesh, picture, tmp_path, argv, count):
     mask.write_bytes(png(marks))
     args = [a.format(image=image, mask=mask) for a in argv]
     out = tmp_path / "out.png"
-    subprocess.run([sys.executable, "-m", "services.cli.main", *args, "--target", mesh.target, "--size", "64",
+    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", *args, "--target", mesh.target, "--size", "64",
                     "--seed", "3", "--decoder-steps", "2", "-o", str(out)], check=True, timeout=120,
                    capture_output=True)
     written = [out] if count == 1 else [out.with_name(f"out-{i}.png") for i in range(count)]

@@ -20,9 +20,9 @@ import pytest
 import torch
 from PIL import Image
 
-from services.bundle.tiny_karlo import write_tiny_karlo
-from services.cli.local_mesh import LocalMesh
-from services.client.sdk import GenerationClient, Sampling
+from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 from tests.karlo_reference import Record, record, reference_pipeline, variation_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -148,7 +148,7 @@ def test_requests_a_mesh_cannot_serve_name_what_is_missing(karlo, karlo_variatio
 
 def test_the_cli_prints_a_refusal_as_one_line(karlo_variations, tmp_path):
     finished = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "generate", PROMPT,
+        [sys.executable, "-m", "unclip_mesh.cli.main", "generate", PROMPT,
          "--target", karlo_variations.target, "-o", str(tmp_path / "out.png"), "--timeout", "60"],
         capture_output=True, text=True, timeout=120)
     assert finished.returncode == 1

@@ -12,7 +12,7 @@ import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
-from services.client.sdk import Sampling
+from unclip_mesh.client.sdk import Sampling
 from tests.e2e.conftest import FAST
 from unclip.v1 import generation_pb2, generation_pb2_grpc
 
@@ -120,7 +120,7 @@ def test_scheduler_choice_changes_the_image(client):
 
 def test_cli_generate_against_the_mesh(mesh, tmp_path):
     out = tmp_path / "cli.png"
-    subprocess.run([sys.executable, "-m", "services.cli.main", "generate", "a red circle",
+    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", "generate", "a red circle",
                     "--target", mesh.target, "--size", "64", "--seed", "3", "--prior-steps", "2",
                     "--decoder-steps", "2", "-o", str(out)], check=True, timeout=120)
     assert Image.open(out).size == (64, 64)

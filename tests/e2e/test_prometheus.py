@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from services.bundle.tiny import write_tiny_bundle
-from services.deploy.alerts import stage_alerts
-from services.deploy.options import RenderOptions
-from services.deploy.queries import adapter_query
-from services.deploy.render import render
-from services.deploy.stages import ALL_STAGES, GATEWAY, ORCHESTRATOR, object_name
+from unclip_mesh.bundles.tiny import write_tiny_bundle
+from unclip_mesh.deploy.alerts import stage_alerts
+from unclip_mesh.deploy.options import RenderOptions
+from unclip_mesh.deploy.queries import adapter_query
+from unclip_mesh.deploy.render import render
+from unclip_mesh.deploy.stages import ALL_STAGES, GATEWAY, ORCHESTRATOR, object_name
 from services.telemetry.metrics import RPC_SECONDS
 from tests.deploy.manifests import by_kind
 from tests.e2e.metered_mesh import MeteredMesh

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from services.bundle.tiny import write_tiny_bundle
-from services.cli.local_mesh import STAGE_ORDER
+from unclip_mesh.bundles.tiny import write_tiny_bundle
+from unclip_mesh.cli.local_mesh import STAGE_ORDER
 from tests.e2e.metered_mesh import MeteredMesh
 from tests.telemetry.otlp_receiver import ReceivedSpan, trace_receiver
 from unclip.v1 import generation_pb2, generation_pb2_grpc

@@ -13,8 +13,8 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.cli.local_mesh import LocalMesh, StageProcess
-from services.client.sdk import GenerationClient, Sampling
+from unclip_mesh.cli.local_mesh import LocalMesh, StageProcess
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 from tests.stage_fixtures import tiny_bundle  # noqa: F401
 from unclip.v1 import generation_pb2
 

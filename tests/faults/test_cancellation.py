@@ -8,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from services.cli.local_mesh import LocalMesh
+from unclip_mesh.cli.local_mesh import LocalMesh
 from tests.faults.conftest import metrics, request, rss_bytes
 from unclip.v1 import generation_pb2, generation_pb2_grpc
 

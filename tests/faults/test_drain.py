@@ -10,7 +10,7 @@ import time
 import grpc
 import pytest
 
-from services.client.sdk import GenerationClient, Sampling
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 from tests.faults.conftest import CAPACITY, metrics
 
 pytestmark = pytest.mark.e2e

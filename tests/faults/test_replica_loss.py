@@ -6,7 +6,7 @@ import time
 import grpc
 import pytest
 
-from services.client.sdk import Sampling
+from unclip_mesh.client.sdk import Sampling
 from tests.faults.conftest import metrics
 from unclip.v1 import generation_pb2
 

@@ -14,7 +14,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from PIL import Image
 
-from services.client.aio import AsyncGenerationClient
+from unclip_mesh.client.aio import AsyncGenerationClient
 from services.gateway.admission import Admission
 from services.gateway.app import build_app
 from services.gateway.settings import GatewaySettings

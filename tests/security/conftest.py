@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from services.cli.local_mesh import LocalMesh
+from unclip_mesh.cli.local_mesh import LocalMesh
 from services.security.tls import SECRET_FILES
 from tests.stage_fixtures import tiny_bundle  # noqa: F401
 
@@ -20,7 +20,7 @@ WRONG_TOKEN = "a-wrong-token-that-must-never-be-logged"
 
 
 def write_certs(folder: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "services.cli.main", "certs", str(folder)], check=True,
+    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", "certs", str(folder)], check=True,
                    capture_output=True)
     return folder
 

@@ -4,7 +4,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.client.sdk import GenerationClient, Sampling
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 from tests.security.conftest import TOKEN, credentials, write_certs
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.bundle.loader import open_bundle
-from services.bundle.vocabulary import unknown_words
+from unclip_mesh.bundles.vocabulary import unknown_words
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = re.compile(r"(?:unclip-mesh (?:generate|edit|inpaint|interpolate)|scripts/demo\.sh)\b[^\n]*")

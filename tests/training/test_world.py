@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from services.bundle.vocabulary import words
+from unclip_mesh.bundles.vocabulary import words
 from training import world
 
 

@@ -13,8 +13,8 @@ import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
-from services.cli.local_mesh import LocalMesh
-from services.client.sdk import GenerationClient, Sampling
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 from services.decoder.__main__ import build
 from services.runtime.server import StageServer
 from services.runtime.settings import ServerSettings

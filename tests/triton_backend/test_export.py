@@ -14,7 +14,7 @@ from tests.triton_backend.triton_process import free_ports, triton_python
 
 
 def test_export_writes_config_model_and_network(tiny_bundle, tmp_path):
-    subprocess.run([sys.executable, "-m", "services.cli.main", "triton", "export", "decoder",
+    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", "triton", "export", "decoder",
                     str(tmp_path), "--bundle", str(tiny_bundle.root), "--max-batch-size", "16",
                     "--instances", "2", "--kind", "gpu"], check=True, timeout=120)
     model = tmp_path / "decoder"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from services.cli.triton import DEFAULT_TRITON_PYTHON
+from unclip_mesh.cli.triton import DEFAULT_TRITON_PYTHON
 
 START_TIMEOUT_S = 240.0
 
@@ -48,7 +48,7 @@ class TritonProcess:
         grpc, http, metrics = free_ports(3)
         self.grpc_port = grpc_port or grpc
         self.url = f"127.0.0.1:{self.grpc_port}"
-        command = [sys.executable, "-m", "services.cli.main", "triton", "serve", stage,
+        command = [sys.executable, "-m", "unclip_mesh.cli.main", "triton", "serve", stage,
                    "--bundle", str(bundle), "--grpc-port", str(self.grpc_port),
                    "--http-port", str(http), "--metrics-port", str(metrics), *extra]
         self.popen = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
