@@ -2,8 +2,14 @@
 
 import grpc
 
-from services.runtime.errors import (DeadlineExceeded, FailedPrecondition, InvalidArgument,
-                                     ResourceExhausted, StageError, Unavailable)
+from services.runtime.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    StageError,
+    Unavailable,
+)
 
 _STAGE_FIELD_PREFIX = "sampling."
 

@@ -14,7 +14,6 @@ from services.runtime.step_batcher import Progress
 from services.telemetry.tracing import tracer
 from unclip.v1 import sampling_pb2
 
-
 MAX_ROWS = 16  # images per stage request; the orchestrator's own limit is lower
 
 

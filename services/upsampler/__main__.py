@@ -7,9 +7,8 @@ import sys
 
 from services.runtime.diffusion_rpc import diffusion_stage_builder
 from services.runtime.stage_main import serve_stage
+from services.stage_registry import upsamplers
 from unclip.v1 import upsampler_pb2, upsampler_pb2_grpc
-
-STAGES = ("upsampler_256", "upsampler_1024")
 
 
 def _servicer(holder):
@@ -31,7 +30,7 @@ def build_for(stage: str):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    stage = argv[0] if argv and argv[0] in STAGES else STAGES[0]
+    stage = argv[0] if argv and argv[0] in upsamplers() else upsamplers()[0]
     return serve_stage(stage, argv, build_for(stage))
 
 

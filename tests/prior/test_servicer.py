@@ -12,6 +12,7 @@ from services.runtime.tensor_codec import from_proto, to_proto
 from tests.stage_servers import drain, running_stage, status_of, text_request_fields
 from unclip.v1 import prior_pb2, prior_pb2_grpc, sampling_pb2, tensor_pb2
 
+
 @pytest.fixture(scope="module")
 def stub(tiny_bundle):
     with running_stage("prior", build, tiny_bundle.root) as channel:

@@ -13,8 +13,6 @@ import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
-from unclip_mesh.cli.local_mesh import LocalMesh
-from unclip_mesh.client.sdk import GenerationClient, Sampling
 from services.decoder.__main__ import build
 from services.runtime.server import StageServer
 from services.runtime.settings import ServerSettings
@@ -22,6 +20,8 @@ from services.runtime.tensor_codec import from_proto, to_proto
 from tests.stage_servers import drain, running_stage, status_of, text_request_fields
 from tests.triton_backend.triton_process import TritonProcess, free_ports
 from unclip.v1 import decoder_pb2, decoder_pb2_grpc, sampling_pb2
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 pytestmark = pytest.mark.slow
 
