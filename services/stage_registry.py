@@ -8,14 +8,45 @@ appears everywhere. Order matters: model stages are listed in cascade order.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 
-from unclip.v1 import generation_pb2
+import grpc
+
+from unclip.v1 import (
+    decoder_pb2_grpc,
+    generation_pb2,
+    generation_pb2_grpc,
+    prior_pb2_grpc,
+    text_encoder_pb2_grpc,
+    upsampler_pb2_grpc,
+)
 
 MODEL = "model"                  # a stage of the cascade, serving a network from a bundle
 ORCHESTRATOR = "orchestrator"    # chains the model stages; what internal callers call
 GATEWAY = "gateway"              # the OpenAI Images API over HTTP, in front of the orchestrator
+
+
+@dataclass(frozen=True)
+class GrpcService:
+    """A service of protos/unclip/v1: its generated module and its name there."""
+
+    module: ModuleType  # the generated *_pb2_grpc module
+    name: str           # e.g. "DecoderService"
+
+    @property
+    def full_name(self) -> str:
+        """"unclip.v1.DecoderService": what health checks and reflection list."""
+        messages = importlib.import_module(self.module.__name__.removesuffix("_grpc"))
+        return messages.DESCRIPTOR.services_by_name[self.name].full_name
+
+    def stub(self, channel: grpc.aio.Channel):
+        return getattr(self.module, f"{self.name}Stub")(channel)
+
+    def add_to_server(self, servicer: object, server: grpc.aio.Server) -> None:
+        getattr(self.module, f"add_{self.name}Servicer_to_server")(servicer, server)
 
 
 @dataclass(frozen=True)
@@ -26,6 +57,7 @@ class Stage:
     port: int                                   # default serving port (gRPC; HTTP for the gateway)
     module: str                                 # the module whose main(argv) serves it
     role: str = MODEL
+    service: GrpcService | None = None          # the gRPC service it serves (None: the HTTP gateway)
     enum: int = generation_pb2.STAGE_UNSPECIFIED  # its value in unclip.v1.Stage (model stages)
     folders: Mapping[str, str] = field(default_factory=dict)  # bundle role -> folder (diffusers layout)
     pipeline_defaults: Mapping[str, int | float] = field(default_factory=dict)  # UnCLIPPipeline's sampling
@@ -109,22 +141,27 @@ def by_enum(value: int) -> str:
 
 for _stage in (
     Stage("text_encoder", 50051, "services.text_encoder.__main__", enum=generation_pb2.STAGE_TEXT_ENCODER,
+          service=GrpcService(text_encoder_pb2_grpc, "TextEncoderService"),
           folders={"text_encoder": "text_encoder"}),
     Stage("prior", 50052, "services.prior.__main__", enum=generation_pb2.STAGE_PRIOR, sampled=True,
+          service=GrpcService(prior_pb2_grpc, "PriorService"),
           folders={"prior": "prior", "scheduler": "prior_scheduler"},
           pipeline_defaults={"num_inference_steps": 25, "guidance_scale": 4.0}),
     Stage("decoder", 50053, "services.decoder.__main__", enum=generation_pb2.STAGE_DECODER, sampled=True,
+          service=GrpcService(decoder_pb2_grpc, "DecoderService"),
           folders={"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
           pipeline_defaults={"num_inference_steps": 25, "guidance_scale": 8.0}, output_size=64),
     Stage("upsampler_256", 50054, "services.upsampler.__main__", enum=generation_pb2.STAGE_UPSAMPLER_256,
-          sampled=True, folders={"first": "super_res_first", "last": "super_res_last",
+          sampled=True, service=GrpcService(upsampler_pb2_grpc, "UpsamplerService"), folders={"first": "super_res_first", "last": "super_res_last",
                                  "scheduler": "super_res_scheduler"},
           pipeline_defaults={"num_inference_steps": 7}, output_size=256),
     Stage("upsampler_1024", 50055, "services.upsampler.__main__",
           enum=generation_pb2.STAGE_UPSAMPLER_1024, sampled=True,
+          service=GrpcService(upsampler_pb2_grpc, "UpsamplerService"),
           folders={"first": "super_res_1024", "scheduler": "super_res_1024_scheduler"},
           pipeline_defaults={"num_inference_steps": 7}, output_size=1024),
-    Stage("orchestrator", 50056, "services.orchestrator.__main__", role=ORCHESTRATOR),
+    Stage("orchestrator", 50056, "services.orchestrator.__main__", role=ORCHESTRATOR,
+          service=GrpcService(generation_pb2_grpc, "GenerationService")),
     Stage("gateway", 8080, "services.gateway.__main__", role=GATEWAY),
 ):
     register(_stage)
