@@ -22,17 +22,17 @@ from unclip_mesh.deploy.images import ROLE_EXTRAS
 
 # Every image starts its process through the console script: `unclip-mesh serve STAGE`.
 CONSOLE_SCRIPT = ["unclip_mesh.cli.main", "unclip_mesh.cli.serve"]
-ROLES = {role: ([stage.module for stage in stage_registry.all_stages() if stage.role == role]
-                + CONSOLE_SCRIPT, extras)
+ROLES = {role: ([*(stage.module for stage in stage_registry.all_stages() if stage.role == role),
+                  *CONSOLE_SCRIPT], extras)
          for role, extras in ROLE_EXTRAS.items()}
-# The command line's tools, and what runs them; `unclip-mesh triton serve` runs in its own venv
-# (scripts/triton-venv.sh) and `unclip-mesh up` starts the roles' processes.
+# The command line's tools and the extras they need; not here: `unclip-mesh triton`, which works
+# beside a Triton server (docs/TRITON.md), and `unclip-mesh up`, which starts the roles' processes.
 TOOLS = {
     "deploy": (["unclip_mesh.cli.deploy", "unclip_mesh.cli.certs"], ("deploy",)),
     "client": (["unclip_mesh.cli.generate", "unclip_mesh.cli.flows", "unclip_mesh.client.sdk",
                 "unclip_mesh.client.aio"], ("client",)),
     "bundle": (["unclip_mesh.cli.bundle"], ("models",)),
-    "training": (package_modules("training") + ["unclip_mesh.cli.eval"], ("train",)),
+    "training": ([*package_modules("training"), "unclip_mesh.cli.eval"], ("train",)),
 }
 
 
