@@ -2,7 +2,8 @@
 
 import pytest
 
-from services.stage_registry import GATEWAY, ORCHESTRATOR
+from services import stage_registry
+from services.stage_registry import GATEWAY, MODEL, ORCHESTRATOR
 from tests.deploy.manifests import RENDERINGS, by_kind, rendered, selects
 from unclip_mesh.deploy.config import orchestrator_target, peers
 from unclip_mesh.deploy.options import RenderOptions
@@ -262,7 +263,27 @@ def test_every_object_is_in_the_target_namespace():
         assert 'namespace="elsewhere"' in scaled["spec"]["triggers"][0]["metadata"]["query"]
 
 
+@pytest.mark.parametrize("name, stage", CASES)
+def test_each_stage_runs_its_roles_image_and_only_model_images_follow_the_device(name, stage):
+    role = stage_registry.get(stage).role
+    device = "cuda" if name.startswith("gpu/") else "cpu"
+    expected = f"unclip-mesh-model:0.1.0-{device}" if role == MODEL else f"unclip-mesh-{role}:0.1.0"
+    assert _container(rendered(name), stage)["image"] == expected
+
+
+@pytest.mark.parametrize("image, stage, expected", [
+    ("reg:5000/team/unclip:1.2", "decoder", "reg:5000/team/unclip-model:1.2-cuda"),
+    ("reg:5000/team/unclip:1.2", ORCHESTRATOR, "reg:5000/team/unclip-orchestrator:1.2"),
+    ("reg/unclip", "prior", "reg/unclip-model:0.1.0-cuda"),  # no version: the overlay's
+    ("reg/unclip", GATEWAY, "reg/unclip-gateway:0.1.0"),
+])
+def test_image_option_names_the_family_of_role_images(image, stage, expected):
+    assert _container(render(RenderOptions(overlay="gpu", image=image)), stage)["image"] == expected
+
+
 @pytest.mark.parametrize("bad, message", [
+    ({"image": "reg/unclip@sha256:0123"}, "a digest names one image"),
+    ({"image": "reg/:1"}, "expected"),
     ({"overlay": "tpu"}, "unknown overlay"),
     ({"scaler": "controller"}, "unknown scaler"),
     ({"node_pools": {"vae": "x"}}, "unknown stage"),

@@ -30,7 +30,10 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--overlay", choices=OVERLAYS, default="cpu-demo")
     group.add_argument("--namespace",
                        help="default: the overlay's (cpu-demo: unclip-demo, gpu: unclip)")
-    group.add_argument("--image", help="default: the overlay's image")
+    group.add_argument("--image", metavar="[REGISTRY/]NAME[:VERSION]",
+                       help="the family of role images: each stage runs NAME-ROLE:VERSION, model "
+                            "stages NAME-model:VERSION-DEVICE (default: unclip-mesh:0.1.0; no "
+                            "VERSION: the overlay's)")
     group.add_argument("--node-pool", type=_stage_pool, action="append", default=[],
                        metavar="STAGE=POOL", help="repeatable: put STAGE on node pool POOL")
     group.add_argument("--pool-label", default="unclip-mesh/node-pool",

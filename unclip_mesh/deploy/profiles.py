@@ -33,7 +33,7 @@ class StageProfile:
 class Profile:
     name: str
     namespace: str
-    image: str
+    image: str  # the role images' [REGISTRY/]NAME:VERSION (unclip_mesh/deploy/images.py)
     device: str  # cpu | cuda
     stages: Mapping[str, StageProfile]
     bundle_access_mode: str  # ReadOnlyMany where stages spread over nodes
@@ -51,7 +51,7 @@ _CPU_ORCHESTRATOR = StageProfile(cpu=("250m", "1"), memory=("256Mi", "512Mi"), t
                                  grace_seconds=120, max_queue=64, slow_p99_seconds=250)
 
 BASE = Profile(
-    name="base", namespace="unclip", image="unclip-mesh:0.1.0-cpu", device="cpu",
+    name="base", namespace="unclip", image="unclip-mesh:0.1.0", device="cpu",
     stages=_stages(text_encoder=replace(_CPU_STAGE, slow_p99_seconds=5), prior=_CPU_STAGE,
                    decoder=_CPU_STAGE, upsampler_256=_CPU_STAGE,
                    upsampler_1024=replace(_CPU_STAGE, memory=("2Gi", "3Gi"), slow_p99_seconds=100),
@@ -70,7 +70,7 @@ def _gpu(pool: str, cpu: tuple[str, str], memory: tuple[str, str], **scaling: fl
 
 
 GPU = Profile(
-    name="gpu", namespace="unclip", image="unclip-mesh:0.1.0-cuda", device="cuda",
+    name="gpu", namespace="unclip", image="unclip-mesh:0.1.0", device="cuda",
     stages=_stages(
         text_encoder=_gpu("gpu-small", ("1", "4"), ("6Gi", "8Gi"), max_replicas=4, target_load=16,
                           slow_p99_seconds=0.5),

@@ -121,7 +121,7 @@ def deployment(stage: str, options: RenderOptions) -> dict:
     volumes, mounts = _volumes(stage, options)
     container = {
         "name": component(stage),
-        "image": options.target_image,
+        "image": options.stage_image(stage),
         "imagePullPolicy": "IfNotPresent",
         "args": ["serve", stage],
         "envFrom": [{"configMapRef": {"name": object_name(stage)}}],
