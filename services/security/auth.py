@@ -80,7 +80,12 @@ async def _refuse_stream(request, context: grpc.aio.ServicerContext) -> AsyncIte
 
 
 class BearerTokenAuth(grpc.aio.ServerInterceptor):
-    """Refuses calls to any service but health and reflection without a known token."""
+    """Refuses calls to any service but health and reflection without a known token.
+
+    It runs before the server's admission control (services/runtime/server.py), so a refused call
+    takes no admission slot and is UNAUTHENTICATED even when the server is full; its request bytes
+    are never parsed.
+    """
 
     def __init__(self, tokens: list[bytes]):
         self.tokens = TokenSet(tokens)
@@ -97,8 +102,7 @@ class BearerTokenAuth(grpc.aio.ServerInterceptor):
         logger.info("refused an unauthenticated call to %s", handler_call_details.method)
         factory, refuse = ((grpc.unary_stream_rpc_method_handler, _refuse_stream)
                            if handler.response_streaming else (grpc.unary_unary_rpc_method_handler, _refuse))
-        return factory(refuse, request_deserializer=handler.request_deserializer,
-                       response_serializer=handler.response_serializer)
+        return factory(refuse, response_serializer=handler.response_serializer)
 
 
 def auth_interceptors(settings: ServerSettings) -> list[grpc.aio.ServerInterceptor]:
