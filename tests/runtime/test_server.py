@@ -18,6 +18,7 @@ from services.runtime.rich_status import FailureDetails, read_details
 from services.runtime.server import StageServer, server_options
 from services.runtime.settings import ServerSettings
 from services.security.auth import BearerTokenAuth
+from services.telemetry.metrics import REGISTRY
 from unclip.v1 import decoder_pb2, decoder_pb2_grpc, text_encoder_pb2, text_encoder_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]
@@ -182,11 +183,13 @@ def test_a_full_server_refuses_with_retry_info_naming_the_stage():
 
 def test_authentication_runs_before_admission():
     """A caller without a valid token is UNAUTHENTICATED even when the server is full, and takes no
-    admission slot; a valid caller is then refused for the load."""
+    admission slot; a valid caller is then refused for the load. Refusals are counted."""
     token = b"a-valid-token"
+    labels = {"stage": "text_encoder", "method": "EncodeText", "code": "UNAUTHENTICATED"}
+    before = REGISTRY.get_sample_value("unclip_rpc_requests_total", labels) or 0.0
 
     async def scenario():
-        async with running(max_queue=1, interceptors=[BearerTokenAuth([token])]) as (
+        async with running(max_queue=1, interceptors=[BearerTokenAuth([token], "text_encoder")]) as (
                 stage_server, channel, _):
             valid = (("authorization", f"Bearer {token.decode()}"),)
             waiting = asyncio.create_task(encode(channel, "wait", metadata=valid))
@@ -201,6 +204,7 @@ def test_authentication_runs_before_admission():
             waiting.cancel()
 
     asyncio.run(scenario())
+    assert REGISTRY.get_sample_value("unclip_rpc_requests_total", labels) == before + 2
 
 
 def test_streaming_calls_count_as_in_flight():
