@@ -20,11 +20,14 @@ DOMAIN = "unclip-mesh"  # ErrorInfo.domain: the mesh's own reasons
 
 def status(code: grpc.StatusCode, text: str, details: Iterable[message.Message]) -> grpc.Status:
     """The status to abort a call with: `code`, `text` as its message and `details` packed in."""
-    packed = []
-    for detail in details:
-        packed.append(any_pb2.Any())
-        packed[-1].Pack(detail)
-    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=text, details=packed))
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=text,
+                                                  details=[_packed(detail) for detail in details]))
+
+
+def _packed(detail: message.Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    return packed
 
 
 def field_violation(field: str, description: str) -> error_details_pb2.BadRequest:
