@@ -15,8 +15,8 @@ import tempfile
 import numpy as np
 import torch
 
-from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
 from tests.karlo_reference import record, reference_pipeline
+from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
 
 PROMPT = "a red cube on a table"
 

@@ -16,10 +16,9 @@ from services.bundle.loader import Bundle, open_bundle
 from services.decoder.model import DecoderJob, DecoderModel
 from services.prior.model import PriorJob, PriorModel
 from services.runtime.image_dtype import quantize
+from services.stage_registry import stages_for_size, upsamplers
 from services.text_encoder.model import TextEncoderModel
 from services.upsampler.model import UpsampleJob, UpsamplerModel
-
-UPSAMPLERS = {256: ("upsampler_256",), 1024: ("upsampler_256", "upsampler_1024")}
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class InProcessCascade:
         self.prior = PriorModel.load(bundle, device)
         self.decoder = DecoderModel.load(bundle, device)
         self.upsamplers = {stage: UpsamplerModel.load(bundle, stage, device)
-                           for stage in ("upsampler_256", "upsampler_1024") if bundle.has_stage(stage)}
+                           for stage in upsamplers() if bundle.has_stage(stage)}
 
     @classmethod
     def open(cls, path, device: str = "cpu") -> InProcessCascade:
@@ -85,7 +84,7 @@ class InProcessCascade:
         images, generator = self._run(seconds, "decoder", self.decoder, DecoderJob(
             embedding, text, unconditional, steps, guidance, scheduler, generator))
         result = CascadeResult(images, {"prior": embedding, "decoder": images}, seconds)
-        for stage in UPSAMPLERS.get(size, ()):
+        for stage in stages_for_size(size)[1:]:
             model = self.upsamplers[stage]
             steps, _, scheduler = self._knobs(model, stages.get(stage))
             if stage == "upsampler_1024":

@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from services.decoder.model import DecoderJob
+from services.upsampler.model import UpsampleJob
 from training import world
 from training.clip_features import FrozenClip
 from training.detector import dominant_colour, dominant_shape
-from services.decoder.model import DecoderJob
-from services.upsampler.model import UpsampleJob
 from training.sampling import Stages, run_stage
 
 SHEET_CELL = 256

@@ -58,6 +58,12 @@ class DecoderModel(DiffusionStageModel):
         return self.decoder.config.sample_size
 
     @property
+    def text_widths(self) -> dict[str, int]:
+        """The widths of the text conditioning it takes: CLIP embedding and token states."""
+        return {"embedding_dim": self.text_proj.embedding_proj.in_features,
+                "token_width": self.text_proj.encoder_hidden_states_proj.in_features}
+
+    @property
     def dtype(self) -> torch.dtype:
         return self.decoder.dtype
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from services.runtime.rich_status import FailureDetails, read_details
 
 DEFAULT_RETRY_AFTER_SECONDS = 1  # for a RESOURCE_EXHAUSTED without RetryInfo
+_NO_DETAILS = FailureDetails()
 
 # The mesh's request fields, as the Images API names them.
 _API_PARAMS = {"num_images": "n", "prompt": "prompt", "image": "image", "mask": "mask",
@@ -59,8 +60,7 @@ def bad_param(param: str, reason: str) -> ApiError:
     return ApiError(400, f"{param}: {reason}", param=param)
 
 
-def from_status(code: grpc.StatusCode, message: str,
-                details: FailureDetails = FailureDetails()) -> ApiError:
+def from_status(code: grpc.StatusCode, message: str, details: FailureDetails = _NO_DETAILS) -> ApiError:
     """The API error for a failed mesh call: INVALID_ARGUMENT names the API parameter of its field
     violation; RESOURCE_EXHAUSTED's RetryInfo becomes Retry-After, in whole seconds rounded up."""
     http_status, error_type, error_code = _BY_STATUS.get(code, _INTERNAL)

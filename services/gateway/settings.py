@@ -8,12 +8,11 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from services.runtime.settings import (PORT, Option, add_flags, choice, integer, read_options,
-                                       seconds, text)
+from services import stage_registry
+from services.runtime.settings import PORT, Option, add_flags, choice, integer, read_options, seconds, text
 
-GATEWAY_PORT = 8080
+GATEWAY_PORT = stage_registry.get(stage_registry.GATEWAY).port
 FORM_OVERHEAD_BYTES = 1024 * 1024
-SAMPLED_STAGES = ("prior", "decoder", "upsampler_256", "upsampler_1024")
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,9 @@ def parse_steps(values: list[str] | str) -> dict[str, int]:
     steps: dict[str, int] = {}
     for item in (i.strip() for i in items if i.strip()):
         stage, _, count = item.partition("=")
-        if stage.strip() not in SAMPLED_STAGES or not count.strip().isdigit() or int(count) < 1:
+        if stage.strip() not in stage_registry.sampled_stages() or not count.strip().isdigit() or int(count) < 1:
             raise ValueError(f"{item!r}: expected STAGE=N, N >= 1, STAGE one of "
-                             f"{', '.join(SAMPLED_STAGES)}")
+                             f"{', '.join(stage_registry.sampled_stages())}")
         steps[stage.strip()] = int(count)
     return steps
 

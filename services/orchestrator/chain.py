@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import grpc
 import torch
 
+from services import stage_registry
 from services.orchestrator.deadline import Deadline
 from services.orchestrator.images import preview_png, to_pngs
 from services.orchestrator.request_checks import RequestLimits, check_generate, image_stages
@@ -21,17 +22,19 @@ from services.orchestrator.stage_clients import MeshClients
 from services.orchestrator.stage_errors import from_stage_failure
 from services.runtime.shared_memory import METADATA_KEY, SharedMemory, inline
 from services.runtime.tensor_codec import from_proto, to_proto
-from unclip.v1 import (decoder_pb2, decoder_pb2_grpc, generation_pb2, prior_pb2, prior_pb2_grpc,
-                       sampling_pb2, tensor_pb2, text_encoder_pb2, text_encoder_pb2_grpc,
-                       upsampler_pb2, upsampler_pb2_grpc)
-
-STAGE_ENUM = {
-    "text_encoder": generation_pb2.STAGE_TEXT_ENCODER,
-    "prior": generation_pb2.STAGE_PRIOR,
-    "decoder": generation_pb2.STAGE_DECODER,
-    "upsampler_256": generation_pb2.STAGE_UPSAMPLER_256,
-    "upsampler_1024": generation_pb2.STAGE_UPSAMPLER_1024,
-}
+from unclip.v1 import (
+    decoder_pb2,
+    decoder_pb2_grpc,
+    generation_pb2,
+    prior_pb2,
+    prior_pb2_grpc,
+    sampling_pb2,
+    tensor_pb2,
+    text_encoder_pb2,
+    text_encoder_pb2_grpc,
+    upsampler_pb2,
+    upsampler_pb2_grpc,
+)
 
 Event = generation_pb2.GenerationEvent
 RETRY_BACKOFF_SECONDS = (0.2, 0.8, 2.0)
@@ -66,7 +69,7 @@ class GenerationChain:
         self._upsample_metadata = ((METADATA_KEY, shared.marker()),) if shared else ()
 
     def served_stages(self) -> set[str]:
-        return {stage for stage in STAGE_ENUM if self._clients.has(stage)}
+        return {stage for stage in stage_registry.model_stages() if self._clients.has(stage)}
 
     async def generate(self, request: generation_pb2.GenerateImagesRequest,
                        deadline: Deadline) -> AsyncIterator[Event]:
@@ -163,7 +166,7 @@ class GenerationChain:
 
     def finished_event(self, stage: str, seconds: float, preview: bytes = b"") -> Event:
         return Event(stage_finished=generation_pb2.StageFinished(
-            stage=STAGE_ENUM[stage], seconds=seconds, preview_png=preview))
+            stage=stage_registry.get(stage).enum, seconds=seconds, preview_png=preview))
 
     async def call_unary(self, stage: str, field_name: str, deadline: Deadline, call: Callable):
         client = self._clients.get(stage)
@@ -196,7 +199,7 @@ class GenerationChain:
                                   preview: bool = True) -> AsyncIterator[Event]:
         """Streams a diffusion stage's progress as events; its result lands in `outcome`.
         With `preview`, the result is Images and the finished event carries a PNG of the first."""
-        stage_enum = STAGE_ENUM[stage]
+        stage_enum = stage_registry.get(stage).enum
         yield Event(stage_started=generation_pb2.StageStarted(stage=stage_enum))
         started = time.monotonic()
         client = self._clients.get(stage)

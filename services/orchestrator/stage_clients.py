@@ -11,10 +11,9 @@ import json
 
 import grpc
 
+from services import stage_registry
 from services.runtime.server import MAX_FRAME_SIZE
 from services.telemetry.grpc_tracing import stage_call_interceptors
-
-STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
 
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
@@ -80,7 +79,7 @@ class MeshClients:
 
     def __init__(self, peers: dict[str, list[str]], max_message_bytes: int,
                  credentials: grpc.ChannelCredentials | None = None):
-        unknown = set(peers) - set(STAGES)
+        unknown = set(peers) - set(stage_registry.model_stages())
         if unknown:
             raise ValueError(f"unknown stage(s) in peers: {', '.join(sorted(unknown))}")
         self._clients = {stage: StageClient(stage, addresses, max_message_bytes, credentials)

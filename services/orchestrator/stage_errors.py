@@ -8,8 +8,15 @@ cannot be reached.
 
 import grpc
 
-from services.runtime.errors import (DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument,
-                                     ResourceExhausted, StageError, Unavailable)
+from services.runtime.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    ResourceExhausted,
+    StageError,
+    Unavailable,
+)
 from services.runtime.rich_status import read_details
 
 DEFAULT_RETRY_AFTER_SECONDS = 1.0  # for an overloaded stage that sent no RetryInfo

@@ -46,6 +46,13 @@ class PriorModel(DiffusionStageModel):
         return self.prior.config.embedding_dim
 
     @property
+    def text_widths(self) -> dict[str, int]:
+        """The widths and length of the text conditioning it takes."""
+        return {"embedding_dim": self.prior.embedding_proj.in_features,
+                "token_width": self.prior.encoder_hidden_states_proj.in_features,
+                "length": self.prior.config.num_embeddings}
+
+    @property
     def dtype(self) -> torch.dtype:
         return self.prior.dtype
 

@@ -10,7 +10,6 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable
-from typing import NoReturn
 
 import grpc
 from google.protobuf.message import Message
@@ -104,7 +103,7 @@ class Internal(StageError):
         super().__init__(grpc.StatusCode.INTERNAL, f"{stage} stage: {detail}", stage=stage)
 
 
-async def abort(context: grpc.aio.ServicerContext, error: StageError) -> NoReturn:
+async def abort(context: grpc.aio.ServicerContext, error: StageError) -> None:
     """Ends the call with the error's status and details (context.abort raises)."""
     await context.abort_with_status(error.status())
 

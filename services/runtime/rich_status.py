@@ -72,7 +72,8 @@ def read_details(error: grpc.RpcError) -> FailureDetails:
 
 
 def _unpacked(details: Iterable[any_pb2.Any]) -> FailureDetails:
-    violations, retry_after, reason, stage = [], None, None, None
+    violations: list[Violation] = []
+    retry_after = reason = stage = None
     for detail in details:
         bad_request = error_details_pb2.BadRequest()
         retry = error_details_pb2.RetryInfo()

@@ -13,10 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-STAGE_PORTS = {"text_encoder": 50051, "prior": 50052, "decoder": 50053, "upsampler_256": 50054,
-               "upsampler_1024": 50055, "orchestrator": 50056}
+from services import stage_registry
+
 DEFAULT_BUNDLE = str(Path(__file__).resolve().parents[2] / "models" / "demo")
-_ORCHESTRATOR = "orchestrator"
 _STAGE_ATTR = "_unclip_stage"  # set by add_server_arguments, picks the stage's default port
 
 
@@ -201,10 +200,9 @@ def read_options(options: tuple[Option, ...], args: argparse.Namespace, environ:
 
 def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     """Adds the runtime flags of `stage` (the orchestrator gets --peer and --auth-tokens-file)."""
-    if stage not in STAGE_PORTS:
-        raise ValueError(f"unknown stage {stage!r}")
-    defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": STAGE_PORTS[stage]}
-    options = tuple(o for o in _OPTIONS if not o.orchestrator_only or stage == _ORCHESTRATOR)
+    role = stage_registry.get(stage).role
+    defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": stage_registry.get(stage).port}
+    options = tuple(o for o in _OPTIONS if not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
     add_flags(parser.add_argument_group("server"), options, defaults, _FIELDS)
     parser.set_defaults(**{_STAGE_ATTR: stage})
 
@@ -212,5 +210,5 @@ def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> ServerSettings:
     """The settings for parsed `args` (from a parser given add_server_arguments) and `environ`."""
     stage = getattr(args, _STAGE_ATTR)
-    return ServerSettings(**{"port": STAGE_PORTS[stage],
+    return ServerSettings(**{"port": stage_registry.get(stage).port,
                              **read_options(_OPTIONS, args, environ, _FIELDS)})

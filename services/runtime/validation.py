@@ -9,15 +9,9 @@ import math
 
 import torch
 
+from services import scheduler_registry
 from services.runtime.errors import InvalidArgument
 from unclip.v1 import sampling_pb2
-
-SCHEDULERS = {
-    sampling_pb2.SCHEDULER_UNCLIP: "unclip",
-    sampling_pb2.SCHEDULER_DDPM: "ddpm",
-    sampling_pb2.SCHEDULER_DDIM: "ddim",
-    sampling_pb2.SCHEDULER_DPM_SOLVER_PP: "dpm_solver_pp",
-}
 
 
 def num_inference_steps(params: sampling_pb2.SamplingParams, field: str, default: int,
@@ -56,12 +50,12 @@ def eta(params: sampling_pb2.SamplingParams, field: str, scheduler: str) -> floa
 
 
 def scheduler_name(params: sampling_pb2.SamplingParams, field: str, default: str) -> str:
-    """The scheduler's name: one of SCHEDULERS' values, `default` when unspecified."""
+    """The scheduler's registered name, `default` when unspecified."""
     if params.scheduler == sampling_pb2.SCHEDULER_UNSPECIFIED:
         return default
     try:
-        return SCHEDULERS[params.scheduler]
-    except KeyError:
+        return scheduler_registry.by_enum(params.scheduler).name
+    except ValueError:
         raise InvalidArgument(field, f"unknown scheduler {params.scheduler}") from None
 
 

@@ -62,10 +62,9 @@ def _interrupt(*_) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    import torch
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import DEFAULT_PROTECTED_ENDPOINTS, Triton, TritonConfig, TritonSecurityConfig
-
-    import torch
 
     from services.bundle.loader import open_bundle
     from services.triton.python_backend_model import NetworkRunner

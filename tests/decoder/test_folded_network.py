@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 
-from unclip_mesh.bundles.tiny import CROSS_ATTENTION_DIM
 from services.decoder.folded_network import FoldedNetwork, fold_factor, unfolded
 from services.decoder.model import DecoderJob, DecoderModel
+from unclip_mesh.bundles.tiny import CROSS_ATTENTION_DIM
 
 
 def _folded_unet(factor: int) -> UNet2DConditionModel:

@@ -6,8 +6,8 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UnCLIPScheduler
 
-from services.diffusion.schedulers import (SCHEDULER_NAMES, build_scheduler, max_steps, min_steps,
-                                           noise_augment, scheduler_step)
+from services.diffusion.schedulers import build_scheduler, max_steps, min_steps, noise_augment, scheduler_step
+from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
 DECODER_CONFIG = {"_class_name": "UnCLIPScheduler", "num_train_timesteps": 1000,
                   "variance_type": "learned_range", "prediction_type": "epsilon", "clip_sample": True,

@@ -11,12 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from unclip_mesh.cli.local_mesh import LocalMesh
-from unclip_mesh.client.sdk import GenerationClient
-
 from training.clip_features import FrozenClip
 from training.detector import background_colour, dominant_colour, dominant_shape
 from training.world import SHAPES, prompt, scene_png
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient
 
 pytestmark = pytest.mark.e2e
 

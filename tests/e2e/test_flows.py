@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unclip_mesh.client.sdk import Sampling, failure_details
 from tests.e2e.conftest import FAST
+from unclip_mesh.client.sdk import Sampling, failure_details
 
 NO_PRIOR = {stage: knobs for stage, knobs in FAST.items() if stage != "prior"}
 

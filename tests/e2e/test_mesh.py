@@ -12,9 +12,9 @@ import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
-from unclip_mesh.client.sdk import Sampling
 from tests.e2e.conftest import FAST
 from unclip.v1 import generation_pb2, generation_pb2_grpc
+from unclip_mesh.client.sdk import Sampling
 
 pytestmark = pytest.mark.e2e
 

@@ -13,10 +13,10 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from unclip_mesh.cli.local_mesh import LocalMesh, StageProcess
-from unclip_mesh.client.sdk import GenerationClient, Sampling
 from tests.stage_fixtures import tiny_bundle  # noqa: F401
 from unclip.v1 import generation_pb2
+from unclip_mesh.cli.local_mesh import LocalMesh, StageProcess
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 CAPACITY = 2  # generations the orchestrator admits at once
 LIMITS = ("--max-message-mb", "2", "--grace-seconds", "20")

@@ -8,9 +8,9 @@ import time
 import grpc
 import pytest
 
-from unclip_mesh.cli.local_mesh import LocalMesh
 from tests.faults.conftest import metrics, request, rss_bytes
 from unclip.v1 import generation_pb2, generation_pb2_grpc
+from unclip_mesh.cli.local_mesh import LocalMesh
 
 pytestmark = pytest.mark.e2e
 

@@ -6,9 +6,9 @@ import time
 import grpc
 import pytest
 
-from unclip_mesh.client.sdk import Sampling
 from tests.faults.conftest import metrics
 from unclip.v1 import generation_pb2
+from unclip_mesh.client.sdk import Sampling
 
 pytestmark = pytest.mark.e2e
 

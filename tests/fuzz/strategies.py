@@ -5,8 +5,15 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from unclip.v1 import (decoder_pb2, generation_pb2, prior_pb2, sampling_pb2, tensor_pb2,
-                       text_encoder_pb2, upsampler_pb2)
+from unclip.v1 import (
+    decoder_pb2,
+    generation_pb2,
+    prior_pb2,
+    sampling_pb2,
+    tensor_pb2,
+    text_encoder_pb2,
+    upsampler_pb2,
+)
 
 _DIMS = st.one_of(st.integers(-3, 70), st.sampled_from([2**31, 2**40, 2**62, 2**63 - 1, -(2**63)]))
 _DTYPES = st.integers(-1, 12)  # the known ones, UNSPECIFIED and unknown values

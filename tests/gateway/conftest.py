@@ -14,13 +14,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from PIL import Image
 
-from unclip_mesh.client.aio import AsyncGenerationClient
 from services.gateway.admission import Admission
 from services.gateway.app import build_app
 from services.gateway.settings import GatewaySettings
 from services.runtime.errors import InvalidArgument, ResourceExhausted, StageError, abort
 from services.security.auth import TokenSet
 from unclip.v1 import generation_pb2, generation_pb2_grpc
+from unclip_mesh.client.aio import AsyncGenerationClient
 
 TOKEN = "sk-gateway-test"
 SIDES = {generation_pb2.IMAGE_SIZE_256: 256, generation_pb2.IMAGE_SIZE_1024: 1024}

@@ -8,8 +8,14 @@ import grpc
 import pytest
 
 from services.orchestrator.stage_errors import from_stage_failure, request_path
-from services.runtime.errors import (DeadlineExceeded, FailedPrecondition, InvalidArgument,
-                                     ResourceExhausted, StageError, Unavailable)
+from services.runtime.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    StageError,
+    Unavailable,
+)
 from services.runtime.rich_status import FailureDetails, Violation, read_details
 
 

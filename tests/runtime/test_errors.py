@@ -7,8 +7,15 @@ import grpc
 import pytest
 
 from services.runtime import errors
-from services.runtime.errors import (DeadlineExceeded, FailedPrecondition, InvalidArgument,
-                                     ResourceExhausted, StageError, Unavailable, grpc_errors)
+from services.runtime.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    StageError,
+    Unavailable,
+    grpc_errors,
+)
 from services.runtime.rich_status import FailureDetails, Violation, read_details
 
 SECRET = "secret-detail-7f3a"

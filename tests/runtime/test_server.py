@@ -194,8 +194,9 @@ def test_authentication_runs_before_admission():
             valid = (("authorization", f"Bearer {token.decode()}"),)
             waiting = asyncio.create_task(encode(channel, "wait", metadata=valid))
             await until(lambda: stage_server.in_flight == 1)
+            wrong = (("authorization", "Bearer wrong"),)
             for metadata, expected in (((), grpc.StatusCode.UNAUTHENTICATED),
-                                       ((("authorization", "Bearer wrong"),), grpc.StatusCode.UNAUTHENTICATED),
+                                       (wrong, grpc.StatusCode.UNAUTHENTICATED),
                                        (valid, grpc.StatusCode.RESOURCE_EXHAUSTED)):
                 with pytest.raises(grpc.aio.AioRpcError) as caught:
                     await encode(channel, "a cat", metadata=metadata)

@@ -4,8 +4,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from unclip_mesh.client.sdk import GenerationClient, Sampling
 from tests.security.conftest import TOKEN, credentials, write_certs
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 pytestmark = pytest.mark.e2e
 

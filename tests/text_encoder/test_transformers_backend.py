@@ -10,13 +10,22 @@ import pytest
 import torch
 from open_clip.tokenizer import SimpleTokenizer
 from PIL import Image
-from transformers import (CLIPImageProcessor, CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer,
-                          CLIPVisionModelWithProjection)
+from transformers import (
+    CLIPImageProcessor,
+    CLIPTextConfig,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+    CLIPVisionModelWithProjection,
+)
 
 from services.bundle.loader import open_bundle
 from services.runtime.errors import FailedPrecondition
 from services.text_encoder.model import TextEncoderModel
-from services.text_encoder.transformers_backend import TransformersClipBackend, load_image_processor, load_text
+from services.text_encoder.transformers_backend import (
+    TransformersClipBackend,
+    load_image_processor,
+    load_text,
+)
 from tests.karlo_reference import relative_error
 
 PROMPTS = ["an astronaut riding a horse", "wow!! a red cube!", "", "word " * 100]

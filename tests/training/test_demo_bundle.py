@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.clip_features import FrozenClip
 from training import world
+from training.clip_features import FrozenClip
 from training.detector import dominant_colour, dominant_shape
 from training.evaluation import rendered_shape_accuracy, training_pairs
 from training.sampling import Stages

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from unclip_mesh.bundles.vocabulary import words
 from training import world
+from unclip_mesh.bundles.vocabulary import words
 
 
 def _pairs(scenes: world.Scenes) -> set[tuple[str, str]]:

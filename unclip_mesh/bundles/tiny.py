@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 
 from services.bundle.loader import OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS, Bundle, open_bundle
 from services.bundle.manifest import SamplingDefaults
+from services.stage_registry import layout
 from unclip_mesh.bundles.writer import write_manifest
 
 EMBED_DIM = 32          # CLIP embedding = text width = prior width (as in Karlo: 768 throughout)
@@ -33,14 +34,6 @@ OPEN_CLIP_TINY = {
                  "layers": 2},
 }
 
-STAGE_FOLDERS = {
-    "text_encoder": {"text_encoder": "text_encoder"},
-    "prior": {"prior": "prior", "scheduler": "prior_scheduler"},
-    "decoder": {"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
-    "upsampler_256": {"first": "super_res_first", "last": "super_res_last",
-                      "scheduler": "super_res_scheduler"},
-    "upsampler_1024": {"first": "super_res_1024", "scheduler": "super_res_1024_scheduler"},
-}
 
 # Few steps: the weights are random, so the defaults only need to exercise every code path quickly.
 TINY_DEFAULTS = {
@@ -117,6 +110,6 @@ def write_tiny_bundle(path: str | Path, seed: int = 0) -> Bundle:
         for index, (folder, make) in enumerate(_components().items(), start=1):
             torch.manual_seed(seed + index)
             make().save_pretrained(root / folder)
-    write_manifest(root, name="tiny-random", version=f"seed-{seed}", stages=STAGE_FOLDERS,
+    write_manifest(root, name="tiny-random", version=f"seed-{seed}", stages=layout(),
                    defaults=TINY_DEFAULTS)
     return open_bundle(root)

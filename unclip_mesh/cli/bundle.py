@@ -1,7 +1,7 @@
 """`unclip-mesh bundle tiny OUT` writes a tiny random bundle (`tiny-karlo OUT`: in Karlo's layout);
 `bundle verify DIR` checks one."""
 
-from services.bundle.manifest import STAGES
+from services.stage_registry import model_stages
 
 
 def add_parser(subparsers) -> None:
@@ -36,7 +36,7 @@ def run(args) -> int:
         return 0
     try:
         bundle = open_bundle(args.path)
-        for stage in STAGES:
+        for stage in model_stages():
             if bundle.has_stage(stage):
                 bundle.verify(stage)
                 print(f"{stage}: ok")

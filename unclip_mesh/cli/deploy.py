@@ -9,16 +9,16 @@ import argparse
 import os
 import sys
 
-from unclip_mesh.deploy.stages import ALL_STAGES
+from unclip_mesh.deploy.stages import all_stages
 
 DEFAULT_NAMESPACE = "unclip"
 
 
 def _stage_pool(text: str) -> tuple[str, str]:
     stage, _, pool = text.partition("=")
-    if stage not in ALL_STAGES or not pool:
+    if stage not in all_stages() or not pool:
         raise argparse.ArgumentTypeError(
-            f"expected STAGE=POOL with STAGE one of {', '.join(ALL_STAGES)}")
+            f"expected STAGE=POOL with STAGE one of {', '.join(all_stages())}")
     return stage, pool
 
 
@@ -76,7 +76,7 @@ def add_parser(subparsers) -> None:
     _cluster_arguments(status)
     _metrics_argument(status)
     scale = actions.add_parser("scale", help="set a stage's replicas")
-    scale.add_argument("stage", choices=ALL_STAGES)
+    scale.add_argument("stage", choices=all_stages())
     scale.add_argument("replicas", type=int)
     _cluster_arguments(scale)
     kustomize = actions.add_parser("kustomize", help="regenerate the kustomize tree")

@@ -18,7 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STAGE_ORDER = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
+from services.stage_registry import model_stages
+
 _LISTENING = re.compile(r"^unclip-mesh (\S+) listening on (\S+)$")
 _READY = re.compile(r"^unclip-mesh (\S+) ready$")
 
@@ -32,7 +33,7 @@ def bundle_stages(bundle: str | Path) -> tuple[str, ...]:
     from services.bundle.loader import open_bundle
 
     opened = open_bundle(bundle)
-    return tuple(stage for stage in STAGE_ORDER if opened.has_stage(stage))
+    return tuple(stage for stage in model_stages() if opened.has_stage(stage))
 
 
 @dataclass

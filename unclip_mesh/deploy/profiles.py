@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Mapping
 
-from unclip_mesh.deploy.stages import ALL_STAGES
+from unclip_mesh.deploy.stages import all_stages
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Profile:
 
 
 def _stages(**by_stage: StageProfile) -> Mapping[str, StageProfile]:
-    return MappingProxyType({stage: by_stage[stage] for stage in ALL_STAGES})
+    return MappingProxyType({stage: by_stage[stage] for stage in all_stages()})
 
 
 _CPU_STAGE = StageProfile(cpu=("500m", "2"), memory=("1Gi", "2Gi"), torch_threads=2)
