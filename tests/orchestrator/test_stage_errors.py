@@ -8,18 +8,11 @@ import grpc
 import pytest
 
 from services.orchestrator.stage_errors import from_stage_failure, request_path
-from services.runtime.errors import (
-    DeadlineExceeded,
-    FailedPrecondition,
-    InvalidArgument,
-    ResourceExhausted,
-    StageError,
-    Unavailable,
-)
+from services.runtime import errors
 from services.runtime.rich_status import FailureDetails, Violation, read_details
 
 
-def sent(error: StageError) -> grpc.aio.AioRpcError:
+def sent(error: errors.StageError) -> grpc.aio.AioRpcError:
     """The failed call a stage raising `error` ends with, as its caller receives it."""
     status = error.status()
     return grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(),
@@ -33,7 +26,7 @@ def plain(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
 
 def test_invalid_argument_puts_the_stage_field_in_the_request():
     error = from_stage_failure("decoder", "decoder", sent(
-        InvalidArgument("sampling.num_inference_steps", "must be from 1 to 1000, got 0")))
+        errors.InvalidArgument("sampling.num_inference_steps", "must be from 1 to 1000, got 0")))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert error.message == "decoder.num_inference_steps: must be from 1 to 1000, got 0"
     assert read_details(sent(error)) == FailureDetails(
@@ -54,7 +47,7 @@ def test_request_path(field, stage_path, expected):
 
 
 def test_the_field_comes_from_the_details_never_from_the_message():
-    stage_error = InvalidArgument("images", "must hold 1 to 16 images")
+    stage_error = errors.InvalidArgument("images", "must hold 1 to 16 images")
     stage_error.message = "sampling.eta: a message that reads like another field"
     error = from_stage_failure("text_encoder", "image", sent(stage_error))
     assert error.field == "image.images" and error.message == "image.images: must hold 1 to 16 images"
@@ -68,7 +61,7 @@ def test_invalid_argument_without_details_names_the_request_field():
 
 @pytest.mark.parametrize("sent_delay, expected_delay", [(2.5, 2.5), (None, 1.0)])
 def test_resource_exhausted_passes_through_with_retry_info(sent_delay, expected_delay):
-    failure = (sent(ResourceExhausted("queue full", sent_delay)) if sent_delay
+    failure = (sent(errors.ResourceExhausted("queue full", sent_delay)) if sent_delay
                else plain(grpc.StatusCode.RESOURCE_EXHAUSTED, "queue full"))
     error = from_stage_failure("prior", "prior", failure)
     assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -94,14 +87,14 @@ def test_codes_a_sound_mesh_never_sends_are_internal_naming_the_code(code):
 
 def test_a_stage_precondition_reaches_the_caller_with_its_reason():
     error = from_stage_failure("text_encoder", "image", sent(
-        FailedPrecondition("images: this bundle has no image encoder (image_encoder/)")))
+        errors.FailedPrecondition("images: this bundle has no image encoder (image_encoder/)")))
     assert error.code == grpc.StatusCode.FAILED_PRECONDITION
     assert error.message == "text_encoder stage: images: this bundle has no image encoder (image_encoder/)"
     assert read_details(sent(error)).stage == "text_encoder"
 
 
 @pytest.mark.parametrize("failure", [
-    sent(Unavailable("decoder", "the model is still loading")),
+    sent(errors.Unavailable("decoder", "the model is still loading")),
     plain(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses"),
     plain(grpc.StatusCode.CANCELLED, "cancelled by the server"),
 ], ids=["loading", "unreachable", "stopped"])
@@ -113,7 +106,7 @@ def test_a_stage_that_cannot_be_reached_is_unavailable_naming_it(failure):
 
 
 def test_deadline_exceeded_stays_naming_the_stage():
-    error = from_stage_failure("prior", "prior", sent(DeadlineExceeded("too late")))
+    error = from_stage_failure("prior", "prior", sent(errors.DeadlineExceeded("too late")))
     assert (error.code, error.message) == (grpc.StatusCode.DEADLINE_EXCEEDED,
                                            "deadline exceeded in the prior stage")
     assert read_details(sent(error)).stage == "prior"
