@@ -14,11 +14,11 @@ import argparse
 import torch
 
 from services.decoder.model import DecoderJob
+from services.inprocess_cascade import InProcessCascade
 from services.prior.model import PriorJob
 from services.runtime.image_dtype import quantize
 from services.upsampler.model import UpsampleJob
 from training import world
-from training.sampling import Stages
 
 PROMPTS = ["a red circle on a white background", "a large blue star on a black background",
            "a green square on the left on a gray background"]
@@ -28,10 +28,10 @@ def _scene(seed: int, size: int) -> torch.Tensor:
     return world.render(world.sample_scenes(1, torch.Generator().manual_seed(seed)), size)
 
 
-def _job(stages: Stages, stage: str, seed: int, guidance: float, prompt: str):
+def _job(stages: InProcessCascade, stage: str, seed: int, guidance: float, prompt: str):
     """A request to `stage` at its bundle defaults, with its own generator seeded with `seed`."""
     generator = torch.Generator().manual_seed(seed)
-    model = getattr(stages, stage)
+    model = stages.models[stage]
     d = model.defaults
     text, _ = stages.text_encoder.encode_text([prompt])
     empty = stages.text_encoder.unconditional()
@@ -44,8 +44,8 @@ def _job(stages: Stages, stage: str, seed: int, guidance: float, prompt: str):
     return UpsampleJob(_scene(seed, model.output_size // 4), d.num_inference_steps, d.scheduler, generator, d.noise_level)
 
 
-def drift(stages: Stages, stage: str) -> dict:
-    model = getattr(stages, stage)
+def drift(stages: InProcessCascade, stage: str) -> dict:
+    model = stages.models[stage]
     guidance = max(model.defaults.guidance_scale, 1.0)
     alone = model.start(_job(stages, stage, 0, guidance, PROMPTS[0]))
     target = model.start(_job(stages, stage, 0, guidance, PROMPTS[0]))
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    stages = Stages.load(args.bundle)
+    stages = InProcessCascade.open(args.bundle)
     print("| stage | steps | max per-step output difference | final max difference | final mean difference "
           "| 8-bit pixels changed |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

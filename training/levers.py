@@ -27,11 +27,11 @@ from pathlib import Path
 import torch
 
 from services.bundle.loader import open_bundle
+from services.inprocess_cascade import InProcessCascade
 from training.bundle import STAGE_FOLDERS
 from training.clip_features import FrozenClip
 from training.evaluation import decoder_on_rendered_embeddings
 from training.loop import CHECKPOINT
-from training.sampling import Stages
 from unclip_mesh.bundles.writer import write_manifest
 
 DECODER_FOLDERS = STAGE_FOLDERS["decoder"].values()
@@ -65,7 +65,7 @@ def bundle_with_decoder(base_bundle: Path, exported: Path, out: Path) -> Path:
 def score(bundle: Path, seeds: list[int]) -> dict[str, float]:
     """Shape and colour hit rates of the decoder alone, held-out and trained pairs, over `seeds`."""
     torch.set_grad_enabled(False)
-    stages = Stages.load(bundle)
+    stages = InProcessCascade.open(bundle)
     clip = FrozenClip(stages.text_encoder.backend)
     totals: dict[str, float] = {}
     for seed in seeds:

@@ -59,7 +59,7 @@ def parse_steps(values: list[str] | str) -> dict[str, int]:
     return steps
 
 
-_OPTIONS = (
+GATEWAY_OPTIONS = (
     Option("--host", "UNCLIP_HOST", text, "address to bind"),
     Option("--port", "UNCLIP_PORT", PORT, "HTTP port to bind, 0 picks a free one"),
     Option("--orchestrator", "UNCLIP_ORCHESTRATOR", text,
@@ -97,6 +97,6 @@ def gateway_settings(argv: list[str] | None, environ: Mapping[str, str]) -> Gate
     """Parses `unclip-mesh serve gateway [flags]` (argv starts with `gateway`) and `environ`."""
     parser = argparse.ArgumentParser(prog="unclip-mesh serve gateway")
     parser.add_argument("stage", choices=["gateway"])
-    add_flags(parser.add_argument_group("gateway"), _OPTIONS,
+    add_flags(parser.add_argument_group("gateway"), GATEWAY_OPTIONS,
               {f.name: f.default for f in fields(GatewaySettings)})
-    return GatewaySettings(**read_options(_OPTIONS, parser.parse_args(argv), environ))
+    return GatewaySettings(**read_options(GATEWAY_OPTIONS, parser.parse_args(argv), environ))

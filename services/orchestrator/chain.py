@@ -15,6 +15,7 @@ import grpc
 import torch
 
 from services import stage_registry
+from services.cascade import conditioning_stages, hop_dtype
 from services.orchestrator.deadline import Deadline
 from services.orchestrator.images import preview_png, to_pngs
 from services.orchestrator.request_checks import RequestLimits, check_generate, image_stages
@@ -29,7 +30,6 @@ from unclip.v1 import (
     prior_pb2,
     prior_pb2_grpc,
     sampling_pb2,
-    tensor_pb2,
     text_encoder_pb2,
     text_encoder_pb2_grpc,
     upsampler_pb2,
@@ -74,7 +74,7 @@ class GenerationChain:
     async def generate(self, request: generation_pb2.GenerateImagesRequest,
                        deadline: Deadline) -> AsyncIterator[Event]:
         check_generate(request, self.limits)
-        stages = image_stages(request, ("text_encoder", "prior"), self.served_stages())
+        stages = image_stages(request, conditioning_stages(), self.served_stages())
         count = request.num_images or 1
         seed = request.seed if request.HasField("seed") else secrets.randbits(63)
 
@@ -129,7 +129,7 @@ class GenerationChain:
         """The decoder, then the upsamplers of `stages` (image_stages), each resuming the previous
         generator state; `knobs` holds the upsamplers' SamplingParams; `images.result` ends as the last
         stage's Images."""
-        decode.output_dtype = self.hop_dtype("decoder", stages)
+        decode.output_dtype = hop_dtype("decoder", stages)
         async for event in self.run_diffusion_stage(
                 "decoder", "decoder", deadline, images,
                 lambda channel, timeout: decoder_pb2_grpc.DecoderServiceStub(channel).DecodeImage(
@@ -140,7 +140,7 @@ class GenerationChain:
             upsample = upsampler_pb2.UpsampleImageRequest(
                 images=low.images, sampling=getattr(knobs, stage),
                 random=sampling_pb2.RandomState(generator_state=low.generator_state),
-                output_dtype=self.hop_dtype(stage, stages))
+                output_dtype=hop_dtype(stage, stages))
             async for event in self.run_diffusion_stage(
                     stage, stage, deadline, images,
                     lambda channel, timeout: upsampler_pb2_grpc.UpsamplerServiceStub(channel).UpsampleImage(
@@ -156,13 +156,6 @@ class GenerationChain:
             final = finish(final)
         return Event(result=generation_pb2.GeneratedImages(png_images=to_pngs(final), seed=seed,
                                                            size=final.shape[-1]))
-
-    @staticmethod
-    def hop_dtype(stage: str, stages: tuple[str, ...]) -> int:
-        """Hop dtypes: float32 from the decoder (64 px, exact), float16 into the 1024 stage, uint8 at the end."""
-        if stage == stages[-1]:
-            return tensor_pb2.DATA_TYPE_UINT8
-        return tensor_pb2.DATA_TYPE_FLOAT32 if stage == "decoder" else tensor_pb2.DATA_TYPE_FLOAT16
 
     def finished_event(self, stage: str, seconds: float, preview: bytes = b"") -> Event:
         return Event(stage_finished=generation_pb2.StageFinished(

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import torch
 
+from services.cascade import conditioning_stages
 from services.orchestrator.chain import Event, GenerationChain, StageOutcome, repeat_encoding
 from services.orchestrator.deadline import Deadline
 from services.orchestrator.embedding_math import slerp
@@ -120,7 +121,7 @@ class ImageFlows:
         check_stage_knobs(request, ("decoder", *upsamplers()), self._limits)
         if request.HasField("eta"):
             eta_value(request.eta, "eta")
-        stages, seed = self._stages(request, ("text_encoder",)), _seed(request)
+        stages, seed = self._stages(request, conditioning_stages(prompted=False)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([""], [image], deadline, encoded):
             yield event
@@ -156,7 +157,7 @@ class ImageFlows:
         count = check_count(request.num_images, "num_images", 2, self._limits.max_images)
         check_stage_knobs(request, sampled_stages(), self._limits)
         prompts = [e.prompt for e in endpoints if e.HasField("prompt")]
-        stages = self._stages(request, ("text_encoder", "prior") if prompts else ("text_encoder",))
+        stages = self._stages(request, conditioning_stages(prompted=bool(prompts)))
         seed = _seed(request)
         encoded = StageOutcome()
         async for event in self._encode(prompts or [""], [i for i in images if i is not None],
@@ -213,7 +214,7 @@ class ImageFlows:
         if not 0 < strength <= 1:
             raise InvalidArgument("strength", "must be in (0, 1]")
         check_stage_knobs(request, ("decoder", *upsamplers()), self._limits)
-        stages, seed = self._stages(request, ("text_encoder",)), _seed(request)
+        stages, seed = self._stages(request, conditioning_stages(prompted=False)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([request.original_caption, request.instruction], [image],
                                         deadline, encoded):
@@ -248,7 +249,7 @@ class ImageFlows:
         check_prompt(request.prompt, "prompt", self._limits)
         count = check_count(request.num_images, "num_images", 1, self._limits.max_images)
         check_stage_knobs(request, sampled_stages(), self._limits)
-        stages, seed = self._stages(request, ("text_encoder", "prior")), _seed(request)
+        stages, seed = self._stages(request, conditioning_stages()), _seed(request)
         encoded = StageOutcome()
         async for event in self._chain.encode_text([request.prompt], deadline, encoded):
             yield event

@@ -124,7 +124,7 @@ class Option:
 
 
 PORT = integer(0, 65535)
-_OPTIONS = (
+SERVER_OPTIONS = (
     Option("--host", "UNCLIP_HOST", text, "address to bind"),
     Option("--port", "UNCLIP_PORT", PORT, "port to bind, 0 picks a free one"),
     Option("--bundle", "UNCLIP_BUNDLE", text, "model bundle folder"),
@@ -165,7 +165,7 @@ _OPTIONS = (
     Option("--shared-memory-dir", "UNCLIP_SHARED_MEMORY_DIR", text,
            "a tmpfs shared with the processes on this node: large tensors travel through it"),
 )
-_FIELDS = {"peer": "peers"}  # option dest -> ServerSettings field where they differ
+SERVER_FIELDS = {"peer": "peers"}  # option dest -> ServerSettings field where they differ
 
 
 def add_flags(group, options: tuple[Option, ...], defaults: Mapping[str, object],
@@ -202,8 +202,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     """Adds the runtime flags of `stage` (the orchestrator gets --peer and --auth-tokens-file)."""
     role = stage_registry.get(stage).role
     defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": stage_registry.get(stage).port}
-    options = tuple(o for o in _OPTIONS if not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
-    add_flags(parser.add_argument_group("server"), options, defaults, _FIELDS)
+    options = tuple(o for o in SERVER_OPTIONS if not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
+    add_flags(parser.add_argument_group("server"), options, defaults, SERVER_FIELDS)
     parser.set_defaults(**{_STAGE_ATTR: stage})
 
 
@@ -211,4 +211,4 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     """The settings for parsed `args` (from a parser given add_server_arguments) and `environ`."""
     stage = getattr(args, _STAGE_ATTR)
     return ServerSettings(**{"port": stage_registry.get(stage).port,
-                             **read_options(_OPTIONS, args, environ, _FIELDS)})
+                             **read_options(SERVER_OPTIONS, args, environ, SERVER_FIELDS)})
