@@ -1,11 +1,11 @@
 """Checks of a GenerateImagesRequest that need no model: done before any stage is called."""
 
-import math
 from dataclasses import dataclass
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.validation import check_sampling
 from services.stage_registry import sampled_stages, sizes, stages_for_size
-from unclip.v1 import generation_pb2, sampling_pb2
+from unclip.v1 import generation_pb2
 
 
 @dataclass(frozen=True)
@@ -15,17 +15,6 @@ class RequestLimits:
     max_prompt_chars: int = 4000
     max_images: int = 8
     max_steps: int = 1000
-
-
-def check_sampling(params: sampling_pb2.SamplingParams, field: str, max_steps: int) -> None:
-    if params.HasField("num_inference_steps") and not 1 <= params.num_inference_steps <= max_steps:
-        raise InvalidArgument(f"{field}.num_inference_steps", f"must be between 1 and {max_steps}")
-    if params.HasField("guidance_scale") and not (
-        math.isfinite(params.guidance_scale) and params.guidance_scale >= 0
-    ):
-        raise InvalidArgument(f"{field}.guidance_scale", "must be finite and >= 0")
-    if params.scheduler not in sampling_pb2.Scheduler.values():
-        raise InvalidArgument(f"{field}.scheduler", f"unknown scheduler {params.scheduler}")
 
 
 def image_stages(request, inputs: tuple[str, ...], served: set[str]) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime.errors import RETRY_AFTER_KEY
+from services.runtime.errors import ResourceExhausted, abort
 from services.runtime.request_parsing import Undecodable, tolerant
 from services.runtime.settings import ServerSettings
 from services.security.tls import load_tls, server_credentials
@@ -37,7 +37,7 @@ _HANDLER_FACTORIES = {
 
 
 MAX_FRAME_SIZE = 16_777_215  # the HTTP/2 maximum
-OVERLOAD_RETRY_AFTER_MS = 1000  # the retry-after-ms trailer of a call refused past max_queue
+OVERLOAD_RETRY_AFTER_SECONDS = 1.0  # the RetryInfo of a call refused past max_queue
 
 
 def server_options(settings: ServerSettings) -> list[tuple[str, int]]:
@@ -71,7 +71,8 @@ class StageServer:
     and reflection); load() loads the model and runs in a worker thread. Only the registered
     services are admission-controlled: `accepting` and `in_flight` count their calls, and a call
     past `max_queue` in flight is refused at once with RESOURCE_EXHAUSTED.
-    `interceptors` run inside admission (the orchestrator's authentication). With TLS settings the
+    `interceptors` run before admission (the orchestrator's authentication): a call they refuse
+    takes no admission slot and is refused as they say, even when the server is full. With TLS the
     port requires client certificates signed by the configured CA (mutual TLS).
     """
 
@@ -101,7 +102,7 @@ class StageServer:
     async def start(self) -> None:
         """Binds, serves NOT_SERVING while loading, then SERVING. Exits (SystemExit 1) on failure."""
         self._server = grpc.aio.server(
-            interceptors=[server_tracing_interceptor(), _Admission(self), *self._interceptors],
+            interceptors=[server_tracing_interceptor(), *self._interceptors, _Admission(self)],
             options=server_options(self.settings))
         self.services = list(self._register(self._server))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
@@ -196,10 +197,9 @@ class StageServer:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
         if self.in_flight >= self.settings.max_queue:
             # Refused before any work (the orchestrator before calling a stage), so it is fast.
-            context.set_trailing_metadata(((RETRY_AFTER_KEY, str(OVERLOAD_RETRY_AFTER_MS)),))
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"{self.stage}: {self.in_flight} calls in flight "
-                                f"(max_queue {self.settings.max_queue}); retry later")
+            await abort(context, ResourceExhausted(
+                f"{self.stage}: {self.in_flight} calls in flight (max_queue "
+                f"{self.settings.max_queue}); retry later", OVERLOAD_RETRY_AFTER_SECONDS, stage=self.stage))
         self.in_flight += 1
         self._idle.clear()
 

@@ -1,4 +1,4 @@
-"""Checks of the sampling fields shared by the diffusion stages.
+"""Checks of the sampling fields: the one validator of the diffusion stages and the orchestrator.
 
 `field` is the request path of the field checked, used as is in the error
 ("sampling.num_inference_steps: must be from 1 to 1000, got 0"); random_state's `field` is the
@@ -57,6 +57,17 @@ def scheduler_name(params: sampling_pb2.SamplingParams, field: str, default: str
         return scheduler_registry.by_enum(params.scheduler).name
     except ValueError:
         raise InvalidArgument(field, f"unknown scheduler {params.scheduler}") from None
+
+
+def check_sampling(params: sampling_pb2.SamplingParams, field: str, max_steps: int) -> None:
+    """What can be checked without a bundle's defaults (the orchestrator, before any stage): each
+    knob set is in range. Whether eta suits the scheduler is left to the stage, which knows the
+    default scheduler."""
+    num_inference_steps(params, f"{field}.num_inference_steps", 0, max_steps)
+    guidance_scale(params, f"{field}.guidance_scale", 0.0)
+    scheduler_name(params, f"{field}.scheduler", "")
+    if params.HasField("eta"):
+        eta_value(params.eta, f"{field}.eta")
 
 
 def random_state(msg: sampling_pb2.RandomState, field: str) -> torch.Generator:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.conftest import FAST
-from unclip_mesh.client.sdk import Sampling
+from unclip_mesh.client.sdk import Sampling, failure_details
 
 NO_PRIOR = {stage: knobs for stage, knobs in FAST.items() if stage != "prior"}
 
@@ -102,6 +102,7 @@ def test_bad_input_names_the_field(client, picture, call, field):
         call(client, png(picture))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith(field), error.value.details()
+    assert failure_details(error.value).violations[0].field.startswith(field)
 
 
 @pytest.mark.parametrize("argv, count", [

@@ -127,7 +127,7 @@ def test_mesh_statuses_become_api_errors(gateway, code, error_type, status):
     if code == "INVALID_ARGUMENT":
         assert error.value.body["param"] == "n"
     if code == "RESOURCE_EXHAUSTED":
-        assert error.value.response.headers["Retry-After"] == "3"  # the mesh's 2500 ms, rounded up
+        assert error.value.response.headers["Retry-After"] == "3"  # RetryInfo 2.5 s, rounded up
 
 
 def transparent_corner(side: int = 64) -> bytes:

@@ -106,3 +106,20 @@ def test_eta():
         "sampling.eta: only the ddim scheduler takes eta, not ddpm"
     for bad in (-0.1, 1.5, math.nan):
         assert invalid(validation.eta, Params(eta=bad), "sampling.eta", "ddim").field == "sampling.eta"
+
+
+@pytest.mark.parametrize("params, field, message", [
+    (Params(num_inference_steps=0), "decoder.num_inference_steps", "must be from 1 to 50, got 0"),
+    (Params(guidance_scale=math.nan), "decoder.guidance_scale", "must be finite and >= 0, got nan"),
+    (Params(scheduler=42), "decoder.scheduler", "unknown scheduler 42"),
+    (Params(eta=1.5), "decoder.eta", "must be from 0 to 1, got 1.5"),
+])
+def test_check_sampling_words_each_knob_as_the_stages_do(params, field, message):
+    error = invalid(validation.check_sampling, params, "decoder", max_steps=50)
+    assert (error.field, error.message) == (field, f"{field}: {message}")
+
+
+def test_check_sampling_passes_knobs_in_range_and_leaves_eta_to_the_stages_scheduler():
+    validation.check_sampling(Params(), "prior", max_steps=50)
+    validation.check_sampling(Params(num_inference_steps=50, guidance_scale=0.0, eta=0.5,
+                                     scheduler=sampling_pb2.SCHEDULER_DDPM), "prior", max_steps=50)

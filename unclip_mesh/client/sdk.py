@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import grpc
 
 from services import scheduler_registry
+from services.runtime.rich_status import FailureDetails, read_details
 from unclip.v1 import generation_pb2, generation_pb2_grpc, sampling_pb2
 
 
@@ -80,6 +81,12 @@ def generation_of(event: generation_pb2.GenerationEvent) -> Generation | None:
     if not event.HasField("result"):
         return None
     return Generation(list(event.result.png_images), event.result.seed, event.result.size)
+
+
+def failure_details(error: grpc.RpcError) -> FailureDetails:
+    """What a failed call carries besides its message (docs/API.md, Errors): the field violations of
+    INVALID_ARGUMENT, the retry delay of RESOURCE_EXHAUSTED and the stage that failed."""
+    return read_details(error)
 
 
 class GenerationClient:
