@@ -143,8 +143,8 @@ class GenerationChain:
                 output_dtype=hop_dtype(stage, stages))
             async for event in self.run_diffusion_stage(
                     stage, stage, deadline, images,
-                    lambda channel, timeout: upsampler_pb2_grpc.UpsamplerServiceStub(channel).UpsampleImage(
-                        upsample, timeout=timeout, metadata=self._upsample_metadata)):
+                    lambda channel, timeout, upsample=upsample: upsampler_pb2_grpc.UpsamplerServiceStub(
+                        channel).UpsampleImage(upsample, timeout=timeout, metadata=self._upsample_metadata)):
                 yield event
 
     @staticmethod

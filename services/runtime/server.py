@@ -126,7 +126,7 @@ class StageServer:
             started = time.perf_counter()
             try:
                 await asyncio.to_thread(self._load)
-            except Exception as error:  # noqa: BLE001 - any load failure ends the process
+            except Exception as error:  # any load failure ends the process
                 await self._fail("cannot load the model", error)
             MODEL_LOAD_SECONDS.labels(self.stage).set(time.perf_counter() - started)
         # What start-up made (modules, the model) lives as long as the process: out of the

@@ -127,7 +127,7 @@ def _element_count(dims: list[int], field: str, expected: Sequence[int | None] |
     if any(d < 0 for d in dims):
         raise InvalidArgument(field, f"shape {dims} has a negative dimension")
     if expected is not None and (len(dims) != len(expected) or any(
-            e is not None and d != e for d, e in zip(dims, expected))):
+            e is not None and d != e for d, e in zip(dims, expected, strict=True))):
         wanted = "[" + ", ".join("*" if e is None else str(e) for e in expected) + "]"
         raise InvalidArgument(field, f"expected shape {wanted}, got {dims}")
     # Zero-sized dimensions do not excuse the others: strides must still fit in int64.

@@ -58,7 +58,7 @@ class TritonPythonModel:
                    for name in self.inputs} for request in requests]
         try:
             outputs = self._together(arrays)
-        except Exception:  # noqa: BLE001 - find the requests that fail alone
+        except Exception:  # find the requests that fail alone
             outputs = [self._alone(one) for one in arrays]
         return [pb_utils.InferenceResponse(error=pb_utils.TritonError(output))
                 if isinstance(output, str) else
@@ -73,5 +73,5 @@ class TritonPythonModel:
     def _alone(self, inputs: dict[str, np.ndarray]) -> np.ndarray | str:
         try:
             return self.run(inputs)
-        except Exception as error:  # noqa: BLE001 - the error goes back to its request
+        except Exception as error:  # the error goes back to its request
             return f"{type(error).__name__}: {error}"

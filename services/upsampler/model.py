@@ -108,7 +108,7 @@ class UpsamplerModel(DiffusionStageModel):
             members = [i for i, t in enumerate(batch) if self._network(t) is network]
             if members:
                 results = batched_forward([batch[i] for i in members], keys, partial(_run, network))
-                for i, output in zip(members, results):
+                for i, output in zip(members, results, strict=True):
                     outputs[i] = output
         return outputs
 

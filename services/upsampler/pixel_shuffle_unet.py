@@ -36,7 +36,8 @@ class PixelShuffleUNet(ModelMixin, ConfigMixin):
     ) -> None:
         super().__init__()
         if sample_size % shuffle_factor:
-            raise ValueError(f"sample_size {sample_size} is not a multiple of shuffle_factor {shuffle_factor}")
+            raise ValueError(f"sample_size {sample_size} is not a multiple of "
+                             f"shuffle_factor {shuffle_factor}")
         folded = shuffle_factor * shuffle_factor
         self.unet = UNet2DModel(
             sample_size=sample_size // shuffle_factor, in_channels=in_channels * folded,

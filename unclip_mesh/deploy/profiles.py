@@ -4,9 +4,9 @@
 names, matched against the node label given by RenderOptions.pool_label.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Mapping
 
 from unclip_mesh.deploy.stages import all_stages
 
