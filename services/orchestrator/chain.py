@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import torch
@@ -42,9 +43,10 @@ RETRY_BACKOFF_SECONDS = (0.2, 0.8, 2.0)
 
 @dataclass
 class StageOutcome:
-    """Filled in by a stage call once its stream ends."""
+    """Filled in by a stage call once its stream ends: `result` is that stage's response (its message
+    type differs from stage to stage)."""
 
-    result: object = None
+    result: Any = None
     seconds: float = 0.0
 
 

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from services import stage_registry
 
@@ -180,9 +181,9 @@ def add_flags(group, options: tuple[Option, ...], defaults: Mapping[str, object]
 
 
 def read_options(options: tuple[Option, ...], args: argparse.Namespace, environ: Mapping[str, str],
-                 field_names: Mapping[str, str] | None = None) -> dict[str, object]:
+                 field_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The parsed value of each option given as a flag (first) or in `environ`, by field name."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for option in options:
         if not hasattr(args, option.dest):
             continue

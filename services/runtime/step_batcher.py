@@ -138,8 +138,8 @@ class StepBatcher:
 
     async def run(self, trajectory: Trajectory) -> torch.Tensor:
         """Runs `trajectory` to the end in the shared batch and returns model.finish(trajectory)."""
-        events = [event async for event in self.events(trajectory)]
-        return events[-1]
+        results = [event async for event in self.events(trajectory) if not isinstance(event, Progress)]
+        return results[-1]
 
     def _work(self) -> None:
         try:

@@ -8,6 +8,7 @@ folder (`1/network/`) and imports nothing of this project, only numpy, torch and
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,7 @@ class TritonPythonModel:
 
         arrays = [{name: pb_utils.get_input_tensor_by_name(request, name).as_numpy()
                    for name in self.inputs} for request in requests]
+        outputs: Sequence[np.ndarray | str]
         try:
             outputs = self._together(arrays)
         except Exception:  # find the requests that fail alone

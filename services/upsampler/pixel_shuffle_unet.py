@@ -58,6 +58,8 @@ class PixelShuffleUNet(ModelMixin, ConfigMixin):
                 ) -> UNet2DOutput | tuple[torch.Tensor]:
         factor = self.config.shuffle_factor
         if class_labels is not None:
+            if self.level_embedding is None:
+                raise ValueError("class_labels need a network built with noise_level_embedding")
             levels = class_labels.expand(sample.shape[0]) if class_labels.ndim == 0 else class_labels
             class_labels = self.level_embedding(self.unet.time_proj(levels).to(self.dtype))
         folded = self.unet(F.pixel_unshuffle(sample, factor), timestep, class_labels=class_labels).sample

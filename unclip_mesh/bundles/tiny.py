@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from diffusers import PriorTransformer, UnCLIPScheduler, UNet2DConditionModel, UNet2DModel
@@ -69,7 +70,11 @@ def _super_res_256() -> UNet2DModel:
                        up_block_types=("ResnetUpsampleBlock2D",) * 2)
 
 
-def _components() -> dict[str, Callable[[], object]]:
+class _Savable(Protocol):
+    def save_pretrained(self, save_directory: Path) -> None: ...
+
+
+def _components() -> dict[str, Callable[[], _Savable]]:
     """Folder -> factory of a diffusers component (model or scheduler) with save_pretrained."""
     from services.upsampler.pixel_shuffle_unet import PixelShuffleUNet
 

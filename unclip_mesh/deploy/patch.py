@@ -5,10 +5,10 @@ of named items (containers, env, volumes, mounts) merge item by item on `name`, 
 replaced whole. An overlay that adds or drops a named item is refused: it has no such patch here.
 """
 
-from typing import Any
+from typing import Any, TypeGuard
 
 
-def is_named_list(value: Any) -> bool:
+def is_named_list(value: Any) -> TypeGuard[list[dict]]:
     return isinstance(value, list) and bool(value) and all(
         isinstance(item, dict) and "name" in item for item in value)
 
