@@ -125,5 +125,5 @@ class DiffusionStageService(StageService):
             model = triton_stage_model(self.stage, bundle, settings)
         else:
             model = self.load_model(bundle)
-        self.holder.attach(model, lambda model: StepBatcher(model, settings.max_batch_size, settings.max_queue,
-                                                            settings.batch_join, self.stage))
+        self.holder.attach(model, lambda model: StepBatcher(
+            model, settings.max_batch_size, settings.max_queue, settings.batch_join, self.stage))
