@@ -203,7 +203,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     """Adds the runtime flags of `stage` (the orchestrator gets --peer and --auth-tokens-file)."""
     role = stage_registry.get(stage).role
     defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": stage_registry.get(stage).port}
-    options = tuple(o for o in SERVER_OPTIONS if not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
+    options = tuple(o for o in SERVER_OPTIONS
+                    if not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
     add_flags(parser.add_argument_group("server"), options, defaults, SERVER_FIELDS)
     parser.set_defaults(**{_STAGE_ATTR: stage})
 
