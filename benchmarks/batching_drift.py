@@ -41,7 +41,8 @@ def _job(stages: InProcessCascade, stage: str, seed: int, guidance: float, promp
         pixels = quantize(_scene(seed, stages.text_encoder.image_size))
         embedding = stages.text_encoder.encode_image(pixels.permute(0, 2, 3, 1))
         return DecoderJob(embedding, text, empty, d.num_inference_steps, guidance, d.scheduler, generator)
-    return UpsampleJob(_scene(seed, model.output_size // 4), d.num_inference_steps, d.scheduler, generator, d.noise_level)
+    return UpsampleJob(_scene(seed, model.output_size // 4), d.num_inference_steps, d.scheduler, generator,
+                       d.noise_level)
 
 
 def drift(stages: InProcessCascade, stage: str) -> dict:
@@ -62,7 +63,7 @@ def drift(stages: InProcessCascade, stage: str) -> dict:
         same_sample = model.predict(batch)[batch.index(target)]  # batching is the only difference
         target.latents = own_sample
         step_drift = max(step_drift, (same_sample - alone_output).abs().max().item())
-        for trajectory, output in zip(batch, outputs):
+        for trajectory, output in zip(batch, outputs, strict=True):
             trajectory.advance(output)
         alone.advance(alone_output)
     final_alone, final_batched = model.finish(alone), model.finish(target)

@@ -83,7 +83,7 @@ def main() -> None:
     for stage, seconds in mesh_stages.items():
         print(f"| {stage} | {seconds:.2f} | {local_stages[stage]:.2f} |")
     print(f"| end to end | {mesh_total:.2f} | {local_total:.2f} |")
-    pairs = sorted((m / l - 1) * 100 for (_, m), (_, l) in zip(mesh, local))
+    pairs = sorted((m / lo - 1) * 100 for (_, m), (_, lo) in zip(mesh, local, strict=True))
     print(f"\nmesh overhead: {(mesh_total / local_total - 1) * 100:+.1f}% of in-process "
           f"(request pairs: {pairs[0]:+.1f}% to {pairs[-1]:+.1f}%)")
 

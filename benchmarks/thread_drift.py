@@ -27,7 +27,8 @@ def images(folder: str, seed: int, threads: int) -> dict[int, np.ndarray]:
     pipe = reference_pipeline(folder)
     rec = record(pipe)
     final = pipe(PROMPT, generator=torch.Generator().manual_seed(seed), output_type="np").images
-    return {size: (image[0] * 255).round().astype(int) for size, image in ((64, rec.image_64()), (256, final))}
+    return {size: (image[0] * 255).round().astype(int)
+            for size, image in ((64, rec.image_64()), (256, final))}
 
 
 def main() -> None:

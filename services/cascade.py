@@ -20,7 +20,7 @@ def conditioning_stages(prompted: bool = True) -> tuple[str, ...]:
     return stages if prompted else stages[:1]
 
 
-def hop_dtype(stage: str, stages: tuple[str, ...]) -> int:
+def hop_dtype(stage: str, stages: tuple[str, ...]) -> tensor_pb2.DataType:
     """The wire dtype of `stage`'s images on a chain of image `stages`: uint8 from the last (the
     caller's pixels), float32 out of the decoder (64 px: exact and small), float16 between upsamplers
     (a quarter of the 256 px hop's bytes; the 1024 stage adds its own noise far above float16's step)."""
@@ -29,6 +29,6 @@ def hop_dtype(stage: str, stages: tuple[str, ...]) -> int:
     return tensor_pb2.DATA_TYPE_FLOAT32 if stage == stages[0] else tensor_pb2.DATA_TYPE_FLOAT16
 
 
-def through_wire(images: torch.Tensor, dtype: int) -> torch.Tensor:
+def through_wire(images: torch.Tensor, dtype: tensor_pb2.DataType) -> torch.Tensor:
     """Images as the next stage receives them after a hop in `dtype` (float32 [-1, 1])."""
     return to_float(cast_images(images, dtype))

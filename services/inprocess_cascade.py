@@ -7,6 +7,7 @@ for the same request and seed it returns the mesh's images.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -50,7 +51,8 @@ class InProcessCascade:
         self.text_encoder = TextEncoderModel.load(bundle, device)
         self.prior = PriorModel.load(bundle, device)
         self.decoder = DecoderModel.load(bundle, device)
-        upsampling = [UpsamplerModel.load(bundle, stage, device) for stage in upsamplers() if bundle.has_stage(stage)]
+        upsampling = [UpsamplerModel.load(bundle, stage, device) for stage in upsamplers()
+                      if bundle.has_stage(stage)]
         self.models = {model.stage: model for model in (self.prior, self.decoder, *upsampling)}
 
     @classmethod
@@ -87,7 +89,7 @@ class InProcessCascade:
                                                             scheduler, generator))
         result = CascadeResult(images, {"prior": embedding, "decoder": images}, seconds)
         chain = stages_for_size(size)
-        for previous, stage in zip(chain, chain[1:], strict=False):
+        for previous, stage in itertools.pairwise(chain):
             model = self.models[stage]
             steps, _, scheduler = self._knobs(model, stages.get(stage))
             low = through_wire(images, hop_dtype(previous, chain))

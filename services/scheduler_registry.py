@@ -14,7 +14,7 @@ from unclip.v1 import sampling_pb2
 @dataclass(frozen=True)
 class Scheduler:
     name: str
-    enum: int             # its value in unclip.v1.Scheduler
+    enum: sampling_pb2.Scheduler  # its value in unclip.v1.Scheduler
     min_steps: int = 1    # UnCLIPScheduler spaces timesteps by (T - 1) / (steps - 1): 2 at least
     takes_eta: bool = False  # DDIM's stochasticity
 

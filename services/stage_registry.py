@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import TypedDict
 
 import grpc
 
@@ -27,6 +28,13 @@ from unclip.v1 import (
 MODEL = "model"                  # a stage of the cascade, serving a network from a bundle
 ORCHESTRATOR = "orchestrator"    # chains the model stages; what internal callers call
 GATEWAY = "gateway"              # the OpenAI Images API over HTTP, in front of the orchestrator
+
+
+class PipelineDefaults(TypedDict, total=False):
+    """SamplingDefaults keywords."""
+
+    num_inference_steps: int
+    guidance_scale: float
 
 
 @dataclass(frozen=True)
@@ -58,9 +66,9 @@ class Stage:
     module: str                                 # the module whose main(argv) serves it
     role: str = MODEL
     service: GrpcService | None = None          # the gRPC service it serves (None: the HTTP gateway)
-    enum: int = generation_pb2.STAGE_UNSPECIFIED  # its value in unclip.v1.Stage (model stages)
+    enum: generation_pb2.Stage = generation_pb2.STAGE_UNSPECIFIED  # its unclip.v1.Stage value (model stages)
     folders: Mapping[str, str] = field(default_factory=dict)  # bundle role -> folder (diffusers layout)
-    pipeline_defaults: Mapping[str, int | float] = field(default_factory=dict)  # UnCLIPPipeline's sampling
+    pipeline_defaults: PipelineDefaults = field(default_factory=PipelineDefaults)  # UnCLIPPipeline's sampling
     sampled: bool = False                       # takes SamplingParams knobs (request field = its name)
     output_size: int = 0                        # side in px of the images it makes (0: no images)
 
@@ -152,8 +160,8 @@ for _stage in (
           folders={"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
           pipeline_defaults={"num_inference_steps": 25, "guidance_scale": 8.0}, output_size=64),
     Stage("upsampler_256", 50054, "services.upsampler.__main__", enum=generation_pb2.STAGE_UPSAMPLER_256,
-          sampled=True, service=GrpcService(upsampler_pb2_grpc, "UpsamplerService"), folders={"first": "super_res_first", "last": "super_res_last",
-                                 "scheduler": "super_res_scheduler"},
+          sampled=True, service=GrpcService(upsampler_pb2_grpc, "UpsamplerService"),
+          folders={"first": "super_res_first", "last": "super_res_last", "scheduler": "super_res_scheduler"},
           pipeline_defaults={"num_inference_steps": 7}, output_size=256),
     Stage("upsampler_1024", 50055, "services.upsampler.__main__",
           enum=generation_pb2.STAGE_UPSAMPLER_1024, sampled=True,

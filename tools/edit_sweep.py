@@ -68,7 +68,8 @@ def main() -> None:
             decoder = Sampling(steps=steps, guidance=guidance)
             edits = [edit(client, shape, decoder, strength, seed) for shape in SHAPES]
             seen = [detected(image) for image in edits]
-            kept = sum(seen_as == ("white", "blue", shape) for shape, seen_as in zip(SHAPES, seen))
+            kept = sum(seen_as == ("white", "blue", shape)
+                       for shape, seen_as in zip(SHAPES, seen, strict=True))
             cells = " | ".join(" ".join(map(str, seen_as)) for seen_as in seen)
             print(f"| {steps} | {guidance:g} | {strength:g} | {seed} | {cells} | {kept}/4 |", flush=True)
             sheet_rows.append(edits)

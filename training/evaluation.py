@@ -3,10 +3,11 @@
 Metrics: CLIP text -> image retrieval top-1 over the held-out prompts (one rendered image each), and
 CLIP zero-shot shape on rendered training scenes;
 asked colour = dominant foreground colour (training.detector) and asked shape = CLIP zero-shot among the
-world's shapes, on generated 64 px images of held-out and (separately) trained pairs; upsampler fidelity = PSNR of each upsampler's output
-downsampled (area) back to its input size against that input, on the chain's own images and on rendered
-held-out scenes; seconds for one 1024 px image, end to end in process; and the decoder alone on
-rendered scenes' embeddings, held-out and trained pairs (is a miss the prior's or the decoder's).
+world's shapes, on generated 64 px images of held-out and (separately) trained pairs; upsampler fidelity =
+PSNR of each upsampler's output downsampled (area) back to its input size against that input, on the chain's
+own images and on rendered held-out scenes; seconds for one 1024 px image, end to end in process; and the
+decoder alone on rendered scenes' embeddings, held-out and trained pairs (is a miss the prior's or the
+decoder's).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def rendered_shape_accuracy(clip: FrozenClip, seed: int, rows: int = 240) -> flo
     colours, backgrounds = tuple(world.COLOURS), tuple(world.BACKGROUNDS)
     hits = sum(zero_shot_shape(clip, image, colours[c], backgrounds[b]) == world.SHAPES[s]
                for image, c, b, s in zip(images, scenes.colour.tolist(), scenes.background.tolist(),
-                                         scenes.shape.tolist()))
+                                         scenes.shape.tolist(), strict=True))
     return hits / rows
 
 
@@ -93,8 +94,9 @@ def attribute_accuracy(stages: InProcessCascade, clip: FrozenClip, seeds: list[i
     prompts = [world.prompt(*a) for a in attributes]
     colour_hits = shape_hits = zero_shot_hits = total = 0
     for seed in seeds:
-        images = images_by_size(stages, prompts, seed, size=64, decoder_guidance=guidance)[stages.decoder.image_size]
-        for image, (colour, shape, background) in zip(images, attributes):
+        images = images_by_size(stages, prompts, seed, size=64,
+                                decoder_guidance=guidance)[stages.decoder.image_size]
+        for image, (colour, shape, background) in zip(images, attributes, strict=True):
             colour_hits += dominant_colour(image) == colour
             shape_hits += dominant_shape(image) == shape
             zero_shot_hits += zero_shot_shape(clip, image, colour, background) == shape
@@ -117,7 +119,8 @@ def trained_prompts() -> list[tuple[str, str, str]]:
     return [(c, s, b) for c, s in training_pairs() for b in world.BACKGROUNDS]
 
 
-def decoder_on_rendered_embeddings(stages: InProcessCascade, clip: FrozenClip, seed: int) -> dict[str, dict[str, float]]:
+def decoder_on_rendered_embeddings(stages: InProcessCascade, clip: FrozenClip,
+                                   seed: int) -> dict[str, dict[str, float]]:
     """The decoder alone: fed the CLIP image embedding of a rendered scene and its prompt (no prior),
     on held-out and on trained pairs, every background; the asked colour and shape hit rates. It tells
     a decoder that cannot draw a pair from a prior that cannot find its embedding."""
@@ -132,8 +135,9 @@ def decoder_on_rendered_embeddings(stages: InProcessCascade, clip: FrozenClip, s
                                                       stages.text_encoder.unconditional(),
                                                       d.num_inference_steps, d.guidance_scale, d.scheduler,
                                                       generator))
-        result[name] = {"colour": sum(dominant_colour(i) == a[0] for i, a in zip(images, attributes)) / len(images),
-                        "shape": sum(dominant_shape(i) == a[1] for i, a in zip(images, attributes)) / len(images),
+        pairs = list(zip(images, attributes, strict=True))
+        result[name] = {"colour": sum(dominant_colour(i) == a[0] for i, a in pairs) / len(images),
+                        "shape": sum(dominant_shape(i) == a[1] for i, a in pairs) / len(images),
                         "images": len(images)}
     return result
 
@@ -169,7 +173,8 @@ def evaluate(bundle: Path, out: Path, seeds: list[int], sweep: list[float]) -> d
                     "default": attribute_accuracy(stages, clip, seeds, None),
                     "default_trained_pairs": attribute_accuracy(stages, clip, seeds, None, trained_prompts()),
                     "decoder_on_rendered_embeddings": decoder_on_rendered_embeddings(stages, clip, seed=0),
-                    "decoder_guidance_sweep": {str(g): attribute_accuracy(stages, clip, seeds, g) for g in sweep}}
+                    "decoder_guidance_sweep": {str(g): attribute_accuracy(stages, clip, seeds, g)
+                                               for g in sweep}}
     held_out = world.held_out_prompts()
     backgrounds = len(world.BACKGROUNDS)
     sheet_prompts = [world.prompt(*held_out[i * backgrounds + i % backgrounds])

@@ -167,7 +167,7 @@ class Bundle:
             return loader(folder)
         except BundleError:
             raise
-        except Exception as error:  # noqa: BLE001 - every load failure is a bundle problem
+        except Exception as error:  # every load failure is a bundle problem
             files = required_files(folder, role)
             named = files[-1] if files else folder
             raise BundleError(f"{self._rel(named)}: cannot load: {one_line(error)}") from error

@@ -85,7 +85,8 @@ class DecoderModel(DiffusionStageModel):
             shape=(rows, channels, self.image_size, self.image_size), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
             device=self.device, dtype=self.dtype, guidance_scale=job.guidance_scale, eta=job.eta,
-            latents=job.latents, conditioning=dict(zip(_KEYS, (hidden_states, time_embeddings, mask))))
+            latents=job.latents,
+            conditioning=dict(zip(_KEYS, (hidden_states, time_embeddings, mask), strict=True)))
 
     @torch.inference_mode()
     def predict(self, batch: list[Trajectory]) -> list[torch.Tensor]:

@@ -35,7 +35,7 @@ async def api_errors(request: web.Request, handler):
         if error.status < 400:
             raise
         failure = ApiError(error.status, error.reason, status="INVALID_ARGUMENT")
-    except Exception:  # noqa: BLE001 - a bug: logged with its traceback, the caller sees no detail
+    except Exception:  # a bug: logged with its traceback, the caller sees no detail
         logger.exception("unexpected error in %s %s", request.method, request.path)
         failure = ApiError(500, "internal error", error_type="server_error", status="INTERNAL")
     response = failure.response()

@@ -52,7 +52,8 @@ def parse_steps(values: list[str] | str) -> dict[str, int]:
     steps: dict[str, int] = {}
     for item in (i.strip() for i in items if i.strip()):
         stage, _, count = item.partition("=")
-        if stage.strip() not in stage_registry.sampled_stages() or not count.strip().isdigit() or int(count) < 1:
+        if (stage.strip() not in stage_registry.sampled_stages() or not count.strip().isdigit()
+                or int(count) < 1):
             raise ValueError(f"{item!r}: expected STAGE=N, N >= 1, STAGE one of "
                              f"{', '.join(stage_registry.sampled_stages())}")
         steps[stage.strip()] = int(count)

@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import torch
@@ -42,9 +43,10 @@ RETRY_BACKOFF_SECONDS = (0.2, 0.8, 2.0)
 
 @dataclass
 class StageOutcome:
-    """Filled in by a stage call once its stream ends."""
+    """Filled in by a stage call once its stream ends: `result` is that stage's response (its message
+    type differs from stage to stage)."""
 
-    result: object = None
+    result: Any = None
     seconds: float = 0.0
 
 
@@ -143,8 +145,8 @@ class GenerationChain:
                 output_dtype=hop_dtype(stage, stages))
             async for event in self.run_diffusion_stage(
                     stage, stage, deadline, images,
-                    lambda channel, timeout: upsampler_pb2_grpc.UpsamplerServiceStub(channel).UpsampleImage(
-                        upsample, timeout=timeout, metadata=self._upsample_metadata)):
+                    lambda channel, timeout, upsample=upsample: upsampler_pb2_grpc.UpsamplerServiceStub(
+                        channel).UpsampleImage(upsample, timeout=timeout, metadata=self._upsample_metadata)):
                 yield event
 
     @staticmethod

@@ -147,13 +147,13 @@ class ImageFlows:
         """A strip from `start` to `end`: CLIP image embeddings interpolated spherically, decoder noise
         held fixed (DDIM-inverted from the input images, interpolated likewise when both are images)."""
         endpoints = (request.start, request.end)
-        for name, endpoint in zip(("start", "end"), endpoints):
+        for name, endpoint in zip(("start", "end"), endpoints, strict=True):
             if endpoint.WhichOneof("source") is None:
                 raise InvalidArgument(name, "must be an image or a prompt")
             if endpoint.HasField("prompt"):
                 check_prompt(endpoint.prompt, f"{name}.prompt", self._limits)
         images = [open_image(e.image.encoded, f"{n}.image.encoded") if e.HasField("image") else None
-                  for n, e in zip(("start", "end"), endpoints)]
+                  for n, e in zip(("start", "end"), endpoints, strict=True)]
         count = check_count(request.num_images, "num_images", 2, self._limits.max_images)
         check_stage_knobs(request, sampled_stages(), self._limits)
         prompts = [e.prompt for e in endpoints if e.HasField("prompt")]

@@ -1,6 +1,7 @@
 """GenerationService: the public API, a thin layer over the chain and the image flows."""
 
 from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from services.orchestrator.chain import GenerationChain
 from services.orchestrator.deadline import Deadline
@@ -9,10 +10,12 @@ from services.runtime.errors import grpc_errors
 from services.telemetry.request_log import logged_request
 from unclip.v1 import generation_pb2, generation_pb2_grpc
 
-Flow = Callable[[object, Deadline], AsyncIterator[generation_pb2.GenerationEvent]]
+Request = TypeVar("Request")
+Flow = Callable[[Request, Deadline], AsyncIterator[generation_pb2.GenerationEvent]]
 
 
-def _streamed(name: str, flow: Callable[["GenerationServicer"], Flow], response_type: type) -> Callable:
+def _streamed(name: str, flow: Callable[["GenerationServicer"], Flow[Request]],
+              response_type: type) -> Callable:
     """The RPC `name`: `flow`'s events for the request under the call's deadline, each in a
     `response_type`; errors mapped to statuses, one log line per call."""
     async def method(self, request, context):

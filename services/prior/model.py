@@ -63,7 +63,8 @@ class PriorModel(DiffusionStageModel):
         if job.guidance_scale > 1.0:
             text = TextTensors.cat([job.unconditional.expand(rows), text])
         text = text.to(self.device, self.dtype)
-        conditioning = dict(zip(_KEYS, (text.text_embedding, text.token_states, text.attention_mask)))
+        conditioning = dict(zip(_KEYS, (text.text_embedding, text.token_states, text.attention_mask),
+                                strict=True))
         return start_trajectory(
             shape=(rows, self.embedding_dim), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,

@@ -88,8 +88,11 @@ class DiffusionStage:
                       "unclip.guidance_scale": trajectory.guidance_scale,
                       "unclip.scheduler": type(trajectory.scheduler).__name__,
                       "unclip.images": trajectory.latents.shape[0]}
+        batcher = batcher or self.batcher
+        if batcher is None:
+            raise Unavailable(self.stage, "the model is still loading")
         with tracer().start_as_current_span("sampling loop", attributes=attributes):
-            async with aclosing((batcher or self.batcher).events(trajectory)) as events:
+            async with aclosing(batcher.events(trajectory)) as events:
                 async for item in events:
                     if isinstance(item, Progress):
                         yield response_type(progress=sampling_pb2.StepProgress(
@@ -122,5 +125,5 @@ class DiffusionStageService(StageService):
             model = triton_stage_model(self.stage, bundle, settings)
         else:
             model = self.load_model(bundle)
-        self.holder.attach(model, lambda model: StepBatcher(model, settings.max_batch_size, settings.max_queue,
-                                                            settings.batch_join, self.stage))
+        self.holder.attach(model, lambda model: StepBatcher(
+            model, settings.max_batch_size, settings.max_queue, settings.batch_join, self.stage))

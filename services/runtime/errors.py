@@ -131,7 +131,7 @@ def grpc_errors(method: Callable) -> Callable:
                     yield response
             except grpc.aio.AbortError:
                 raise
-            except Exception as error:  # noqa: BLE001 - every error becomes a status
+            except Exception as error:  # every error becomes a status
                 await _abort(error, method, args[-1])
         return streaming
 
@@ -144,6 +144,6 @@ def grpc_errors(method: Callable) -> Callable:
             return await method(*args)
         except grpc.aio.AbortError:
             raise
-        except Exception as error:  # noqa: BLE001 - every error becomes a status
+        except Exception as error:  # every error becomes a status
             await _abort(error, method, args[-1])
     return unary

@@ -14,6 +14,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -126,7 +127,7 @@ class StageServer:
             started = time.perf_counter()
             try:
                 await asyncio.to_thread(self._load)
-            except Exception as error:  # noqa: BLE001 - any load failure ends the process
+            except Exception as error:  # any load failure ends the process
                 await self._fail("cannot load the model", error)
             MODEL_LOAD_SECONDS.labels(self.stage).set(time.perf_counter() - started)
         # What start-up made (modules, the model) lives as long as the process: out of the
@@ -149,7 +150,8 @@ class StageServer:
         except TimeoutError:
             logger.warning("%s stage: grace ran out with %d call(s) in flight; cancelling them",
                            self.stage, self.in_flight)
-        await self._server.stop(max(0.0, deadline - loop.time()))
+        if self._server is not None:
+            await self._server.stop(max(0.0, deadline - loop.time()))
         # Anything a call left pending (a task, a waiter) is reported when it is collected; full
         # collections are rare after gc.freeze() and need not come before the process exits, so
         # one is run while the log still takes the report.
@@ -160,11 +162,12 @@ class StageServer:
         for service in ("", *self.services):
             await self._health.set(service, status)
 
-    async def _fail(self, what: str, error: Exception) -> None:
+    async def _fail(self, what: str, error: Exception) -> NoReturn:
         """One clear log line (the trace only at debug level), then exit 1."""
         logger.error("%s stage %s: %s", self.stage, what, str(error) or type(error).__name__)
         logger.debug("%s stage %s", self.stage, what, exc_info=error)
-        await self._server.stop(None)
+        if self._server is not None:
+            await self._server.stop(None)
         raise SystemExit(1)
 
     def admitted(self, behavior: Callable, method: str) -> Callable:
@@ -239,9 +242,13 @@ async def run_until_signal(server: StageServer) -> None:
     loop = asyncio.get_running_loop()
     received: asyncio.Future[signal.Signals] = loop.create_future()
     signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal(signum: signal.Signals) -> None:
+        if not received.done():
+            received.set_result(signum)
+
     for signum in signals:
-        loop.add_signal_handler(
-            signum, lambda s=signum: received.done() or received.set_result(s))
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
         if not server.started:
             await server.start()

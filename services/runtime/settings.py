@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from services import stage_registry
 
@@ -180,9 +181,9 @@ def add_flags(group, options: tuple[Option, ...], defaults: Mapping[str, object]
 
 
 def read_options(options: tuple[Option, ...], args: argparse.Namespace, environ: Mapping[str, str],
-                 field_names: Mapping[str, str] | None = None) -> dict[str, object]:
+                 field_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The parsed value of each option given as a flag (first) or in `environ`, by field name."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for option in options:
         if not hasattr(args, option.dest):
             continue
@@ -202,7 +203,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     """Adds the runtime flags of `stage` (the orchestrator gets --peer and --auth-tokens-file)."""
     role = stage_registry.get(stage).role
     defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": stage_registry.get(stage).port}
-    options = tuple(o for o in SERVER_OPTIONS if not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
+    options = tuple(o for o in SERVER_OPTIONS
+                    if not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
     add_flags(parser.add_argument_group("server"), options, defaults, SERVER_FIELDS)
     parser.set_defaults(**{_STAGE_ATTR: stage})
 

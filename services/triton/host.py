@@ -85,7 +85,8 @@ def serve(args: argparse.Namespace) -> int:
     restricted = [endpoint for endpoint in DEFAULT_PROTECTED_ENDPOINTS
                   if not (args.allow_shared_memory and endpoint == "shared-memory")]
     signal.signal(signal.SIGTERM, _interrupt)
-    with Triton(config=config, security_config=TritonSecurityConfig(restricted_endpoints=restricted)) as triton:
+    with Triton(config=config,
+                security_config=TritonSecurityConfig(restricted_endpoints=restricted)) as triton:
         triton.bind(
             model_name=args.model_name or spec.stage,
             infer_func=[_infer_function(spec, load) for _ in range(args.instances)],

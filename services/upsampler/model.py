@@ -103,14 +103,14 @@ class UpsamplerModel(DiffusionStageModel):
     def predict(self, batch: list[Trajectory]) -> list[torch.Tensor]:
         """One forward per network in use: trajectories on their last step go through `last`."""
         keys = ("image", "class_labels") if self.conditions_on_level else ("image",)
-        outputs: list[torch.Tensor | None] = [None] * len(batch)
+        outputs: dict[int, torch.Tensor] = {}
         for network in {id(n): n for n in (self.first, self.last)}.values():
             members = [i for i, t in enumerate(batch) if self._network(t) is network]
             if members:
                 results = batched_forward([batch[i] for i in members], keys, partial(_run, network))
-                for i, output in zip(members, results):
+                for i, output in zip(members, results, strict=True):
                     outputs[i] = output
-        return outputs
+        return [outputs[i] for i in range(len(batch))]
 
     def _network(self, trajectory: Trajectory) -> ModelMixin:
         return self.last if trajectory.is_last_step else self.first

@@ -88,4 +88,5 @@ def test_each_published_layout_verifies_with_the_stages_it_has(tmp_path, capsys,
     assert set(bundle.manifest.stages) == stages
     assert bundle.roles("text_encoder") == text_roles
     assert main(["bundle", "verify", str(folder)]) == 0
-    assert capsys.readouterr().out.splitlines() == [f"{stage}: ok" for stage in model_stages() if stage in stages]
+    assert capsys.readouterr().out.splitlines() == [f"{stage}: ok" for stage in model_stages()
+                                                    if stage in stages]

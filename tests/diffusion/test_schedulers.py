@@ -16,8 +16,9 @@ PRIOR_CONFIG = {**DECODER_CONFIG, "variance_type": "fixed_small_log", "predictio
                 "clip_sample_range": 5.0}
 
 
-@pytest.mark.parametrize("name, cls", list(zip(SCHEDULER_NAMES, (UnCLIPScheduler, DDPMScheduler, DDIMScheduler,
-                                                                   DPMSolverMultistepScheduler))))
+@pytest.mark.parametrize("name, cls", list(zip(SCHEDULER_NAMES,
+                                               (UnCLIPScheduler, DDPMScheduler, DDIMScheduler,
+                                                DPMSolverMultistepScheduler), strict=True)))
 def test_build_by_name_keeps_schedule_and_prediction_type(name, cls):
     scheduler = build_scheduler(name, PRIOR_CONFIG)
     assert isinstance(scheduler, cls)

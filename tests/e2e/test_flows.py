@@ -47,7 +47,7 @@ def test_variations_are_reproducible_and_varied(client, picture):
 @pytest.mark.parametrize("start, end", [("a red circle", "a blue square"), ("image", "a blue square"),
                                         ("image", "image")])
 def test_interpolation_strip(client, picture, start, end):
-    source = lambda s: png(picture) if s == "image" else s  # noqa: E731
+    source = lambda s: png(picture) if s == "image" else s
     strip = client.interpolate(source(start), source(end), num_images=3, size=64, seed=1, stages=FAST)
     assert len(strip.png_images) == 3
 
@@ -119,9 +119,9 @@ def test_cli_flows_against_the_mesh(mesh, picture, tmp_path, argv, count):
     mask.write_bytes(png(marks))
     args = [a.format(image=image, mask=mask) for a in argv]
     out = tmp_path / "out.png"
-    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", *args, "--target", mesh.target, "--size", "64",
-                    "--seed", "3", "--decoder-steps", "2", "-o", str(out)], check=True, timeout=120,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", *args, "--target", mesh.target,
+                    "--size", "64", "--seed", "3", "--decoder-steps", "2", "-o", str(out)],
+                   check=True, timeout=120, capture_output=True)
     written = [out] if count == 1 else [out.with_name(f"out-{i}.png") for i in range(count)]
     assert [Image.open(path).size for path in written] == [(64, 64)] * count
 

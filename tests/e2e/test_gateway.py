@@ -155,7 +155,7 @@ def test_a_caller_that_gives_up_frees_the_mesh(mesh):
 def _raised(call) -> BaseException | None:
     try:
         call()
-    except Exception as error:  # noqa: BLE001 - inspected by the test
+    except Exception as error:  # inspected by the test
         return error
     return None
 

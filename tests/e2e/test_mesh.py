@@ -53,7 +53,7 @@ def test_mesh_equals_the_stages_called_in_one_process(mesh, client):
     finally:
         torch.set_num_threads(threads)
     remote = client.generate("a red circle", num_images=2, size=256, seed=9, stages=FAST)
-    for png, pixels in zip(remote.png_images, local.images):
+    for png, pixels in zip(remote.png_images, local.images, strict=True):
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), pixels.permute(1, 2, 0).numpy())
 
 

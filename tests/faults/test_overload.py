@@ -1,11 +1,12 @@
 """Ten times capacity: rejections come fast, admitted requests complete, memory stays bounded and the
 mesh recovers.
 
-Capacity is the orchestrator's --max-queue 2 (generations at once); 20 callers (asyncio tasks) send back to back
-for a few seconds, each trying again 0.25 s after a refusal. Scaled for two busy cores: a production mesh has more of everything, the ratio
-is what is tested. In a cluster the orchestrator has its own node; here it shares the cores with
-the stages' denoising, so the stage processes run at a lower CPU priority (nice 10) to approximate
-that: otherwise the rejections' tail measures the kernel's scheduler, not the mesh.
+Capacity is the orchestrator's --max-queue 2 (generations at once); 20 callers (asyncio tasks) send back
+to back for a few seconds, each trying again 0.25 s after a refusal. Scaled for two busy cores: a
+production mesh has more of everything, the ratio is what is tested. In a cluster the orchestrator has
+its own node; here it shares the cores with the stages' denoising, so the stage processes run at a lower CPU
+priority (nice 10) to approximate that: otherwise the rejections' tail measures the kernel's scheduler, not
+the mesh.
 """
 
 import asyncio

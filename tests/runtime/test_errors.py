@@ -151,9 +151,9 @@ def test_abort_by_the_method_is_kept():
 
 
 def test_internal_error_is_logged_with_traceback_but_not_sent(caplog):
-    with caplog.at_level(logging.ERROR, logger=errors.__name__):
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            asyncio.run(unary(b"bug"))
+    with caplog.at_level(logging.ERROR, logger=errors.__name__), \
+            pytest.raises(grpc.aio.AioRpcError) as caught:
+        asyncio.run(unary(b"bug"))
     assert SECRET not in (caught.value.details() or "")
     assert SECRET not in str(caught.value.trailing_metadata() or "")
     record = next(r for r in caplog.records if r.name == errors.__name__)

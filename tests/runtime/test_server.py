@@ -239,7 +239,7 @@ def test_a_task_left_pending_is_reported_when_the_server_stops(caplog):
     async def scenario():
         async with running() as (stage_server, _, _):
             waiter = asyncio.Queue()
-            asyncio.ensure_future(waiter.get())  # left behind, as a cancelled call's wait once was
+            asyncio.ensure_future(waiter.get())  # noqa: RUF006 - left behind, as a cancelled call's wait once was
             del waiter
             await stage_server.drain_and_stop()
 
@@ -260,9 +260,8 @@ def test_load_failure_exits_non_zero_with_one_clear_line(caplog, capsys):
         async with running(load=load):
             pass
 
-    with caplog.at_level(logging.INFO, logger=server_module.__name__):
-        with pytest.raises(SystemExit) as caught:
-            asyncio.run(scenario())
+    with caplog.at_level(logging.INFO, logger=server_module.__name__), pytest.raises(SystemExit) as caught:
+        asyncio.run(scenario())
     assert caught.value.code == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == [

@@ -21,9 +21,11 @@ def test_num_inference_steps():
     steps = validation.num_inference_steps
     assert steps(Params(), "sampling.num_inference_steps", default=25, maximum=1000) == 25
     assert steps(Params(num_inference_steps=1), "sampling.num_inference_steps", default=25, maximum=1000) == 1
-    assert steps(Params(num_inference_steps=1000), "sampling.num_inference_steps", default=25, maximum=1000) == 1000
+    assert steps(Params(num_inference_steps=1000), "sampling.num_inference_steps",
+                 default=25, maximum=1000) == 1000
     for bad in (0, -3, 1001):
-        error = invalid(steps, Params(num_inference_steps=bad), "sampling.num_inference_steps", default=25, maximum=1000)
+        error = invalid(steps, Params(num_inference_steps=bad), "sampling.num_inference_steps",
+                        default=25, maximum=1000)
         assert error.field == "sampling.num_inference_steps"
         assert error.message == f"sampling.num_inference_steps: must be from 1 to 1000, got {bad}"
 

@@ -113,7 +113,7 @@ def test_a_checkpoint_without_image_encoder_refuses_images(tiny_karlo, tmp_path)
     folder = shutil.copytree(tiny_karlo.root, tmp_path / "karlo",
                              ignore=shutil.ignore_patterns("image_encoder", "feature_extractor"))
     model = TextEncoderModel.load(open_bundle(folder))
-    with pytest.raises(FailedPrecondition, match="^images: .*image_encoder/"):
+    with pytest.raises(FailedPrecondition, match=r"^images: .*image_encoder/"):
         model.encode_image(torch.from_numpy(np.zeros((1, 8, 8, 3), dtype=np.uint8)))
 
 

@@ -40,7 +40,8 @@ def test_demo_bundle_draws_the_asked_shape(pairs, at_least):
     stages = InProcessCascade.open(BUNDLE)
     images = images_by_size(stages, [world.prompt(c, s, "white") for c, s in pairs], seed=0, size=64)[64]
     drawn = [dominant_shape(image) for image in images]
-    assert sum(d == s for d, (_, s) in zip(drawn, pairs)) >= at_least, list(zip(pairs, drawn))
+    assert sum(d == s for d, (_, s) in zip(drawn, pairs, strict=True)) >= at_least, \
+        list(zip(pairs, drawn, strict=True))
 
 
 @pytest.mark.skipif(not (BUNDLE / "unclip_bundle.json").is_file(), reason="no demo bundle")

@@ -74,9 +74,9 @@ def test_mesh_with_the_decoder_on_triton_gives_the_native_image(tiny_bundle, tri
     fast = {"prior": Sampling(steps=2), "decoder": Sampling(steps=2)}
     triton_args = ("--model-backend", "triton", "--triton-url", triton_decoder.url,
                    "--triton-shared-memory", "system")
-    with _DecoderOnTriton(tiny_bundle.root, triton_args, stage_args=("--torch-threads", "1")) as mesh:
-        with GenerationClient(mesh.target) as client:
-            remote = client.generate("a red circle", num_images=2, size=64, seed=9, stages=fast)
+    with _DecoderOnTriton(tiny_bundle.root, triton_args, stage_args=("--torch-threads", "1")) as mesh, \
+            GenerationClient(mesh.target) as client:
+        remote = client.generate("a red circle", num_images=2, size=64, seed=9, stages=fast)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

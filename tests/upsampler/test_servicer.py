@@ -14,7 +14,8 @@ from unclip.v1 import sampling_pb2, tensor_pb2, upsampler_pb2, upsampler_pb2_grp
 
 def request(images, steps=2, **extra):
     return upsampler_pb2.UpsampleImageRequest(
-        images=images if isinstance(images, tensor_pb2.Tensor) else to_proto(images), sampling=sampling_pb2.SamplingParams(num_inference_steps=steps),
+        images=images if isinstance(images, tensor_pb2.Tensor) else to_proto(images),
+        sampling=sampling_pb2.SamplingParams(num_inference_steps=steps),
         random=sampling_pb2.RandomState(seed=1), **extra)
 
 

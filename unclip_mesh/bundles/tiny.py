@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from diffusers import PriorTransformer, UnCLIPScheduler, UNet2DConditionModel, UNet2DModel
@@ -69,7 +70,11 @@ def _super_res_256() -> UNet2DModel:
                        up_block_types=("ResnetUpsampleBlock2D",) * 2)
 
 
-def _components() -> dict[str, Callable[[], object]]:
+class _Savable(Protocol):
+    def save_pretrained(self, save_directory: Path) -> None: ...
+
+
+def _components() -> dict[str, Callable[[], _Savable]]:
     """Folder -> factory of a diffusers component (model or scheduler) with save_pretrained."""
     from services.upsampler.pixel_shuffle_unet import PixelShuffleUNet
 
@@ -86,7 +91,8 @@ def _components() -> dict[str, Callable[[], object]]:
             mid_block_type="UNetMidBlock2DSimpleCrossAttn", block_out_channels=(16, 32),
             norm_num_groups=8, cross_attention_dim=CROSS_ATTENTION_DIM, attention_head_dim=8,
             resnet_time_scale_shift="scale_shift", class_embed_type="identity"),
-        "decoder_scheduler": lambda: UnCLIPScheduler(variance_type="learned_range", prediction_type="epsilon"),
+        "decoder_scheduler": lambda: UnCLIPScheduler(variance_type="learned_range",
+                                                     prediction_type="epsilon"),
         "super_res_first": _super_res_256,
         "super_res_last": _super_res_256,
         "super_res_scheduler": lambda: UnCLIPScheduler(variance_type="fixed_small_log",

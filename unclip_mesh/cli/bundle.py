@@ -10,7 +10,8 @@ def add_parser(subparsers) -> None:
     tiny = actions.add_parser("tiny", help="write a tiny randomly initialised bundle (for tests)")
     tiny.add_argument("output")
     tiny.add_argument("--seed", type=int, default=0)
-    karlo = actions.add_parser("tiny-karlo", help="write a tiny random checkpoint in Karlo's diffusers layout")
+    karlo = actions.add_parser("tiny-karlo",
+                               help="write a tiny random checkpoint in Karlo's diffusers layout")
     karlo.add_argument("output")
     karlo.add_argument("--seed", type=int, default=0)
     karlo.add_argument("--layout", default="combined",

@@ -70,7 +70,7 @@ def call_and_write(args, call: Callable) -> int:
     except grpc.RpcError as error:
         print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
         return 1
-    for path, png in zip(output_paths(args.output, len(result.png_images)), result.png_images):
+    for path, png in zip(output_paths(args.output, len(result.png_images)), result.png_images, strict=True):
         path.write_bytes(png)
         print(f"wrote {path} ({result.size}x{result.size}, seed {result.seed})")
     return 0

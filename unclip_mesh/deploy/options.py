@@ -1,7 +1,7 @@
 """What a render is asked for: an overlay's profile plus the caller's choices."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from unclip_mesh.deploy.images import split_reference, stage_image
 from unclip_mesh.deploy.profiles import PROFILES, Profile

@@ -4,9 +4,10 @@
 names, matched against the node label given by RenderOptions.pool_label.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any
 
 from unclip_mesh.deploy.stages import all_stages
 
@@ -64,7 +65,7 @@ CPU_DEMO = replace(
     stages=MappingProxyType({stage: replace(p, max_replicas=3) for stage, p in BASE.stages.items()}))
 
 
-def _gpu(pool: str, cpu: tuple[str, str], memory: tuple[str, str], **scaling: float) -> StageProfile:
+def _gpu(pool: str, cpu: tuple[str, str], memory: tuple[str, str], **scaling: Any) -> StageProfile:
     return StageProfile(cpu=cpu, memory=memory, gpus=1, node_pool=pool, max_batch_size=8,
                         max_queue=64, **scaling)
 

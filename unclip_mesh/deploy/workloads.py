@@ -103,7 +103,7 @@ def _placement(stage: str, options: RenderOptions) -> dict:
 
 def _volumes(stage: str, options: RenderOptions) -> tuple[list[dict], list[dict]]:
     volumes = [{"name": "tmp", "emptyDir": {"sizeLimit": options.profile.scratch_size}}]
-    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    mounts: list[dict] = [{"name": "tmp", "mountPath": "/tmp"}]
     if stage in model_stages():
         volumes.append({"name": "models", "persistentVolumeClaim": {"claimName": BUNDLE_CLAIM,
                                                                     "readOnly": True}})
