@@ -6,6 +6,7 @@ from services.orchestrator import chain, deadline, flows
 from services.orchestrator.chain import GenerationChain
 from services.orchestrator.request_checks import RequestLimits
 from services.orchestrator.servicer import GenerationServicer
+from services.runtime.shared_memory import SharedMemory
 from tests.orchestrator.fake_channel import FakeClock
 from tests.orchestrator.fake_stages import FakeMesh
 
@@ -25,8 +26,8 @@ def mesh(clock) -> FakeMesh:
     return FakeMesh(clock)
 
 
-def servicer_over(mesh: FakeMesh) -> GenerationServicer:
-    return GenerationServicer(GenerationChain(mesh.clients(), RequestLimits()))
+def servicer_over(mesh: FakeMesh, shared: SharedMemory | None = None) -> GenerationServicer:
+    return GenerationServicer(GenerationChain(mesh.clients(), RequestLimits(), shared))
 
 
 @pytest.fixture

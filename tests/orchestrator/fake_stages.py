@@ -4,8 +4,9 @@ FakeMesh answers the stage stubs' calls on fake channels (fake_channel.FakeChann
 replicas per stage, with small tensors of the shapes the real stages send: the text encoder's rows
 are drawn from each prompt's (or image's) own seed; the prior, the decoder and the upsamplers
 stream `num_inference_steps` progress messages (DEFAULT_STEPS when unset), take `seconds[stage]`
-on the clock, then send a result whose generator state names the call that made it. A Fault in
-`faults` makes a replica fail or stall on every call.
+on the clock, then send a result whose generator state names the call that made it; images go
+through `shared` memory when the call's metadata names a marker there, as the real stages do. A Fault
+in `faults` makes a replica fail or stall on every call.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from google.protobuf.message import Message
 from services import stage_registry
 from services.orchestrator.stage_clients import MeshClients
 from services.runtime.image_dtype import cast_images, to_float
+from services.runtime.shared_memory import SharedMemory, for_reply
 from services.runtime.tensor_codec import from_proto, to_proto
 from tests.orchestrator.fake_channel import Call, FakeChannel, FakeClock, StageFailure
 from unclip.v1 import (
@@ -86,31 +88,31 @@ def encode_image(call: Call) -> text_encoder_pb2.EncodeImageResponse:
         [drawn(image.numpy().tobytes(), EMBEDDING_WIDTH) for image in pixels])))
 
 
-def image_embeddings(call: Call, state: bytes) -> prior_pb2.ImageEmbeddings:
+def image_embeddings(call: Call, state: bytes, shared: SharedMemory | None) -> prior_pb2.ImageEmbeddings:
     text = from_proto(call.request.text.text_embedding, "text.text_embedding")
     return prior_pb2.ImageEmbeddings(image_embeddings=to_proto(-text), generator_state=state)
 
 
-def decode_image(call: Call, state: bytes) -> decoder_pb2.Images:
+def decode_image(call: Call, state: bytes, shared: SharedMemory | None) -> decoder_pb2.Images:
     """Each image one colour, from its embedding's first three values."""
     embeddings = from_proto(call.request.image_embeddings, "image_embeddings")
     side = stage_registry.get("decoder").output_size
     images = torch.tanh(embeddings[:, :3])[:, :, None, None].expand(-1, 3, side, side)
-    return decoder_pb2.Images(images=to_proto(cast_images(images, call.request.output_dtype)),
+    return decoder_pb2.Images(images=to_proto(cast_images(images, call.request.output_dtype), shared),
                               generator_state=state)
 
 
-def invert_image(call: Call, state: bytes) -> Message:
+def invert_image(call: Call, state: bytes, shared: SharedMemory | None) -> Message:
     images = from_proto(call.request.images, "images")
     return to_proto(drawn(images.numpy().tobytes(), *images.shape))
 
 
-def upsample_image(call: Call, state: bytes) -> decoder_pb2.Images:
+def upsample_image(call: Call, state: bytes, shared: SharedMemory | None) -> decoder_pb2.Images:
     """The images enlarged, nearest neighbour, to the stage's side."""
     low = to_float(from_proto(call.request.images, "images"))
     side = stage_registry.get(call.stage).output_size
     high = F.interpolate(low, size=(side, side), mode="nearest")
-    return decoder_pb2.Images(images=to_proto(cast_images(high, call.request.output_dtype)),
+    return decoder_pb2.Images(images=to_proto(cast_images(high, call.request.output_dtype), shared),
                               generator_state=state)
 
 
@@ -133,8 +135,10 @@ class FakeMesh:
     """`replicas` fake replicas of each of `stages` (addresses "STAGE-INDEX"); `calls` records every
     call in order; `stalled` is set once a stalling replica has sent what it sends."""
 
-    def __init__(self, clock: FakeClock, stages: tuple[str, ...] | None = None, replicas: int = 2):
+    def __init__(self, clock: FakeClock, stages: tuple[str, ...] | None = None, replicas: int = 2,
+                 shared: SharedMemory | None = None):
         self.clock = clock
+        self.shared = shared
         stages = stage_registry.model_stages() if stages is None else stages
         self.addresses = {stage: [f"{stage}-{index}" for index in range(replicas)] for stage in stages}
         self.seconds = dict.fromkeys(stages, 1.0)
@@ -172,7 +176,7 @@ class FakeMesh:
             yield response(progress=sampling_pb2.StepProgress(step=step + 1, total_steps=steps))
         await self._misbehave(call, fault)
         self.clock.advance(self.seconds[call.stage])
-        yield response(result=result(call, state))
+        yield response(result=result(call, state, for_reply(self.shared, call.metadata)))
 
     async def _misbehave(self, call: Call, fault: Fault | None) -> None:
         """Fails as a real server would on a stub of another service, or as `fault` says."""

@@ -11,9 +11,11 @@ from PIL import Image
 
 from services import stage_registry
 from services.orchestrator.chain import RETRY_BACKOFF_SECONDS
+from services.runtime.shared_memory import METADATA_KEY, SharedMemory
+from tests.orchestrator.conftest import servicer_over
 from tests.orchestrator.fake_caller import FakeServicerContext, ask
 from tests.orchestrator.fake_channel import CANCELLED
-from tests.orchestrator.fake_stages import Fault
+from tests.orchestrator.fake_stages import FakeMesh, Fault
 from unclip.v1 import generation_pb2, sampling_pb2, tensor_pb2
 
 SIZE_STAGES = {
@@ -122,6 +124,18 @@ def test_each_stage_resumes_the_generator_state_and_takes_the_output_the_previou
 def test_without_a_seed_the_seed_the_prior_drew_from_is_reported(servicer, mesh):
     answer = ask(servicer.GenerateImages, text_to_image(64))
     assert answer.result.seed == mesh.calls_to("prior")[0].request.random.seed
+
+
+def test_upsamplers_may_reply_through_shared_memory_and_the_chain_removes_each_region(clock, tmp_path):
+    shared = SharedMemory(tmp_path, min_bytes=1)
+    mesh = FakeMesh(clock, shared=shared)
+    answer = ask(servicer_over(mesh, shared).GenerateImages, text_to_image(1024))
+    assert picture_sides(answer.result.png_images) == {(1024, 1024, "RGB")}
+    marker = ((METADATA_KEY, shared.marker()),)
+    assert [c.metadata for c in mesh.calls] == [(), (), (), marker, marker]
+    assert all(c.replies[-1].result.images.HasField("shared_memory")
+               for c in mesh.calls_to("upsampler_256") + mesh.calls_to("upsampler_1024"))
+    assert [path.name for path in tmp_path.iterdir()] == [shared.marker()]
 
 
 @pytest.mark.parametrize("stage, fault", [

@@ -168,7 +168,7 @@ def test_a_flows_remaining_deadline_reaches_each_of_its_calls(servicer, mesh):
     assert [c.timeout for c in mesh.calls] == [50.0, 49.0, 48.0, 47.0, 46.0]
 
 
-@pytest.mark.parametrize("method, request_, field", [
+@pytest.mark.parametrize("method, bad_request, field", [
     ("CreateVariations", generation_pb2.CreateVariationsRequest(
         image=generation_pb2.ImageInput(encoded=b"not an image")), "image.encoded"),
     ("InterpolateImages", generation_pb2.InterpolateImagesRequest(
@@ -179,7 +179,7 @@ def test_a_flows_remaining_deadline_reaches_each_of_its_calls(servicer, mesh):
         image=generation_pb2.ImageInput(encoded=png()), prompt="a window"), "mask"),
 ])
 def test_bad_input_is_invalid_argument_naming_the_field_before_any_stage_is_called(
-        servicer, mesh, method, request_, field):
-    answer = ask(getattr(servicer, method), request_)
+        servicer, mesh, method, bad_request, field):
+    answer = ask(getattr(servicer, method), bad_request)
     assert answer.code == grpc.StatusCode.INVALID_ARGUMENT and answer.details.startswith(f"{field}:")
     assert answer.events == [] and mesh.calls == []
