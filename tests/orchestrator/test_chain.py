@@ -101,7 +101,7 @@ def test_the_event_stream_has_each_stages_progress_and_timing_then_the_images(se
 def test_the_text_encoding_is_repeated_for_each_image_asked(servicer, mesh):
     ask(servicer.GenerateImages, text_to_image(num_images=3))
     (prior,) = mesh.calls_to("prior")
-    assert list(prior.request.text.text_embedding.shape)[0] == 3
+    assert prior.request.text.text_embedding.shape[0] == 3
     (decoder,) = mesh.calls_to("decoder")
     assert decoder.request.text == prior.request.text
     assert decoder.request.unconditional == prior.request.unconditional

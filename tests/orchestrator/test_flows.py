@@ -136,9 +136,9 @@ def inpaint(**fields) -> generation_pb2.InpaintImageRequest:
     mask.paste(255, (0, 0, 40, 60))  # the left half is redrawn
     buffer = io.BytesIO()
     mask.save(buffer, format="PNG")
-    return generation_pb2.InpaintImageRequest(
-        image=generation_pb2.ImageInput(encoded=png()), mask=generation_pb2.ImageInput(encoded=buffer.getvalue()),
-        prompt="a window", size=256, **fields)
+    return generation_pb2.InpaintImageRequest(image=generation_pb2.ImageInput(encoded=png()),
+                                              mask=generation_pb2.ImageInput(encoded=buffer.getvalue()),
+                                              prompt="a window", size=256, **fields)
 
 
 def test_inpaint_draws_the_prompt_into_the_mask_and_keeps_the_other_pixels_exactly(servicer, mesh):
