@@ -158,7 +158,8 @@ def test_every_replica_down_ends_unavailable_naming_the_stage_after_the_last_bac
         servicer, mesh, clock):
     mesh.faults.update({address: Fault() for address in mesh.addresses["decoder"]})
     answer = ask(servicer.GenerateImages, text_to_image(256))
-    assert answer.code == grpc.StatusCode.UNAVAILABLE and "decoder" in answer.details
+    assert answer.code == grpc.StatusCode.UNAVAILABLE
+    assert answer.failure.stage == "decoder" and "decoder" in answer.details
     attempts = len(RETRY_BACKOFF_SECONDS) + 1
     assert [c.address for c in mesh.calls_to("decoder")] == ["decoder-0", "decoder-1"] * (attempts // 2)
     assert clock.sleeps == list(RETRY_BACKOFF_SECONDS)
@@ -170,7 +171,7 @@ def test_a_retry_does_not_back_off_beyond_the_deadline(servicer, mesh, clock):
     mesh.faults.update({address: Fault() for address in mesh.addresses["decoder"]})
     left = 0.5 + sum(RETRY_BACKOFF_SECONDS[:-1])
     answer = ask(servicer.GenerateImages, text_to_image(64), time_remaining=2.0 + left)
-    assert answer.code == grpc.StatusCode.UNAVAILABLE and "decoder" in answer.details
+    assert answer.code == grpc.StatusCode.UNAVAILABLE and answer.failure.stage == "decoder"
     assert clock.sleeps == list(RETRY_BACKOFF_SECONDS[:-1])
     assert len(mesh.calls_to("decoder")) == len(RETRY_BACKOFF_SECONDS)
 
@@ -178,7 +179,7 @@ def test_a_retry_does_not_back_off_beyond_the_deadline(servicer, mesh, clock):
 def test_invalid_argument_from_a_stage_is_not_retried(servicer, mesh, clock):
     mesh.faults["decoder-0"] = Fault(grpc.StatusCode.INVALID_ARGUMENT, "sampling.guidance_scale: too large")
     answer = ask(servicer.GenerateImages, text_to_image(256))
-    assert answer.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert answer.code == grpc.StatusCode.INVALID_ARGUMENT and answer.failure.stage == "decoder"
     assert [c.address for c in mesh.calls_to("decoder")] == ["decoder-0"]
     assert clock.sleeps == [] and not mesh.calls_to("upsampler_256")
 
@@ -197,7 +198,7 @@ def test_without_a_deadline_stage_calls_have_no_timeout(servicer, mesh):
 def test_a_stage_outlasting_the_deadline_ends_deadline_exceeded_and_is_not_retried(servicer, mesh):
     mesh.seconds["decoder"] = 20.0
     answer = ask(servicer.GenerateImages, text_to_image(256), time_remaining=10.0)
-    assert answer.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert answer.code == grpc.StatusCode.DEADLINE_EXCEEDED and answer.failure.stage == "decoder"
     assert [c.outcome for c in mesh.calls_to("decoder")] == ["DEADLINE_EXCEEDED"]
     assert not mesh.calls_to("upsampler_256")
 
