@@ -79,28 +79,32 @@ class Trajectory:
 
 
 def start_trajectory(*, shape: tuple[int, ...], scheduler_name: str, scheduler_config: Mapping,
-                     steps: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype,
+                     steps: int, generator: torch.Generator, device: torch.device,
                      guidance_scale: float = 1.0, eta: float = 0.0, latents: torch.Tensor | None = None,
                      conditioning: dict[str, torch.Tensor] | None = None) -> Trajectory:
-    """Set the timesteps and draw the initial noise exactly as UnCLIPPipeline.prepare_latents does."""
+    """Set the timesteps and draw the initial noise exactly as UnCLIPPipeline.prepare_latents does
+    (float32 whatever the network's dtype: the latents and the scheduler's arithmetic stay float32)."""
     scheduler = build_scheduler(scheduler_name, scheduler_config)
     scheduler.set_timesteps(steps, device="cpu")
     if latents is None:
-        latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        latents = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
     elif tuple(latents.shape) != tuple(shape):
         raise ValueError(f"latents: expected shape {tuple(shape)}, got {tuple(latents.shape)}")
-    latents = latents.to(device, dtype) * scheduler.init_noise_sigma
+    latents = latents.to(device, torch.float32) * scheduler.init_noise_sigma
     return Trajectory(latents=latents, scheduler=scheduler, timesteps=scheduler.timesteps,
                       generator=generator, guidance_scale=guidance_scale, eta=eta,
                       conditioning=conditioning or {})
 
 
-def batched_forward(batch: list[Trajectory], keys: tuple[str, ...],
-                    forward) -> list[torch.Tensor]:
-    """Concatenate the batch's inputs (per-row timesteps), run `forward(sample, timesteps, **cond)` once,
-    and split the output back per trajectory."""
-    sample = torch.cat([t.model_input() for t in batch])
+def batched_forward(batch: list[Trajectory], keys: tuple[str, ...], forward, dtype: torch.dtype,
+                    layout: torch.memory_format = torch.preserve_format) -> list[torch.Tensor]:
+    """Concatenate the batch's inputs (per-row timesteps), run `forward(sample, timesteps, **cond)` once
+    on the sample cast to the network's dtype and layout, and split the output back per trajectory,
+    float32 and contiguous like the latents. The conditioning is already in the network's dtype (each
+    stage's start() puts it there)."""
+    sample = torch.cat([t.model_input() for t in batch]).to(dtype=dtype, memory_format=layout)
     timesteps = torch.cat([t.timestep.expand(t.rows) for t in batch]).to(sample.device)
     conditioning = {k: torch.cat([t.conditioning[k] for t in batch]) for k in keys}
     output = forward(sample, timesteps, **conditioning)
+    output = output.to(torch.float32, memory_format=torch.contiguous_format)
     return list(output.split([t.rows for t in batch]))

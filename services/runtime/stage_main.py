@@ -21,7 +21,10 @@ def serve_stage(stage: str, argv: list[str] | None,
     parser.add_argument("stage", choices=[stage])
     add_server_arguments(parser, stage)
     args = parser.parse_args(argv)
-    settings = settings_from_args(args, os.environ)
+    try:
+        settings = settings_from_args(args, os.environ)
+    except ValueError as error:
+        parser.error(str(error))  # the setting at fault and why, exit status 2, no traceback
     tracer_provider = start_telemetry(stage, settings, os.environ)
     import torch
 

@@ -1,0 +1,145 @@
+"""A reduced compute dtype against float32, in process on the demo bundle: seconds per stage, the
+decoder step's GFLOP/s, and the drift of the final 64, 256 and 1024 px images.
+
+    python benchmarks/dtype_drift.py --bundle models/demo --compute-dtype bfloat16 [--threads 1]
+    python benchmarks/dtype_drift.py --compute-dtype bfloat16 --compute-dtype decoder=float32
+
+Every prompt and seed is generated at 1024 px by both cascades, alternating, after one warm-up each;
+the 64 and 256 px images are the decoder's and the 256 upsampler's outputs of that request (what a
+64 or 256 px request returns), quantized to 8 bits as the mesh returns them. Seconds are medians
+over the requests. The decoder step is timed alone (one guided forward, batch of one image), its
+FLOPs counted by torch's flop counter, beside a square matmul of each dtype at the same thread count.
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from services.decoder.model import DecoderJob
+from services.inprocess_cascade import CascadeResult, InProcessCascade
+from services.runtime.image_dtype import quantize
+from services.runtime.settings import parse_stage_compute_dtypes
+
+PROMPTS = ("a red circle", "a small blue square on a white background",
+           "a large yellow star at the top left", "a green triangle in the centre on a black background")
+SIZES = {64: "decoder", 256: "upsampler_256", 1024: "upsampler_1024"}  # size -> the stage drawing it
+MATMUL_SIDE = 1024
+FAR = 8  # 8-bit levels: a difference beyond this is counted as visible
+
+
+def images_at(result: CascadeResult, size: int) -> torch.Tensor:
+    return result.images if size == 1024 else quantize(result.intermediates[SIZES[size]])
+
+
+def drift(reference: CascadeResult, candidate: CascadeResult) -> dict[int, tuple[float, float, float]]:
+    """Size -> (max, mean, share beyond FAR) of the absolute difference of the 8-bit images."""
+    out = {}
+    for size in SIZES:
+        difference = (images_at(reference, size).int() - images_at(candidate, size).int()).abs().float()
+        out[size] = (difference.max().item(), difference.mean().item(), (difference > FAR).float().mean().item())
+    return out
+
+
+def seconds_per(repeats: int, call) -> float:
+    """The median of `repeats` timed calls, after one untimed."""
+    call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def decoder_step(cascade: InProcessCascade):
+    """A call running one guided decoder forward (one image: two rows), on a fresh trajectory."""
+    text, _ = cascade.text_encoder.encode_text([PROMPTS[0]])
+    model = cascade.decoder
+    embedding = torch.randn(1, cascade.prior.embedding_dim, generator=torch.Generator().manual_seed(0))
+    trajectory = model.start(DecoderJob(embedding, text, cascade.text_encoder.unconditional(),
+                                        model.defaults.num_inference_steps, model.defaults.guidance_scale,
+                                        model.defaults.scheduler, torch.Generator().manual_seed(0)))
+    return lambda: model.predict([trajectory])
+
+
+def step_flops(step) -> int:
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def matmul_rate(dtype: torch.dtype, repeats: int) -> float:
+    """GFLOP/s of a MATMUL_SIDE^3 matmul in `dtype`."""
+    a, b = (torch.randn(MATMUL_SIDE, MATMUL_SIDE).to(dtype) for _ in range(2))
+    return 2 * MATMUL_SIDE ** 3 / seconds_per(repeats, lambda: a @ b) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", default="models/demo")
+    parser.add_argument("--compute-dtype", action="append", default=[], metavar="[STAGE=]DTYPE",
+                        help="the candidate's dtypes, as `unclip-mesh up --compute-dtype` takes them")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per prompt")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--step-repeats", type=int, default=20)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    dtypes = parse_stage_compute_dtypes(args.compute_dtype or ["bfloat16"])
+    label = ", ".join(f"{stage} {dtype}" for stage, dtype in dtypes.items())
+    cascades = {"float32": InProcessCascade.open(args.bundle),
+                "candidate": InProcessCascade.open(args.bundle, compute_dtypes=dtypes)}
+    results: dict[str, list[CascadeResult]] = {name: [] for name in cascades}
+    for cascade in cascades.values():
+        cascade.generate(PROMPTS[0], size=1024, seed=0)  # warm-up
+    for prompt in PROMPTS:
+        for seed in range(1, args.seeds + 1):
+            for name, cascade in cascades.items():
+                results[name].append(cascade.generate(prompt, size=1024, seed=seed))
+    steps = {name: decoder_step(cascade) for name, cascade in cascades.items()}
+    flops = step_flops(steps["float32"])
+    step_seconds = {name: [] for name in steps}
+    for _ in range(3):  # alternating blocks of each, as with the requests
+        for name, step in steps.items():
+            step_seconds[name].append(seconds_per(args.step_repeats, step))
+    rates = {dtype: matmul_rate(dtype, args.step_repeats) for dtype in (torch.float32, torch.bfloat16)}
+
+    requests = len(results["float32"])
+    print(f"bundle {args.bundle}, 1024 px, default steps, {args.threads} torch threads, candidate: {label}; "
+          f"{requests} requests of each ({len(PROMPTS)} prompts x {args.seeds} seeds), alternating\n")
+    print("| stage | float32 s | candidate s | candidate / float32 |")
+    print("| --- | ---: | ---: | ---: |")
+    totals = {name: [sum(r.seconds.values()) for r in runs] for name, runs in results.items()}
+    for stage in results["float32"][0].seconds:
+        reference, candidate = (statistics.median(r.seconds[stage] for r in results[name])
+                                for name in cascades)
+        print(f"| {stage} | {reference:.2f} | {candidate:.2f} | {candidate / reference:.2f} |")
+    ratios = sorted(c / f for f, c in zip(totals["float32"], totals["candidate"]))
+    reference, candidate = (statistics.median(totals[name]) for name in cascades)
+    print(f"| end to end | {reference:.2f} | {candidate:.2f} | {candidate / reference:.2f} "
+          f"(requests: {ratios[0]:.2f} to {ratios[-1]:.2f}) |")
+
+    print(f"\ndecoder guided step: {flops / 1e9:.2f} GFLOP; matmul {MATMUL_SIDE}^3: float32 "
+          f"{rates[torch.float32]:.0f} GFLOP/s, bfloat16 {rates[torch.bfloat16]:.0f} GFLOP/s")
+    print("| decoder step | ms (median of blocks) | GFLOP/s | of the bfloat16 matmul rate |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, samples in step_seconds.items():
+        seconds = statistics.median(samples)
+        rate = flops / seconds / 1e9
+        print(f"| {name} | {seconds * 1000:.1f} ({min(samples) * 1000:.1f} to {max(samples) * 1000:.1f}) "
+              f"| {rate:.0f} | {rate / rates[torch.bfloat16]:.0%} |")
+
+    print(f"\n| size | max 8-bit difference (worst request) | mean 8-bit difference (mean, worst request) "
+          f"| values off by more than {FAR} (mean, worst request) |")
+    print("| --- | ---: | ---: | ---: |")
+    drifts = [drift(f, c) for f, c in zip(results["float32"], results["candidate"])]
+    for size in SIZES:
+        means, far = [d[size][1] for d in drifts], [d[size][2] for d in drifts]
+        print(f"| {size} | {max(d[size][0] for d in drifts):.0f} | {statistics.mean(means):.2f}, "
+              f"{max(means):.2f} | {statistics.mean(far):.3%}, {max(far):.3%} |")
+
+
+if __name__ == "__main__":
+    main()
