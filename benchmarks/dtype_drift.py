@@ -39,7 +39,8 @@ def drift(reference: CascadeResult, candidate: CascadeResult) -> dict[int, tuple
     out = {}
     for size in SIZES:
         difference = (images_at(reference, size).int() - images_at(candidate, size).int()).abs().float()
-        out[size] = (difference.max().item(), difference.mean().item(), (difference > FAR).float().mean().item())
+        far = (difference > FAR).float().mean().item()
+        out[size] = (difference.max().item(), difference.mean().item(), far)
     return out
 
 
@@ -116,7 +117,7 @@ def main() -> None:
         reference, candidate = (statistics.median(r.seconds[stage] for r in results[name])
                                 for name in cascades)
         print(f"| {stage} | {reference:.2f} | {candidate:.2f} | {candidate / reference:.2f} |")
-    ratios = sorted(c / f for f, c in zip(totals["float32"], totals["candidate"]))
+    ratios = sorted(c / f for f, c in zip(totals["float32"], totals["candidate"], strict=True))
     reference, candidate = (statistics.median(totals[name]) for name in cascades)
     print(f"| end to end | {reference:.2f} | {candidate:.2f} | {candidate / reference:.2f} "
           f"(requests: {ratios[0]:.2f} to {ratios[-1]:.2f}) |")
@@ -134,7 +135,7 @@ def main() -> None:
     print(f"\n| size | max 8-bit difference (worst request) | mean 8-bit difference (mean, worst request) "
           f"| values off by more than {FAR} (mean, worst request) |")
     print("| --- | ---: | ---: | ---: |")
-    drifts = [drift(f, c) for f, c in zip(results["float32"], results["candidate"])]
+    drifts = [drift(f, c) for f, c in zip(results["float32"], results["candidate"], strict=True)]
     for size in SIZES:
         means, far = [d[size][1] for d in drifts], [d[size][2] for d in drifts]
         print(f"| {size} | {max(d[size][0] for d in drifts):.0f} | {statistics.mean(means):.2f}, "
