@@ -74,10 +74,10 @@ def step_flops(step) -> int:
     return counter.get_total_flops()
 
 
-def matmul_rate(dtype: torch.dtype, repeats: int) -> float:
-    """GFLOP/s of a MATMUL_SIDE^3 matmul in `dtype`."""
+def matmul(dtype: torch.dtype):
+    """A call running a MATMUL_SIDE^3 matmul in `dtype` (2 MATMUL_SIDE^3 FLOPs)."""
     a, b = (torch.randn(MATMUL_SIDE, MATMUL_SIDE).to(dtype) for _ in range(2))
-    return 2 * MATMUL_SIDE ** 3 / fastest_seconds(repeats, lambda: a @ b) / 1e9
+    return lambda: a @ b
 
 
 def print_seconds(results: dict[str, list[CascadeResult]]) -> None:
@@ -97,20 +97,22 @@ def print_seconds(results: dict[str, list[CascadeResult]]) -> None:
 
 def print_decoder_step(steps: dict, repeats: int) -> None:
     flops = step_flops(steps["float32"])
-    fastest: dict[str, list[float]] = {name: [] for name in steps}
+    calls = {**steps, "float32 matmul": matmul(torch.float32), "bfloat16 matmul": matmul(torch.bfloat16)}
+    fastest: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(5):  # alternating blocks of each, as with the requests
-        for name, step in steps.items():
-            fastest[name].append(fastest_seconds(repeats, step))
-    rates = {dtype: matmul_rate(dtype, repeats) for dtype in (torch.float32, torch.bfloat16)}
-    print(f"\ndecoder guided step: {flops / 1e9:.2f} GFLOP; matmul {MATMUL_SIDE}^3, fastest of {repeats}: "
-          f"float32 {rates[torch.float32]:.0f} GFLOP/s, bfloat16 {rates[torch.bfloat16]:.0f} GFLOP/s")
+        for name, call in calls.items():
+            fastest[name].append(fastest_seconds(repeats, call))
+    rates = {name: 2 * MATMUL_SIDE ** 3 / min(fastest.pop(f"{name} matmul")) / 1e9
+             for name in ("float32", "bfloat16")}
+    print(f"\ndecoder guided step: {flops / 1e9:.2f} GFLOP; matmul {MATMUL_SIDE}^3, fastest of 5 x "
+          f"{repeats}: float32 {rates['float32']:.0f} GFLOP/s, bfloat16 {rates['bfloat16']:.0f} GFLOP/s")
     print(f"| decoder step | ms, fastest of 5 x {repeats} (slowest block's fastest) | GFLOP/s "
           f"| of the bfloat16 matmul rate |")
     print("| --- | ---: | ---: | ---: |")
     for name, samples in fastest.items():
         rate = flops / min(samples) / 1e9
         print(f"| {name} | {min(samples) * 1000:.1f} ({max(samples) * 1000:.1f}) | {rate:.0f} "
-              f"| {rate / rates[torch.bfloat16]:.0%} |")
+              f"| {rate / rates['bfloat16']:.0%} |")
 
 
 def print_drift(results: dict[str, list[CascadeResult]]) -> None:
