@@ -135,8 +135,8 @@ SERVER_OPTIONS = (
     Option("--bundle", "UNCLIP_BUNDLE", text, "model bundle folder"),
     Option("--device", "UNCLIP_DEVICE", choice("cpu", "cuda"), "torch device: cpu or cuda"),
     Option(_COMPUTE_DTYPE_FLAG, _COMPUTE_DTYPE_ENV, choice(*COMPUTE_DTYPES),
-           "dtype of the networks' forward: float32, bfloat16 (CPU or GPU) or float16 (GPU only)",
-           model_stages_only=True),
+           "the networks' dtype: float32, bfloat16 (CPU or GPU) or float16 (cuda only); latents, "
+           "scheduler and noise stay float32 (model stages only)", model_stages_only=True),
     Option("--torch-threads", "UNCLIP_TORCH_THREADS", integer(0),
            "torch intra-op threads, 0 keeps torch's default"),
     Option("--max-message-mb", "UNCLIP_MAX_MESSAGE_MB", integer(1),
