@@ -9,6 +9,7 @@ import torch
 from diffusers import SchedulerMixin
 from diffusers.utils.torch_utils import randn_tensor
 
+from services.diffusion.batched_step import RowStep, batched_step, same_step, vectorised
 from services.diffusion.schedulers import build_scheduler, scheduler_step
 
 
@@ -76,6 +77,34 @@ class Trajectory:
         self.latents = scheduler_step(self.scheduler, self.guide(output), self.timestep, self.latents,
                                       self.prev_timestep, self.generator, self.eta)
         self.step += 1
+
+    def row_step(self) -> RowStep:
+        """This trajectory's part of a batched scheduler step."""
+        prev = self.prev_timestep
+        return RowStep(self.scheduler, self.latents.shape[0], int(self.timestep),
+                       None if prev is None else int(prev), self.generator, self.eta)
+
+
+def advance_batch(batch: list[Trajectory], outputs: list[torch.Tensor]) -> None:
+    """Trajectory.advance for each of the batch, with one vectorised scheduler step per group of
+    trajectories sharing a scheduler class and config (services.diffusion.batched_step). A trajectory
+    whose class extends `advance`, or whose scheduler has no vectorised step, advances alone."""
+    groups: list[list[tuple[Trajectory, torch.Tensor]]] = []
+    for trajectory, output in zip(batch, outputs):
+        if type(trajectory).advance is not Trajectory.advance or not vectorised(trajectory.scheduler):
+            trajectory.advance(output)
+            continue
+        group = next((g for g in groups if same_step(g[0][0].scheduler, trajectory.scheduler)), None)
+        if group is None:
+            groups.append(group := [])
+        group.append((trajectory, trajectory.guide(output)))
+    for group in groups:
+        members = [trajectory for trajectory, _ in group]
+        latents = batched_step([t.row_step() for t in members], torch.cat([output for _, output in group]),
+                               torch.cat([t.latents for t in members]))
+        for trajectory, rows in zip(members, latents.split([t.latents.shape[0] for t in members])):
+            trajectory.latents = rows
+            trajectory.step += 1
 
 
 def start_trajectory(*, shape: tuple[int, ...], scheduler_name: str, scheduler_config: Mapping,
