@@ -83,13 +83,19 @@ def _divide(tensor: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
 
 
 def _noise(parts: list[RowStep], draws: list[bool], sample: torch.Tensor) -> torch.Tensor:
-    """Each part's noise from its own generator where it draws (as diffusers' randn_tensor), else zeros."""
-    chunks = []
-    for part, draw in zip(parts, draws):
-        shape, device = (part.rows, *sample.shape[1:]), part.generator.device
-        chunks.append(randn_tensor(shape, generator=part.generator, device=device, dtype=sample.dtype) if draw
-                      else torch.zeros(shape, device=device, dtype=sample.dtype))
-    return torch.cat(chunks).to(sample.device)
+    """Each part's noise from its own generator where it draws (as diffusers' randn_tensor: on the
+    generator's device, then moved), else zeros; drawn straight into the batch's rows."""
+    device = parts[0].generator.device
+    noise = torch.empty(sample.shape, device=device, dtype=sample.dtype)
+    for part, draw, rows in zip(parts, draws, noise.split([part.rows for part in parts])):
+        if not draw:
+            rows.zero_()
+        elif part.generator.device == device:
+            torch.randn(rows.shape, generator=part.generator, dtype=sample.dtype, out=rows)
+        else:
+            rows.copy_(randn_tensor(rows.shape, generator=part.generator, device=part.generator.device,
+                                    dtype=sample.dtype))
+    return noise.to(sample.device)
 
 
 def _predicted_original(config, model_output, sample, sqrt_beta_prod, sqrt_alpha_prod) -> torch.Tensor:
@@ -111,14 +117,14 @@ def _ddpm(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor
     prev = _per_row(parts, [(part.timestep - 1 if unclip else -1) if part.prev_timestep is None
                             else part.prev_timestep for part in parts])
     alphas_cumprod = scheduler.alphas_cumprod.cpu()
-    alpha_prod_t = alphas_cumprod[t]
-    alpha_prod_t_prev = torch.where(prev >= 0, alphas_cumprod[prev.clamp(min=0)], scheduler.one)
+    alpha_prod_t = alphas_cumprod.index_select(0, t)
+    alpha_prod_t_prev = torch.where(prev >= 0, alphas_cumprod.index_select(0, prev.clamp(min=0)), scheduler.one)
     beta_prod_t = 1 - alpha_prod_t
     beta_prod_t_prev = 1 - alpha_prod_t_prev
     if unclip:
         consecutive = prev == t - 1
-        beta = torch.where(consecutive, scheduler.betas[t], 1 - alpha_prod_t / alpha_prod_t_prev)
-        alpha = torch.where(consecutive, scheduler.alphas[t], 1 - beta)
+        beta = torch.where(consecutive, scheduler.betas.index_select(0, t), 1 - alpha_prod_t / alpha_prod_t_prev)
+        alpha = torch.where(consecutive, scheduler.alphas.index_select(0, t), 1 - beta)
         variance = beta_prod_t_prev / beta_prod_t * beta
     else:
         alpha = alpha_prod_t / alpha_prod_t_prev
@@ -155,8 +161,8 @@ def _ddim(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor
                                 for part in parts])
     eta = _per_row(parts, [part.eta for part in parts], torch.float32)
     alphas_cumprod = scheduler.alphas_cumprod.cpu()
-    alpha_prod_t = alphas_cumprod[t]
-    alpha_prod_t_prev = torch.where(prev >= 0, alphas_cumprod[prev.clamp(min=0)], scheduler.final_alpha_cumprod)
+    alpha_prod_t = alphas_cumprod.index_select(0, t)
+    alpha_prod_t_prev = torch.where(prev >= 0, alphas_cumprod.index_select(0, prev.clamp(min=0)), scheduler.final_alpha_cumprod)
     beta_prod_t = 1 - alpha_prod_t
     variance = ((1 - alpha_prod_t_prev) / beta_prod_t) * (1 - alpha_prod_t / alpha_prod_t_prev)
     std = eta * variance ** 0.5
