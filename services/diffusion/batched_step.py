@@ -104,6 +104,12 @@ def _predicted_original(config, model_output, sample, sqrt_beta_prod, sqrt_alpha
     return model_output
 
 
+def _clipped(config, original: torch.Tensor) -> torch.Tensor:
+    if config.clip_sample:
+        return original.clamp(-config.clip_sample_range, config.clip_sample_range)
+    return original
+
+
 def _ddpm(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor, unclip: bool) -> torch.Tensor:
     """UnCLIPScheduler.step and DDPMScheduler.step; they differ only in how beta and the variance are
     computed from the schedule."""
@@ -134,9 +140,8 @@ def _ddpm(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor
         sample, beta_prod_t ** 0.5, alpha_prod_t ** 0.5, (alpha_prod_t_prev ** 0.5 * beta) / beta_prod_t,
         alpha ** 0.5 * beta_prod_t_prev / beta_prod_t)
 
-    original = _predicted_original(config, model_output, sample, sqrt_beta_prod, sqrt_alpha_prod)
-    if config.clip_sample:
-        original = original.clamp(-config.clip_sample_range, config.clip_sample_range)
+    original = _clipped(config, _predicted_original(config, model_output, sample, sqrt_beta_prod,
+                                                    sqrt_alpha_prod))
     prev_sample = original_coeff * original + current_coeff * sample
     draws = [part.timestep > 0 for part in parts]
     if not any(draws):
@@ -174,8 +179,7 @@ def _ddim(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor
     epsilon = model_output
     if config.prediction_type == "sample":
         epsilon = _divide(sample - sqrt_alpha_prod * original, sqrt_beta_prod)
-    if config.clip_sample:
-        original = original.clamp(-config.clip_sample_range, config.clip_sample_range)
+    original = _clipped(config, original)
     prev_sample = sqrt_alpha_prod_prev * original + direction_coeff * epsilon
     draws = [part.eta > 0 for part in parts]
     if not any(draws):
