@@ -4,7 +4,7 @@ libgomp gives every thread that opens a parallel region a pool of its own, and o
 pool threads than it has CPUs, every pool stops spinning between parallel regions and sleeps on a futex
 instead: a decoder step opens hundreds of regions, and each one then pays a wake-up. A stage process
 whose event loop thread, model loader and step batcher each had a pool of two slept about 13,000 times
-per 64 px decoder request, where the same decoder in one thread of one process slept ~0 times. So the
+per 64 px decoder request, where the same decoder in one thread of one process slept about 30 times. So the
 event loop thread computes single-threaded and keeps no pool, the model loads in a thread that ends
 with it (its pool goes too), and the thread that runs the model (the step batcher's worker) holds the
 process's only pool.
