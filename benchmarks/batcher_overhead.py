@@ -20,9 +20,9 @@ import time
 
 import torch
 
-from services.diffusion.schedulers import SCHEDULER_NAMES
 from services.diffusion.trajectory import Trajectory, advance_batch, batched_forward, start_trajectory
 from services.runtime.step_batcher import StepBatcher
+from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
 CONFIG = {"num_train_timesteps": 1000, "variance_type": "fixed_small_log", "prediction_type": "epsilon"}
 

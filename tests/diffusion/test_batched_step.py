@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from services.diffusion.batched_step import vectorised
-from services.diffusion.schedulers import SCHEDULER_NAMES, build_scheduler
+from services.diffusion.schedulers import build_scheduler
 from services.diffusion.trajectory import Trajectory, advance_batch, start_trajectory
+from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
 DECODER = {"num_train_timesteps": 1000, "variance_type": "learned_range", "prediction_type": "epsilon",
            "clip_sample": True, "clip_sample_range": 1.0}
