@@ -42,11 +42,11 @@ class IdentityModel:
     def start(self, seed: int) -> Trajectory:
         return start_trajectory(shape=self.shape, scheduler_name=self.scheduler, scheduler_config=CONFIG,
                                 steps=self.steps, generator=torch.Generator().manual_seed(seed),
-                                device=torch.device("cpu"), dtype=torch.float32, guidance_scale=self.guidance)
+                                device=torch.device("cpu"), guidance_scale=self.guidance)
 
     @torch.inference_mode()
     def denoise(self, batch: list[Trajectory]) -> None:
-        outputs = batched_forward(batch, (), _identity)
+        outputs = batched_forward(batch, (), _identity, torch.float32)
         if self.vectorised:
             advance_batch(batch, outputs)
         else:

@@ -27,7 +27,7 @@ def _start(name: str, config: dict, seed: int, rows: int, steps: int, guidance: 
     return start_trajectory(shape=(rows, *shape), scheduler_name=name, scheduler_config=config,
                             steps=min(steps, config["num_train_timesteps"]),
                             generator=torch.Generator().manual_seed(seed), device=torch.device("cpu"),
-                            dtype=torch.float32, guidance_scale=guidance, eta=eta)
+                            guidance_scale=guidance, eta=eta)
 
 
 def _run(name: str, config: dict, shape: tuple[int, ...], batched: bool) -> list[list[torch.Tensor]]:
