@@ -16,8 +16,7 @@ from services.orchestrator.deadline import Deadline
 from services.orchestrator.embedding_math import slerp
 from services.orchestrator.input_images import (as_stage_image, mask_tensor, open_image, repaint_mask,
                                                 rgb_pixels)
-from services.orchestrator.request_checks import (check_count, check_prompt, check_stage_knobs,
-                                                  image_stages)
+from services.orchestrator.request_checks import check_count, check_prompt, check_stage_knobs
 from services.runtime.errors import InvalidArgument
 from services.runtime.image_dtype import quantize, to_float
 from services.runtime.tensor_codec import from_proto, to_proto
@@ -58,10 +57,6 @@ class ImageFlows:
     def __init__(self, chain: GenerationChain):
         self._chain = chain
         self._limits = chain.limits
-
-    def _stages(self, request, inputs: tuple[str, ...]) -> tuple[str, ...]:
-        """The image stages for the request's size; `inputs`: the stages its flow calls first."""
-        return image_stages(request, inputs, self._chain.served_stages())
 
     async def _encode(self, prompts: list[str], images: list, deadline: Deadline,
                       outcome: StageOutcome) -> AsyncIterator[Event]:
@@ -110,7 +105,7 @@ class ImageFlows:
         check_stage_knobs(request, ("decoder", *UPSAMPLER_KNOBS), self._limits)
         if request.HasField("eta"):
             eta_value(request.eta, "eta")
-        stages, seed = self._stages(request, ("text_encoder",)), _seed(request)
+        stages, seed = await self._chain.plan(request, ("text_encoder",)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([""], [image], deadline, encoded):
             yield event
@@ -129,7 +124,7 @@ class ImageFlows:
         images = StageOutcome()
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images):
             yield event
-        yield self._chain.result_event(images, stages, seed)
+        yield await self._chain.result_event(images, stages, seed)
 
     async def interpolate_images(self, request: generation_pb2.InterpolateImagesRequest,
                                  deadline: Deadline) -> AsyncIterator[Event]:
@@ -146,7 +141,8 @@ class ImageFlows:
         count = check_count(request.num_images, "num_images", 2, self._limits.max_images)
         check_stage_knobs(request, ("prior", "decoder", *UPSAMPLER_KNOBS), self._limits)
         prompts = [e.prompt for e in endpoints if e.HasField("prompt")]
-        stages = self._stages(request, ("text_encoder", "prior") if prompts else ("text_encoder",))
+        inputs = ("text_encoder", "prior") if prompts else ("text_encoder",)
+        stages = await self._chain.plan(request, inputs)
         seed = _seed(request)
         encoded = StageOutcome()
         async for event in self._encode(prompts or [""], [i for i in images if i is not None],
@@ -189,7 +185,7 @@ class ImageFlows:
             random=sampling_pb2.RandomState(seed=seed), latents=to_proto(noise))
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images_out):
             yield event
-        yield self._chain.result_event(images_out, stages, seed)
+        yield await self._chain.result_event(images_out, stages, seed)
 
     async def edit_image(self, request: generation_pb2.EditImageRequest,
                          deadline: Deadline) -> AsyncIterator[Event]:
@@ -203,7 +199,7 @@ class ImageFlows:
         if not 0 < strength <= 1:
             raise InvalidArgument("strength", "must be in (0, 1]")
         check_stage_knobs(request, ("decoder", *UPSAMPLER_KNOBS), self._limits)
-        stages, seed = self._stages(request, ("text_encoder",)), _seed(request)
+        stages, seed = await self._chain.plan(request, ("text_encoder",)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([request.original_caption, request.instruction], [image],
                                         deadline, encoded):
@@ -226,7 +222,7 @@ class ImageFlows:
             random=sampling_pb2.RandomState(seed=seed), latents=to_proto(inverted.result))
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images):
             yield event
-        yield self._chain.result_event(images, stages, seed)
+        yield await self._chain.result_event(images, stages, seed)
 
     async def inpaint_image(self, request: generation_pb2.InpaintImageRequest,
                             deadline: Deadline) -> AsyncIterator[Event]:
@@ -238,7 +234,7 @@ class ImageFlows:
         check_prompt(request.prompt, "prompt", self._limits)
         count = check_count(request.num_images, "num_images", 1, self._limits.max_images)
         check_stage_knobs(request, ("prior", "decoder", *UPSAMPLER_KNOBS), self._limits)
-        stages, seed = self._stages(request, ("text_encoder", "prior")), _seed(request)
+        stages, seed = await self._chain.plan(request, ("text_encoder", "prior")), _seed(request)
         encoded = StageOutcome()
         async for event in self._chain.encode_text([request.prompt], deadline, encoded):
             yield event
@@ -264,4 +260,4 @@ class ImageFlows:
             keep = 1 - mask_tensor(marks, side)
             drawn = drawn if drawn.dtype == torch.uint8 else quantize(to_float(drawn))
             return (keep * known + (1 - keep) * drawn).round().to(torch.uint8)
-        yield self._chain.result_event(images, stages, seed, finish=keep_unmasked)
+        yield await self._chain.result_event(images, stages, seed, finish=keep_unmasked)
