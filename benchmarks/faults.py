@@ -7,10 +7,15 @@ call must complete. Stage gone: every replica of --gone (two of them) is killed,
 requests at a size that needs it are made one after the other; each must fail UNAVAILABLE naming
 the stage. One replica gone of two: the same requests must be served by the other.
 
-    python -m benchmarks.faults [--bundle DIR] [--callers 40] [--max-queue 8] [--rounds 5]
+--stage-nice runs the stage processes at a lower CPU priority, as tests/faults/test_overload.py does:
+in a cluster the orchestrator has its own node; on one machine the admitted requests' denoising
+otherwise takes the cores from the orchestrator that answers the refusals.
+
+    python -m benchmarks.faults [--bundle DIR] [--callers 40] [--max-queue 8] [--rounds 5] [--stage-nice 10]
 """
 
 import argparse
+import os
 import signal
 import statistics
 import tempfile
@@ -96,17 +101,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=10, help="per fault")
     parser.add_argument("--gone", default="upsampler_256")
+    parser.add_argument("--stage-nice", type=int, default=0, help="added to the stage processes' nice value")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         bundle = args.bundle or write_tiny_bundle(scratch, seed=0).root
         with LocalMesh(bundle, stages=STAGES, replicas={args.gone: 2},
                        stage_args=("--torch-threads", "1"),
                        orchestrator_args=("--max-queue", str(args.max_queue))) as mesh:
+            for process in mesh.processes:
+                pid = process.popen.pid
+                os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, pid) + args.stage_nice)
             burst_results = burst(mesh.target, args.callers, args.rounds)
             one_left = stage_gone(mesh, args.gone, args.requests, keep=1)
             none_left = stage_gone(mesh, args.gone, args.requests, keep=0)
     print(f"{args.callers} callers x {args.rounds} rounds at --max-queue {args.max_queue}; "
-          f"{args.requests} requests with {args.gone} down; 256 px, 2 steps per stage")
+          f"{args.requests} requests with {args.gone} down; 256 px, 2 steps per stage; "
+          f"stages at nice +{args.stage_nice}")
     print("| case | outcome | p50 ms | p95 ms | p99 ms | max ms |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     print(row("burst: refused", burst_results, grpc.StatusCode.RESOURCE_EXHAUSTED))

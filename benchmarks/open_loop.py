@@ -5,8 +5,9 @@ FIFO queue (one call at a time, in arrival order).
 
 CPU (default): the mesh on a diffusers-layout folder (`unclip-mesh bundle tiny-karlo DIR`) at 256 px,
 one torch thread per stage process; the pipeline on the same folder and steps in this process, with
---peer-threads torch threads. Capacity is the machine's cap: its cores over the core-seconds one image
-takes in process (the pipeline at one thread). GPU (--gpu): gpu_batching.py's Karlo-sized random
+--peer-threads torch threads. Capacity is the pipeline's sequential throughput measured at the start
+(on a shared machine the cap, cores over the core-seconds one image takes in process, is printed but
+is more than the run gets). GPU (--gpu): gpu_batching.py's Karlo-sized random
 stages in one process, the stage batchers against UnCLIPPipeline on the same weights; capacity is the
 closed-loop throughput of step-level batching at 16 clients (--tiny: the tiny configs on the CPU, a
 smoke run). "lone s" is one request on an idle server.
@@ -103,13 +104,15 @@ def fifo(call: Callable[[int], object]) -> Callable[[int], object]:
     return lambda seed: queue.submit(call, seed).result()
 
 
-def cpu_rows(args, fractions: list[float]) -> tuple[float, list[tuple]]:
+def cpu_rows(args, fractions: list[float]) -> tuple[str, float, list[tuple]]:
     pipe = unclip_peer.load(args.bundle)
     torch.set_num_threads(1)
     unclip_peer.generate(pipe, args.steps, 0)  # warm-up
     started = time.process_time()
     unclip_peer.generate(pipe, args.steps, 1)
-    capacity = os.cpu_count() / (time.process_time() - started)
+    cap = os.cpu_count() / (time.process_time() - started)
+    torch.set_num_threads(args.peer_threads)
+    capacity = unclip_peer.images_per_second(pipe, args.steps, 3)
     stages = bundle_stages(args.bundle)[:STAGES_FOR_SIZE[256]]
     knobs = {stage: Sampling(steps=args.steps) for stage in stages[1:]}
     rows = []
@@ -117,14 +120,15 @@ def cpu_rows(args, fractions: list[float]) -> tuple[float, list[tuple]]:
         with LocalMesh(args.bundle, stages=stages, stage_args=("--torch-threads", "1", *MODES[mode])) as mesh:
             request = mesh_request(mesh.target, "a red circle", {"size": 256, "stages": knobs})
             rows += sweep(f"mesh, batching {mode}", request, capacity, fractions, args.requests)
-    torch.set_num_threads(args.peer_threads)
     peer = fifo(lambda seed: unclip_peer.generate(pipe, args.steps, seed))
     rows += sweep(f"UnCLIPPipeline, FIFO queue, {args.peer_threads} threads", peer, capacity, fractions,
                   args.requests)
-    return capacity, rows
+    where = (f"{args.bundle}, 256 px, {args.steps} steps per stage, {os.cpu_count()} cores; the machine's cap "
+             f"{cap:.2f} images/s; capacity: UnCLIPPipeline's sequential throughput at the start")
+    return where, capacity, rows
 
 
-def gpu_rows(args, fractions: list[float]) -> tuple[float, list[tuple]]:
+def gpu_rows(args, fractions: list[float]) -> tuple[str, float, list[tuple]]:
     configs, device, dtype = gpu_batching.setup(args.tiny)
     models = gpu_batching.stage_models(configs, device, dtype)
     text = gpu_batching.random_text(configs, 1, device, dtype)
@@ -145,7 +149,9 @@ def gpu_rows(args, fractions: list[float]) -> tuple[float, list[tuple]]:
     rows += sweep("UnCLIPPipeline, FIFO queue", fifo(lambda seed: pipeline(1)), capacity, fractions,
                   args.requests)
     loop.call_soon_threadsafe(loop.stop)
-    return capacity, rows
+    where = (f"{'tiny' if args.tiny else 'Karlo-sized'} random stages, {dtype}, 25/25/7 steps, 256 px; "
+             "capacity: step-level batching's closed-loop throughput at 16 clients")
+    return where, capacity, rows
 
 
 def main() -> None:
@@ -162,10 +168,8 @@ def main() -> None:
     if not args.gpu and args.bundle is None:
         parser.error("--bundle is needed for the CPU rows")
     fractions = [float(f) for f in args.fractions.split(",")]
-    capacity, rows = (gpu_rows if args.gpu else cpu_rows)(args, fractions)
-    where = (f"{'tiny' if args.tiny else 'Karlo-sized'} random stages, 25/25/7 steps" if args.gpu
-             else f"{args.bundle}, 256 px, {args.steps} steps per stage, {os.cpu_count()} cores")
-    print(f"{where}; capacity {capacity:.2f} images/s; {args.requests} Poisson arrivals per rate")
+    where, capacity, rows = (gpu_rows if args.gpu else cpu_rows)(args, fractions)
+    print(f"{where} ({capacity:.2f} images/s); {args.requests} Poisson arrivals per rate")
     print("| server | load (of capacity) | offered req/s | images/s | p50 s | p99 s | lone s | p50 / lone |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, fraction, lone, result in rows:
