@@ -14,11 +14,11 @@ import argparse
 import torch
 
 from services.decoder.model import DecoderJob
+from services.inprocess_cascade import InProcessCascade
 from services.prior.model import PriorJob
 from services.runtime.image_dtype import quantize
 from services.upsampler.model import UpsampleJob
 from training import world
-from training.sampling import Stages
 
 PROMPTS = ["a red circle on a white background", "a large blue star on a black background",
            "a green square on the left on a gray background"]
@@ -28,10 +28,10 @@ def _scene(seed: int, size: int) -> torch.Tensor:
     return world.render(world.sample_scenes(1, torch.Generator().manual_seed(seed)), size)
 
 
-def _job(stages: Stages, stage: str, seed: int, guidance: float, prompt: str):
+def _job(stages: InProcessCascade, stage: str, seed: int, guidance: float, prompt: str):
     """A request to `stage` at its bundle defaults, with its own generator seeded with `seed`."""
     generator = torch.Generator().manual_seed(seed)
-    model = getattr(stages, stage)
+    model = stages.models[stage]
     d = model.defaults
     text, _ = stages.text_encoder.encode_text([prompt])
     empty = stages.text_encoder.unconditional()
@@ -41,11 +41,12 @@ def _job(stages: Stages, stage: str, seed: int, guidance: float, prompt: str):
         pixels = quantize(_scene(seed, stages.text_encoder.image_size))
         embedding = stages.text_encoder.encode_image(pixels.permute(0, 2, 3, 1))
         return DecoderJob(embedding, text, empty, d.num_inference_steps, guidance, d.scheduler, generator)
-    return UpsampleJob(_scene(seed, model.output_size // 4), d.num_inference_steps, d.scheduler, generator, d.noise_level)
+    return UpsampleJob(_scene(seed, model.output_size // 4), d.num_inference_steps, d.scheduler, generator,
+                       d.noise_level)
 
 
-def drift(stages: Stages, stage: str) -> dict:
-    model = getattr(stages, stage)
+def drift(stages: InProcessCascade, stage: str) -> dict:
+    model = stages.models[stage]
     guidance = max(model.defaults.guidance_scale, 1.0)
     alone = model.start(_job(stages, stage, 0, guidance, PROMPTS[0]))
     target = model.start(_job(stages, stage, 0, guidance, PROMPTS[0]))
@@ -62,7 +63,7 @@ def drift(stages: Stages, stage: str) -> dict:
         same_sample = model.predict(batch)[batch.index(target)]  # batching is the only difference
         target.latents = own_sample
         step_drift = max(step_drift, (same_sample - alone_output).abs().max().item())
-        for trajectory, output in zip(batch, outputs):
+        for trajectory, output in zip(batch, outputs, strict=True):
             trajectory.advance(output)
         alone.advance(alone_output)
     final_alone, final_batched = model.finish(alone), model.finish(target)
@@ -80,7 +81,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    stages = Stages.load(args.bundle)
+    stages = InProcessCascade.open(args.bundle)
     print("| stage | steps | max per-step output difference | final max difference | final mean difference "
           "| 8-bit pixels changed |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

@@ -16,7 +16,8 @@ import time
 
 import openai
 
-from unclip_mesh.cli.local_mesh import STAGE_ORDER, LocalMesh
+from services.stage_registry import text_to_image_stages
+from unclip_mesh.cli.local_mesh import LocalMesh
 from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 PROMPT = "a red circle"
@@ -27,7 +28,7 @@ def time_pairs(bundle: str, runs: int, steps: int,
                start_seconds: float) -> list[tuple[float, float]]:
     """(direct seconds, gateway seconds) per pair, warm-up excluded."""
     knobs = {stage: Sampling(steps=steps) for stage in STAGES}
-    mesh = LocalMesh(bundle, stages=STAGE_ORDER[:4], stage_args=("--torch-threads", "1"))
+    mesh = LocalMesh(bundle, stages=text_to_image_stages(256), stage_args=("--torch-threads", "1"))
     try:
         mesh.start(timeout=start_seconds)
         gateway = mesh.spawn("gateway", "--orchestrator", mesh.target,

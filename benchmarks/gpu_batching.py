@@ -44,7 +44,8 @@ KARLO = {
                     resnet_time_scale_shift="scale_shift"),
     "super_res": dict(sample_size=256, layers_per_block=3, in_channels=6, out_channels=3, add_attention=False,
                       down_block_types=("ResnetDownsampleBlock2D",) * 4,
-                      up_block_types=("ResnetUpsampleBlock2D",) * 4, block_out_channels=(320, 640, 960, 1280)),
+                      up_block_types=("ResnetUpsampleBlock2D",) * 4,
+                      block_out_channels=(320, 640, 960, 1280)),
     "text_proj": dict(time_embed_dim=1280, cross_attention_dim=1536),
     "text": dict(width=768, length=77, embedding=768),
 }
@@ -211,7 +212,8 @@ def main() -> None:
     modules = stage_models(configs, device, dtype)
     text = random_text(configs, 1, device, dtype)
     images = args.clients * args.requests
-    rows = [("UnCLIPPipeline, one image per call", pipeline_images_per_second(modules, configs, text, images, 1)),
+    rows = [("UnCLIPPipeline, one image per call",
+             pipeline_images_per_second(modules, configs, text, images, 1)),
             (f"UnCLIPPipeline, {args.clients} images per call",
              pipeline_images_per_second(modules, configs, text, images, args.clients))]
     for label, max_batch, join in (("stage batchers, no batching", 1, "step"),

@@ -40,7 +40,7 @@ def run_clients(clients: int, requests_per_client: int, request: Callable[[int],
                 with lock:
                     latencies.append(time.perf_counter() - started)
                     images[0] += made
-        except BaseException as error:  # noqa: BLE001 - reported after the run
+        except BaseException as error:  # reported after the run
             errors.append(error)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]

@@ -15,13 +15,12 @@ import time
 
 import torch
 
-from unclip_mesh.cli.local_mesh import STAGE_ORDER, LocalMesh
-from unclip_mesh.client.sdk import GenerationClient
 from services.inprocess_cascade import InProcessCascade
 from services.orchestrator.images import to_pngs
+from services.stage_registry import text_to_image_stages
 from unclip.v1 import generation_pb2
-
-STAGES_FOR_SIZE = {64: 3, 256: 4, 1024: 5}
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient
 
 
 def mesh_request(client: GenerationClient, size: int, seed: int) -> tuple[dict, float]:
@@ -55,7 +54,7 @@ def time_both(bundle: str, size: int, runs: int, threads: int) -> tuple[list, li
     """Alternates mesh and in-process requests, so that both see the same machine: its speed drifts by
     more than the overhead measured, and back-to-back blocks of each would measure the drift."""
     torch.set_num_threads(threads)
-    stages = STAGE_ORDER[:STAGES_FOR_SIZE[size]]
+    stages = text_to_image_stages(size)
     cascade = InProcessCascade.open(bundle)
     with LocalMesh(bundle, stages=stages, stage_args=("--torch-threads", str(threads))) as mesh, \
             GenerationClient(mesh.target) as client:
@@ -84,7 +83,7 @@ def main() -> None:
     for stage, seconds in mesh_stages.items():
         print(f"| {stage} | {seconds:.2f} | {local_stages[stage]:.2f} |")
     print(f"| end to end | {mesh_total:.2f} | {local_total:.2f} |")
-    pairs = sorted((m / l - 1) * 100 for (_, m), (_, l) in zip(mesh, local))
+    pairs = sorted((m / lo - 1) * 100 for (_, m), (_, lo) in zip(mesh, local, strict=True))
     print(f"\nmesh overhead: {(mesh_total / local_total - 1) * 100:+.1f}% of in-process "
           f"(request pairs: {pairs[0]:+.1f}% to {pairs[-1]:+.1f}%)")
 

@@ -71,8 +71,8 @@ def measure(port: int, repeats: int, shared: SharedMemory) -> list[tuple]:
         for side in (64, 256, 1024):
             for dtype in (np.float32, np.float16, np.uint8):
                 image = np.random.default_rng(0).random((1, 3, side, side)).astype(dtype)
-                hop = median_seconds(lambda: send(to_proto(image)), repeats)
-                shared_hop = median_seconds(lambda: through_shared_memory(image), repeats)
+                hop = median_seconds(lambda image=image: send(to_proto(image)), repeats)
+                shared_hop = median_seconds(lambda image=image: through_shared_memory(image), repeats)
                 copy = median_seconds(image.copy, repeats)
                 megabytes = image.nbytes / 1e6
                 rows.append((side, np.dtype(dtype).name, megabytes, hop * 1000, megabytes / hop,

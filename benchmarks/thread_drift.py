@@ -15,8 +15,8 @@ import tempfile
 import numpy as np
 import torch
 
-from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
 from tests.karlo_reference import record, reference_pipeline
+from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
 
 PROMPT = "a red cube on a table"
 
@@ -27,7 +27,8 @@ def images(folder: str, seed: int, threads: int) -> dict[int, np.ndarray]:
     pipe = reference_pipeline(folder)
     rec = record(pipe)
     final = pipe(PROMPT, generator=torch.Generator().manual_seed(seed), output_type="np").images
-    return {size: (image[0] * 255).round().astype(int) for size, image in ((64, rec.image_64()), (256, final))}
+    return {size: (image[0] * 255).round().astype(int)
+            for size, image in ((64, rec.image_64()), (256, final))}
 
 
 def main() -> None:

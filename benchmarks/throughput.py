@@ -12,11 +12,11 @@ the same run. Prints a table of images per second and median latency.
 """
 
 import argparse
-
 from pathlib import Path
 
 from benchmarks.load import mesh_request, run_clients
 from benchmarks.unclip_peer import peer_rows
+from services.stage_registry import text_to_image_stages
 from unclip_mesh.cli.local_mesh import LocalMesh, bundle_stages
 from unclip_mesh.client.sdk import Sampling
 
@@ -24,12 +24,11 @@ MODES = {"none": ("--max-batch-size", "1"),
          "request": ("--max-batch-size", "16", "--batch-join", "request"),
          "step": ("--max-batch-size", "16", "--batch-join", "step"),
          "step-2": ("--max-batch-size", "2", "--batch-join", "step")}
-STAGES_FOR_SIZE = {64: 3, 256: 4, 1024: 5}
 
 
 def measure(bundle: str, size: int, steps: int, requests: int, mode: str, clients: list[int],
             decoder_replicas: int = 1) -> list[tuple]:
-    stages = bundle_stages(bundle)[:STAGES_FOR_SIZE[size]]
+    stages = tuple(s for s in bundle_stages(bundle) if s in text_to_image_stages(size))
     knobs = {stage: Sampling(steps=steps) for stage in stages[1:]}
     rows = []
     with LocalMesh(bundle, stages=stages, replicas={"decoder": decoder_replicas},

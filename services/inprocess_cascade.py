@@ -7,19 +7,20 @@ for the same request and seed it returns the mesh's images.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 
 import torch
 
 from services.bundle.loader import Bundle, open_bundle
+from services.cascade import hop_dtype, through_wire
 from services.decoder.model import DecoderJob, DecoderModel
 from services.prior.model import PriorJob, PriorModel
-from services.runtime.image_dtype import quantize
+from services.runtime.image_dtype import cast_images
+from services.stage_registry import stages_for_size, upsamplers
 from services.text_encoder.model import TextEncoderModel
 from services.upsampler.model import UpsampleJob, UpsamplerModel
-
-UPSAMPLERS = {256: ("upsampler_256",), 1024: ("upsampler_256", "upsampler_1024")}
 
 
 @dataclass(frozen=True)
@@ -36,28 +37,27 @@ class CascadeResult:
     seconds: dict[str, float] = field(default_factory=dict)              # stage -> wall time
 
 
+def run_stage(model, job) -> torch.Tensor:
+    """One job through one stage model, step by step, as a stage server runs it."""
+    trajectory = model.start(job)
+    while not trajectory.done:
+        model.denoise([trajectory])
+    return model.finish(trajectory)
+
+
 class InProcessCascade:
     def __init__(self, bundle: Bundle, device: str = "cpu"):
         self.bundle = bundle
         self.text_encoder = TextEncoderModel.load(bundle, device)
         self.prior = PriorModel.load(bundle, device)
         self.decoder = DecoderModel.load(bundle, device)
-        self.upsamplers = {stage: UpsamplerModel.load(bundle, stage, device)
-                           for stage in ("upsampler_256", "upsampler_1024") if bundle.has_stage(stage)}
+        upsampling = [UpsamplerModel.load(bundle, stage, device) for stage in upsamplers()
+                      if bundle.has_stage(stage)]
+        self.models = {model.stage: model for model in (self.prior, self.decoder, *upsampling)}
 
     @classmethod
     def open(cls, path, device: str = "cpu") -> InProcessCascade:
         return cls(open_bundle(path), device)
-
-    @staticmethod
-    def _run(seconds: dict[str, float], stage: str, model, job):
-        started = time.perf_counter()
-        trajectory = model.start(job)
-        while not trajectory.done:
-            model.denoise([trajectory])
-        output = model.finish(trajectory)
-        seconds[stage] = time.perf_counter() - started
-        return output, trajectory.generator
 
     @staticmethod
     def _knobs(model, knobs: StageKnobs | None) -> tuple[int, float, str]:
@@ -68,30 +68,39 @@ class InProcessCascade:
                 knobs.scheduler or defaults.scheduler)
 
     @torch.inference_mode()
-    def generate(self, prompt: str, *, num_images: int = 1, size: int = 1024, seed: int = 0,
+    def generate(self, prompts: str | list[str], *, num_images: int = 1, size: int = 1024, seed: int = 0,
                  stages: dict[str, StageKnobs] | None = None) -> CascadeResult:
+        """`num_images` per prompt; one generator seeded with `seed` runs through every stage, as in the
+        mesh. `stages` maps a stage to its knobs (the bundle's defaults otherwise)."""
         stages = stages or {}
         seconds: dict[str, float] = {}
         started = time.perf_counter()
-        text, _ = self.text_encoder.encode_text([prompt])
+        text, _ = self.text_encoder.encode_text([prompts] if isinstance(prompts, str) else list(prompts))
         text = type(text)(*(t.repeat_interleave(num_images, 0) for t in
                             (text.text_embedding, text.token_states, text.attention_mask)))
         unconditional = self.text_encoder.unconditional()
         seconds["text_encoder"] = time.perf_counter() - started
+        generator = torch.Generator().manual_seed(seed)
         steps, guidance, scheduler = self._knobs(self.prior, stages.get("prior"))
-        embedding, generator = self._run(seconds, "prior", self.prior, PriorJob(
-            text, unconditional, steps, guidance, scheduler, torch.Generator().manual_seed(seed)))
+        embedding = self._timed(seconds, "prior", PriorJob(text, unconditional, steps, guidance, scheduler,
+                                                           generator))
         steps, guidance, scheduler = self._knobs(self.decoder, stages.get("decoder"))
-        images, generator = self._run(seconds, "decoder", self.decoder, DecoderJob(
-            embedding, text, unconditional, steps, guidance, scheduler, generator))
+        images = self._timed(seconds, "decoder", DecoderJob(embedding, text, unconditional, steps, guidance,
+                                                            scheduler, generator))
         result = CascadeResult(images, {"prior": embedding, "decoder": images}, seconds)
-        for stage in UPSAMPLERS.get(size, ()):
-            model = self.upsamplers[stage]
+        chain = stages_for_size(size)
+        for previous, stage in itertools.pairwise(chain):
+            model = self.models[stage]
             steps, _, scheduler = self._knobs(model, stages.get(stage))
-            if stage == "upsampler_1024":
-                images = images.half().float()  # the mesh hands float16 into the 1024 stage
-            images, generator = self._run(seconds, stage, model, UpsampleJob(
-                images, steps, scheduler, generator, noise_level=model.defaults.noise_level))
+            low = through_wire(images, hop_dtype(previous, chain))
+            images = self._timed(seconds, stage, UpsampleJob(low, steps, scheduler, generator,
+                                                             noise_level=model.defaults.noise_level))
             result.intermediates[stage] = images
-        result.images = quantize(images)
+        result.images = cast_images(images, hop_dtype(chain[-1], chain))
         return result
+
+    def _timed(self, seconds: dict[str, float], stage: str, job) -> torch.Tensor:
+        started = time.perf_counter()
+        output = run_stage(self.models[stage], job)
+        seconds[stage] = time.perf_counter() - started
+        return output

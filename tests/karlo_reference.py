@@ -12,9 +12,9 @@ import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import diffusers.pipelines
 import numpy as np
 import torch
-import diffusers.pipelines
 from diffusers.pipelines.deprecated import unclip
 from diffusers.pipelines.deprecated.unclip import UnCLIPImageVariationPipeline, UnCLIPPipeline
 

@@ -1,4 +1,4 @@
-"""A stage server in this process, on port 0, built by its real main's build(): for contract tests.
+"""A stage server in this process, on port 0, made from its real StageService: for contract tests.
 
 The server runs on its own event loop in a background thread; tests talk to it with sync stubs.
 """
@@ -17,11 +17,11 @@ from services.runtime.settings import ServerSettings
 
 
 @contextlib.contextmanager
-def running_stage(stage: str, build, bundle: str, **settings) -> Iterator[grpc.Channel]:
-    """Starts `stage` (its main's build function) on a free loopback port; yields a channel to it."""
+def running_stage(stage: str, make_service, bundle: str, **settings) -> Iterator[grpc.Channel]:
+    """Starts `stage` (its StageService class) on a free loopback port; yields a channel to it."""
     config = ServerSettings(host="127.0.0.1", port=0, bundle=str(bundle), grace_seconds=2, **settings)
-    load, register = build(config)
-    server = StageServer(stage, config, register, load)
+    service = make_service(stage, config)
+    server = StageServer(stage, config, service.register, service.load, service.interceptors())
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()

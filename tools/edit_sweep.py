@@ -21,11 +21,11 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from unclip_mesh.cli.local_mesh import LocalMesh  # noqa: E402
-from unclip_mesh.client.sdk import GenerationClient, Sampling  # noqa: E402
 from services.orchestrator.input_images import as_stage_image  # noqa: E402
 from training.detector import background_colour, dominant_colour, dominant_shape  # noqa: E402
 from training.world import SHAPES, prompt, scene_png  # noqa: E402
+from unclip_mesh.cli.local_mesh import LocalMesh  # noqa: E402
+from unclip_mesh.client.sdk import GenerationClient, Sampling  # noqa: E402
 
 SIDE = 64  # the decoder's output: where the edit acts
 
@@ -68,7 +68,8 @@ def main() -> None:
             decoder = Sampling(steps=steps, guidance=guidance)
             edits = [edit(client, shape, decoder, strength, seed) for shape in SHAPES]
             seen = [detected(image) for image in edits]
-            kept = sum(seen_as == ("white", "blue", shape) for shape, seen_as in zip(SHAPES, seen))
+            kept = sum(seen_as == ("white", "blue", shape)
+                       for shape, seen_as in zip(SHAPES, seen, strict=True))
             cells = " | ".join(" ".join(map(str, seen_as)) for seen_as in seen)
             print(f"| {steps} | {guidance:g} | {strength:g} | {seed} | {cells} | {kept}/4 |", flush=True)
             sheet_rows.append(edits)

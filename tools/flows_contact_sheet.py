@@ -15,10 +15,10 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from unclip_mesh.cli.local_mesh import LocalMesh  # noqa: E402
-from unclip_mesh.client.sdk import GenerationClient, Sampling  # noqa: E402
 from tools.edit_sweep import edit  # noqa: E402
 from training.world import SHAPES, scene_png  # noqa: E402
+from unclip_mesh.cli.local_mesh import LocalMesh  # noqa: E402
+from unclip_mesh.client.sdk import GenerationClient, Sampling  # noqa: E402
 
 CELL, LABEL = 128, 22
 

@@ -16,16 +16,12 @@ from safetensors.torch import load_file, save_file
 
 from services.bundle.loader import Bundle, open_bundle
 from services.bundle.manifest import SamplingDefaults
-from unclip_mesh.bundles.writer import write_manifest
+from services.stage_registry import layout
 from training import world
+from unclip_mesh.bundles.writer import write_manifest
 
-STAGE_FOLDERS = {
-    "text_encoder": {"text_encoder": "text_encoder"},
-    "prior": {"prior": "prior", "scheduler": "prior_scheduler"},
-    "decoder": {"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
-    "upsampler_256": {"first": "super_res_first", "scheduler": "super_res_scheduler"},
-    "upsampler_1024": {"first": "super_res_1024", "scheduler": "super_res_1024_scheduler"},
-}
+STAGE_FOLDERS = layout()
+del STAGE_FOLDERS["upsampler_256"]["last"]  # one trained network runs every upsampling step
 
 
 def to_float16(folder: Path) -> None:

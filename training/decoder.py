@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     if "init" in config:
         init = Path(config["init"])
         decoder = UNet2DConditionModel.from_pretrained(init / "decoder", torch_dtype=torch.float32).to(device)
-        text_proj = UnCLIPTextProjModel.from_pretrained(init / "text_proj", torch_dtype=torch.float32).to(device)
+        text_proj = UnCLIPTextProjModel.from_pretrained(init / "text_proj",
+                                                        torch_dtype=torch.float32).to(device)
         prediction = UnCLIPScheduler.load_config(init / "decoder_scheduler")["prediction_type"]
     else:
         unet_config, fold = config["decoder"], config.get("pixel_fold", 1)
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         prediction = config.get("prediction_type", "epsilon")
     network = unfolded(decoder)
     process, batch_size, size = schedule(), config["batch_size"], network.config.sample_size
-    mean, std = embedding_statistics(clip, 8192, config["loop"]["seed"]) if config.get("standardise_embedding") \
+    mean, std = embedding_statistics(clip, 8192, config["loop"]["seed"]) \
+        if config.get("standardise_embedding") \
         else (torch.zeros(1, embed_dim, device=device), torch.ones(1, embed_dim, device=device))
     min_snr_gamma, bias = config.get("min_snr_gamma"), config.get("high_noise_bias", 1.0)
     caption_layout, shape_groups = config.get("caption_layout", False), config.get("shape_groups", False)
@@ -81,11 +83,13 @@ def main(argv: list[str] | None = None) -> None:
             image_embeddings=embeddings, prompt_embeds=text.text_embedding,
             text_encoder_hidden_states=text.token_states, do_classifier_free_guidance=False)
         mask = F.pad(text.attention_mask, (text_proj.clip_extra_context_tokens, 0), value=True)
-        timesteps = None if bias == 1.0 else sample_timesteps(rows, TRAIN_TIMESTEPS, generator, bias).to(device)
+        timesteps = None if bias == 1.0 \
+            else sample_timesteps(rows, TRAIN_TIMESTEPS, generator, bias).to(device)
         noisy, timesteps, noise = add_noise(process, images, generator, timesteps)
         predicted = network(sample=noisy, timestep=timesteps, encoder_hidden_states=hidden_states,
                             class_labels=time_embeddings, attention_mask=mask).sample
-        errors = (predicted.float() - (images if prediction == "sample" else noise)).pow(2).mean(dim=(1, 2, 3))
+        target = images if prediction == "sample" else noise
+        errors = (predicted.float() - target).pow(2).mean(dim=(1, 2, 3))
         return (errors * loss_weights(process, timesteps, min_snr_gamma)).mean()
 
     loop = LoopConfig.from_dict(config["loop"])
@@ -94,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     final = loop.run_dir / "final"
     for name, module in trained.items():
         module.save_pretrained(final / name)
-    UnCLIPScheduler(variance_type="fixed_small_log", prediction_type=prediction).save_pretrained(final / "decoder_scheduler")
+    UnCLIPScheduler(variance_type="fixed_small_log", prediction_type=prediction).save_pretrained(
+        final / "decoder_scheduler")
 
 
 if __name__ == "__main__":

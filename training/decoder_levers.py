@@ -13,7 +13,8 @@ from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 from training import world
 
 
-def loss_weights(process: DDPMScheduler, timesteps: torch.Tensor, min_snr_gamma: float | None) -> torch.Tensor:
+def loss_weights(process: DDPMScheduler, timesteps: torch.Tensor,
+                 min_snr_gamma: float | None) -> torch.Tensor:
     """[B] weights of a clean-image loss: 1, or min(SNR, gamma) / gamma (Min-SNR-gamma, Hang et al.
     2023, written for x0 targets and scaled so that the clean end of the schedule weighs 1)."""
     if min_snr_gamma is None:
@@ -23,7 +24,8 @@ def loss_weights(process: DDPMScheduler, timesteps: torch.Tensor, min_snr_gamma:
     return snr.clamp(max=min_snr_gamma) / min_snr_gamma
 
 
-def sample_timesteps(rows: int, train_timesteps: int, generator: torch.Generator, high_noise_bias: float) -> torch.Tensor:
+def sample_timesteps(rows: int, train_timesteps: int, generator: torch.Generator,
+                     high_noise_bias: float) -> torch.Tensor:
     """[B] training timesteps: uniform at bias 1; with bias b > 1, t = T (1 - u^b), so more of them fall
     at the noisy end, where the layout is decided."""
     u = torch.rand(rows, generator=generator)
@@ -32,7 +34,9 @@ def sample_timesteps(rows: int, train_timesteps: int, generator: torch.Generator
 
 def training_scenes(rows: int, generator: torch.Generator, shape_groups: bool) -> world.Scenes:
     """The batch's scenes: independent, or groups of three that differ only in shape (rows // 3 groups)."""
-    return world.sample_shape_groups(rows // 3, generator) if shape_groups else world.sample_scenes(rows, generator)
+    if shape_groups:
+        return world.sample_shape_groups(rows // 3, generator)
+    return world.sample_scenes(rows, generator)
 
 
 @torch.no_grad()

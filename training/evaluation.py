@@ -3,10 +3,11 @@
 Metrics: CLIP text -> image retrieval top-1 over the held-out prompts (one rendered image each), and
 CLIP zero-shot shape on rendered training scenes;
 asked colour = dominant foreground colour (training.detector) and asked shape = CLIP zero-shot among the
-world's shapes, on generated 64 px images of held-out and (separately) trained pairs; upsampler fidelity = PSNR of each upsampler's output
-downsampled (area) back to its input size against that input, on the chain's own images and on rendered
-held-out scenes; seconds for one 1024 px image, end to end in process; and the decoder alone on
-rendered scenes' embeddings, held-out and trained pairs (is a miss the prior's or the decoder's).
+world's shapes, on generated 64 px images of held-out and (separately) trained pairs; upsampler fidelity =
+PSNR of each upsampler's output downsampled (area) back to its input size against that input, on the chain's
+own images and on rendered held-out scenes; seconds for one 1024 px image, end to end in process; and the
+decoder alone on rendered scenes' embeddings, held-out and trained pairs (is a miss the prior's or the
+decoder's).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from services.decoder.model import DecoderJob
+from services.inprocess_cascade import InProcessCascade, run_stage
+from services.stage_registry import upsamplers
+from services.upsampler.model import UpsampleJob
 from training import world
 from training.clip_features import FrozenClip
 from training.detector import dominant_colour, dominant_shape
-from services.decoder.model import DecoderJob
-from services.upsampler.model import UpsampleJob
-from training.sampling import Stages, run_stage
+from training.sampling import images_by_size
 
 SHEET_CELL = 256
 
@@ -58,7 +61,7 @@ def rendered_shape_accuracy(clip: FrozenClip, seed: int, rows: int = 240) -> flo
     colours, backgrounds = tuple(world.COLOURS), tuple(world.BACKGROUNDS)
     hits = sum(zero_shot_shape(clip, image, colours[c], backgrounds[b]) == world.SHAPES[s]
                for image, c, b, s in zip(images, scenes.colour.tolist(), scenes.background.tolist(),
-                                         scenes.shape.tolist()))
+                                         scenes.shape.tolist(), strict=True))
     return hits / rows
 
 
@@ -69,12 +72,12 @@ def psnr(image: torch.Tensor, reference: torch.Tensor) -> float:
     return 10 * torch.log10(torch.tensor(1.0 / max(mse, 1e-12))).item()
 
 
-def upsampler_fidelity(stages: Stages, seed: int, rows: int = 4) -> dict[str, float]:
+def upsampler_fidelity(stages: InProcessCascade, seed: int, rows: int = 4) -> dict[str, float]:
     """PSNR of each upsampler on rendered held-out scenes (clean sources of the world) at defaults."""
     generator = torch.Generator().manual_seed(seed)
     scenes = world.sample_scenes(rows, generator, held_out=True)
     fidelity = {}
-    for upsampler in (stages.upsampler_256, stages.upsampler_1024):
+    for upsampler in (stages.models[stage] for stage in upsamplers()):
         source = world.render(scenes, upsampler.output_size // 4)
         u = upsampler.defaults
         image = run_stage(upsampler, UpsampleJob(source, u.num_inference_steps, u.scheduler, generator,
@@ -83,7 +86,7 @@ def upsampler_fidelity(stages: Stages, seed: int, rows: int = 4) -> dict[str, fl
     return fidelity
 
 
-def attribute_accuracy(stages: Stages, clip: FrozenClip, seeds: list[int], guidance: float | None,
+def attribute_accuracy(stages: InProcessCascade, clip: FrozenClip, seeds: list[int], guidance: float | None,
                        attributes: list[tuple[str, str, str]] | None = None) -> dict[str, float]:
     """Asked colour and shape on images generated through the prior from (colour, shape, background)
     prompts (default: the held-out ones)."""
@@ -91,8 +94,9 @@ def attribute_accuracy(stages: Stages, clip: FrozenClip, seeds: list[int], guida
     prompts = [world.prompt(*a) for a in attributes]
     colour_hits = shape_hits = zero_shot_hits = total = 0
     for seed in seeds:
-        images = stages.generate(prompts, seed, size=64, decoder_guidance=guidance)[stages.decoder.image_size]
-        for image, (colour, shape, background) in zip(images, attributes):
+        images = images_by_size(stages, prompts, seed, size=64,
+                                decoder_guidance=guidance)[stages.decoder.image_size]
+        for image, (colour, shape, background) in zip(images, attributes, strict=True):
             colour_hits += dominant_colour(image) == colour
             shape_hits += dominant_shape(image) == shape
             zero_shot_hits += zero_shot_shape(clip, image, colour, background) == shape
@@ -115,7 +119,8 @@ def trained_prompts() -> list[tuple[str, str, str]]:
     return [(c, s, b) for c, s in training_pairs() for b in world.BACKGROUNDS]
 
 
-def decoder_on_rendered_embeddings(stages: Stages, clip: FrozenClip, seed: int) -> dict[str, dict[str, float]]:
+def decoder_on_rendered_embeddings(stages: InProcessCascade, clip: FrozenClip,
+                                   seed: int) -> dict[str, dict[str, float]]:
     """The decoder alone: fed the CLIP image embedding of a rendered scene and its prompt (no prior),
     on held-out and on trained pairs, every background; the asked colour and shape hit rates. It tells
     a decoder that cannot draw a pair from a prior that cannot find its embedding."""
@@ -130,8 +135,9 @@ def decoder_on_rendered_embeddings(stages: Stages, clip: FrozenClip, seed: int) 
                                                       stages.text_encoder.unconditional(),
                                                       d.num_inference_steps, d.guidance_scale, d.scheduler,
                                                       generator))
-        result[name] = {"colour": sum(dominant_colour(i) == a[0] for i, a in zip(images, attributes)) / len(images),
-                        "shape": sum(dominant_shape(i) == a[1] for i, a in zip(images, attributes)) / len(images),
+        pairs = list(zip(images, attributes, strict=True))
+        result[name] = {"colour": sum(dominant_colour(i) == a[0] for i, a in pairs) / len(images),
+                        "shape": sum(dominant_shape(i) == a[1] for i, a in pairs) / len(images),
                         "images": len(images)}
     return result
 
@@ -159,7 +165,7 @@ def contact_sheet(rows: list[tuple[str, dict[int, torch.Tensor]]], path: Path) -
 def evaluate(bundle: Path, out: Path, seeds: list[int], sweep: list[float]) -> dict:
     """Run every metric, write out/eval_report.json + out/contact_sheet.png; returns the report."""
     torch.set_grad_enabled(False)
-    stages = Stages.load(bundle)
+    stages = InProcessCascade.open(bundle)
     clip = FrozenClip(stages.text_encoder.backend)
     report: dict = {"bundle": str(bundle), "seeds": seeds,
                     "retrieval_top1": retrieval_accuracy(clip, seed=0),
@@ -167,15 +173,16 @@ def evaluate(bundle: Path, out: Path, seeds: list[int], sweep: list[float]) -> d
                     "default": attribute_accuracy(stages, clip, seeds, None),
                     "default_trained_pairs": attribute_accuracy(stages, clip, seeds, None, trained_prompts()),
                     "decoder_on_rendered_embeddings": decoder_on_rendered_embeddings(stages, clip, seed=0),
-                    "decoder_guidance_sweep": {str(g): attribute_accuracy(stages, clip, seeds, g) for g in sweep}}
+                    "decoder_guidance_sweep": {str(g): attribute_accuracy(stages, clip, seeds, g)
+                                               for g in sweep}}
     held_out = world.held_out_prompts()
     backgrounds = len(world.BACKGROUNDS)
     sheet_prompts = [world.prompt(*held_out[i * backgrounds + i % backgrounds])
                      for i in range(len(held_out) // backgrounds)]
     began = time.perf_counter()
-    stages.generate(sheet_prompts[:1], seed=0, size=1024)
+    images_by_size(stages, sheet_prompts[:1], seed=0, size=1024)
     report["seconds_per_1024_image"] = round(time.perf_counter() - began, 1)
-    images = stages.generate(sheet_prompts, seed=0, size=1024)
+    images = images_by_size(stages, sheet_prompts, seed=0, size=1024)
     report["psnr_db"] = {"upsampler_256": psnr(images[256], images[64]),
                          "upsampler_1024": psnr(images[1024], images[256])}
     report["psnr_db_rendered_sources"] = upsampler_fidelity(stages, seed=0)

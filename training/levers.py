@@ -2,12 +2,12 @@
 
     python -m training.levers --levers training/configs/decoder_levers.json --steps 800 --out runs/levers
 
-Every lever is the base decoder config with the spec's common keys and its own few keys overridden, trained with the same seed for the
-same number of steps (so background load changes only its wall time), put into a copy of the base
-bundle in place of its decoder and scored by the decoder-alone eval (training.evaluation.
-decoder_on_rendered_embeddings) on trained and held-out pairs over several seeds. A finished lever is
-not run again (OUT/NAME/result.json), so two processes may share OUT with --only; the table of every
-finished lever is printed and written to OUT/levers.md.
+Every lever is the base decoder config with the spec's common keys and its own few keys overridden, trained
+with the same seed for the same number of steps (so background load changes only its wall time), put into a
+copy of the base bundle in place of its decoder and scored by the decoder-alone eval (training.evaluation.
+decoder_on_rendered_embeddings) on trained and held-out pairs over several seeds. A finished lever is not
+run again (OUT/NAME/result.json), so two processes may share OUT with --only; the table of every finished
+lever is printed and written to OUT/levers.md.
 
     python -m training.levers --score-run runs/decoder --config training/configs/decoder.json
 
@@ -27,11 +27,11 @@ from pathlib import Path
 import torch
 
 from services.bundle.loader import open_bundle
+from services.inprocess_cascade import InProcessCascade
 from training.bundle import STAGE_FOLDERS
 from training.clip_features import FrozenClip
 from training.evaluation import decoder_on_rendered_embeddings
 from training.loop import CHECKPOINT
-from training.sampling import Stages
 from unclip_mesh.bundles.writer import write_manifest
 
 DECODER_FOLDERS = STAGE_FOLDERS["decoder"].values()
@@ -42,7 +42,8 @@ def merged(base: dict, overrides: dict) -> dict:
     """`base` with `overrides` applied key by key, nested dicts merged."""
     out = dict(base)
     for key, value in overrides.items():
-        out[key] = merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        both_dicts = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = merged(base[key], value) if both_dicts else value
     return out
 
 
@@ -65,7 +66,7 @@ def bundle_with_decoder(base_bundle: Path, exported: Path, out: Path) -> Path:
 def score(bundle: Path, seeds: list[int]) -> dict[str, float]:
     """Shape and colour hit rates of the decoder alone, held-out and trained pairs, over `seeds`."""
     torch.set_grad_enabled(False)
-    stages = Stages.load(bundle)
+    stages = InProcessCascade.open(bundle)
     clip = FrozenClip(stages.text_encoder.backend)
     totals: dict[str, float] = {}
     for seed in seeds:
@@ -79,7 +80,8 @@ def score(bundle: Path, seeds: list[int]) -> dict[str, float]:
 def train_to(config: dict, run_dir: Path, steps: int, log: Path) -> None:
     """Run training.decoder with `config` in `run_dir` up to `steps` (a copied checkpoint at `steps`
     only exports its EMA weights)."""
-    config = {**config, "loop": {**config["loop"], "run_dir": str(run_dir), "steps": steps, "max_minutes": None}}
+    config = {**config,
+              "loop": {**config["loop"], "run_dir": str(run_dir), "steps": steps, "max_minutes": None}}
     (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     subprocess.run([sys.executable, "-m", "training.decoder", "--config", str(run_dir / "config.json")],
                    check=True, stdout=log.open("w"), stderr=subprocess.STDOUT)
@@ -107,8 +109,9 @@ def table(results: dict[str, dict]) -> str:
     lines = ["| lever | trained shape | held-out shape | trained colour | held-out colour | samples/min |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['trained_shape']:.0%} | {r['held_out_shape']:.0%} | {r['trained_colour']:.0%} "
-                     f"| {r['held_out_colour']:.0%} | {r['samples_per_minute']:.0f} |")
+        lines.append(f"| {name} | {r['trained_shape']:.0%} | {r['held_out_shape']:.0%} "
+                     f"| {r['trained_colour']:.0%} | {r['held_out_colour']:.0%} "
+                     f"| {r['samples_per_minute']:.0f} |")
     return "\n".join(lines)
 
 
@@ -116,16 +119,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levers", type=Path,
                         help="JSON: {base, bundle, common: overrides, levers: {name: overrides}}")
-    parser.add_argument("--score-run", type=Path, help="a decoder run folder to score at its latest checkpoint")
+    parser.add_argument("--score-run", type=Path,
+                        help="a decoder run folder to score at its latest checkpoint")
     parser.add_argument("--config", type=Path, help="with --score-run: the run's decoder config")
-    parser.add_argument("--bundle", type=Path, default=Path("models/demo"), help="with --score-run: base bundle")
+    parser.add_argument("--bundle", type=Path, default=Path("models/demo"),
+                        help="with --score-run: base bundle")
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--seeds", type=int, default=4, help="eval seeds (48 images each)")
     parser.add_argument("--out", type=Path, default=Path("runs/levers"))
     parser.add_argument("--only", default="", help="comma-separated lever names (default: all)")
     args = parser.parse_args(argv)
     if args.score_run:
-        print(score_run(args.score_run, json.loads(args.config.read_text()), args.bundle, list(range(args.seeds))))
+        print(score_run(args.score_run, json.loads(args.config.read_text()), args.bundle,
+                        list(range(args.seeds))))
         return
     spec = json.loads(args.levers.read_text())
     base = json.loads(Path(spec["base"]).read_text())

@@ -41,7 +41,7 @@ class LoopConfig:
 
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters()):
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
             e.lerp_(p, 1.0 - decay)
 
 

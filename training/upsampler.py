@@ -4,8 +4,8 @@ target size, as the paper does.
 The low-res source is blurred (gaussian, random sigma) some of the time, upscaled exactly as the
 upsampler service does (bicubic, antialiased), cropped, noised to a random augmentation level (as the
 service's noise_augment; the level is the network's class conditioning), and concatenated to the noisy
-high-res crop. Predicts the clean crop or epsilon (config prediction_type). The 1024 network is our PixelShuffleUNet (pixels folded into channels,
-so a step stays cheap on CPU).
+high-res crop. Predicts the clean crop or epsilon (config prediction_type). The 1024 network is our
+PixelShuffleUNet (pixels folded into channels, so a step stays cheap on CPU).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def degrade(source: torch.Tensor, config: dict, generator: torch.Generator) -> t
     for row in torch.nonzero(torch.rand(source.shape[0], generator=generator) < config["blur_probability"]):
         low, high = config["blur_sigma"]
         sigma = float(low + (high - low) * torch.rand(1, generator=generator))
-        blurred[row] = TF.gaussian_blur(source[row], kernel_size=[5, 5], sigma=[sigma, sigma]).to(blurred.dtype)
+        blurred[row] = TF.gaussian_blur(source[row], kernel_size=[5, 5],
+                                        sigma=[sigma, sigma]).to(blurred.dtype)
     return blurred
 
 
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> None:
         scenes = world.sample_scenes(batch_size, generator)
         source = degrade(world.render(scenes, source_size, device=device), config, generator)
         levels = torch.randint(max_level + 1, (batch_size,), generator=generator)
-        levels = torch.where(torch.rand(batch_size, generator=generator) < config["clean_probability"], 0, levels)
+        clean = torch.rand(batch_size, generator=generator) < config["clean_probability"]
+        levels = torch.where(clean, 0, levels)
         top, left = (int(v) * factor for v in torch.randint((target_size - crop) // factor + 1, (2,),
                                                             generator=generator))
         condition = upscaled_window(source, target_size, (top, left, crop))

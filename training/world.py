@@ -85,8 +85,9 @@ def sample_shape_groups(groups: int, generator: torch.Generator) -> Scenes:
     shapes = torch.stack([(~_HELD_OUT_INDEX[c]).nonzero().flatten() for c in base.colour.tolist()])
     per = shapes.shape[1]
     size, position = base.size.repeat_interleave(per), base.position.repeat_interleave(per)
-    return Scenes(base.colour.repeat_interleave(per), shapes.flatten(), base.background.repeat_interleave(per),
-                  size, position, *_placement(size, position, generator))
+    return Scenes(base.colour.repeat_interleave(per), shapes.flatten(),
+                  base.background.repeat_interleave(per), size, position,
+                  *_placement(size, position, generator))
 
 
 def scenes_for(colour: str, shape: str, background: str, rows: int, generator: torch.Generator) -> Scenes:

@@ -8,17 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from services import stage_registry
 from services.bundle.manifest import MANIFEST_NAME, Manifest, SamplingDefaults, StageEntry
 
 T = TypeVar("T")
 
-# Defaults of diffusers' UnCLIPPipeline, used for folders in its layout that carry no manifest.
-PIPELINE_DEFAULTS = {
-    "prior": SamplingDefaults(num_inference_steps=25, guidance_scale=4.0),
-    "decoder": SamplingDefaults(num_inference_steps=25, guidance_scale=8.0),
-    "upsampler_256": SamplingDefaults(num_inference_steps=7),
-    "upsampler_1024": SamplingDefaults(num_inference_steps=7),
-}
 WEIGHT_NAMES = ("diffusion_pytorch_model.safetensors", "model.safetensors",
                 "diffusion_pytorch_model.bin", "pytorch_model.bin")
 TRANSFORMERS_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
@@ -88,21 +82,16 @@ def _diffusers_layout(root: Path) -> Manifest:
     """A manifest for a folder in diffusers' unCLIP layout (model_index.json, no unclip_bundle.json).
 
     A stage is served when its first folder exists; Bundle.verify names any other file it lacks."""
-    candidates = {
-        "text_encoder": _text_encoder_folders(root),
-        "prior": {"prior": "prior", "scheduler": "prior_scheduler"},
-        "decoder": {"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
-        "upsampler_256": {"first": "super_res_first", "last": "super_res_last",
-                          "scheduler": "super_res_scheduler"},
-        "upsampler_1024": {"first": "super_res_1024", "scheduler": "super_res_1024_scheduler"},
-    }
     stages = {}
-    for stage, folders in candidates.items():
+    for stage in map(stage_registry.get, stage_registry.model_stages()):
+        folders = _text_encoder_folders(root) if stage.name == "text_encoder" else dict(stage.folders)
         if not (root / next(iter(folders.values()))).is_dir():
             continue
         if "last" in folders and not (root / folders["last"]).is_dir():
             del folders["last"]  # super_res_first then runs every step
-        stages[stage] = StageEntry(folders=folders, defaults=PIPELINE_DEFAULTS.get(stage))
+        # diffusers' UnCLIPPipeline's defaults: the folder carries no manifest
+        defaults = SamplingDefaults(**stage.pipeline_defaults) if stage.sampled else None
+        stages[stage.name] = StageEntry(folders=folders, defaults=defaults)
     return Manifest(name=root.name, version="diffusers", stages=stages)
 
 
@@ -178,7 +167,7 @@ class Bundle:
             return loader(folder)
         except BundleError:
             raise
-        except Exception as error:  # noqa: BLE001 - every load failure is a bundle problem
+        except Exception as error:  # every load failure is a bundle problem
             files = required_files(folder, role)
             named = files[-1] if files else folder
             raise BundleError(f"{self._rel(named)}: cannot load: {one_line(error)}") from error

@@ -24,10 +24,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from services import scheduler_registry, stage_registry
+
 MANIFEST_NAME = "unclip_bundle.json"
 FORMAT_VERSION = 1
-STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
-SCHEDULERS = ("unclip", "ddpm", "ddim", "dpm_solver_pp")
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,7 @@ class SamplingDefaults:
     noise_level: int = 0  # upsamplers only: noise-augmentation timestep of the low-res input
 
     def __post_init__(self) -> None:
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {self.scheduler!r}, expected one of {SCHEDULERS}")
+        scheduler_registry.by_name(self.scheduler)  # raises ValueError naming the known ones
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class Manifest:
     def from_dict(cls, data: dict) -> Manifest:
         stages = {}
         for stage, entry in data["stages"].items():
-            if stage not in STAGES:
+            if stage not in stage_registry.model_stages():
                 raise ValueError(f"unknown stage {stage!r}")
             defaults = entry.get("defaults")
             stages[stage] = StageEntry(

@@ -2,30 +2,12 @@
 
 import sys
 
-from services.runtime.diffusion_rpc import diffusion_stage_builder
+from services.decoder.stage import DecoderStage
 from services.runtime.stage_main import serve_stage
-from unclip.v1 import decoder_pb2, decoder_pb2_grpc
-
-
-def _load(bundle, device):
-    from services.decoder.model import DecoderModel
-
-    return DecoderModel.load(bundle, device)
-
-
-def _servicer(holder):
-    from services.decoder.servicer import DecoderServicer
-
-    return DecoderServicer(holder)
-
-
-build = diffusion_stage_builder(
-    "decoder", _load, _servicer, decoder_pb2_grpc.add_DecoderServiceServicer_to_server,
-    decoder_pb2.DESCRIPTOR.services_by_name["DecoderService"].full_name)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return serve_stage("decoder", argv, build)
+    return serve_stage("decoder", argv, DecoderStage)
 
 
 if __name__ == "__main__":

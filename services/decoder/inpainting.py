@@ -4,7 +4,7 @@ exactly at the end)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from diffusers.utils.torch_utils import randn_tensor
@@ -14,8 +14,8 @@ from services.diffusion.trajectory import Trajectory
 
 @dataclass(eq=False)
 class InpaintingTrajectory(Trajectory):
-    known: torch.Tensor | None = None         # [B, 3, S, S] in [-1, 1]
-    repaint_mask: torch.Tensor | None = None  # [B, 1, S, S], 1 = draw anew
+    known: torch.Tensor = field(kw_only=True)         # [B, 3, S, S] in [-1, 1]
+    repaint_mask: torch.Tensor = field(kw_only=True)  # [B, 1, S, S], 1 = draw anew
 
     @classmethod
     def wrap(cls, trajectory: Trajectory, known: torch.Tensor, repaint_mask: torch.Tensor

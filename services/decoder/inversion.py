@@ -76,7 +76,7 @@ class DecoderInversion:
 
     @torch.inference_mode()
     def denoise(self, batch: list[Trajectory]) -> None:
-        for trajectory, output in zip(batch, self.decoder.predict(batch)):
+        for trajectory, output in zip(batch, self.decoder.predict(batch), strict=True):
             epsilon = self._epsilon(output[:, :trajectory.latents.shape[1]], trajectory)
             trajectory.latents = trajectory.scheduler.step(epsilon, trajectory.timestep,
                                                            trajectory.latents).prev_sample

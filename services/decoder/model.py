@@ -58,6 +58,12 @@ class DecoderModel(DiffusionStageModel):
         return self.decoder.config.sample_size
 
     @property
+    def text_widths(self) -> dict[str, int]:
+        """The widths of the text conditioning it takes: CLIP embedding and token states."""
+        return {"embedding_dim": self.text_proj.embedding_proj.in_features,
+                "token_width": self.text_proj.encoder_hidden_states_proj.in_features}
+
+    @property
     def dtype(self) -> torch.dtype:
         return self.decoder.dtype
 
@@ -79,7 +85,8 @@ class DecoderModel(DiffusionStageModel):
             shape=(rows, channels, self.image_size, self.image_size), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
             device=self.device, dtype=self.dtype, guidance_scale=job.guidance_scale, eta=job.eta,
-            latents=job.latents, conditioning=dict(zip(_KEYS, (hidden_states, time_embeddings, mask))))
+            latents=job.latents,
+            conditioning=dict(zip(_KEYS, (hidden_states, time_embeddings, mask), strict=True)))
 
     @torch.inference_mode()
     def predict(self, batch: list[Trajectory]) -> list[torch.Tensor]:

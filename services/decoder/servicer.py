@@ -22,15 +22,13 @@ class DecoderServicer(decoder_pb2_grpc.DecoderServiceServicer):
         self._inversion = None  # (DecoderInversion, its StepBatcher), made on first use
 
     def _embeddings_and_text(self, request, model):
-        text_proj = model.text_proj
+        widths = model.text_widths
         embeddings = from_proto(request.image_embeddings, "image_embeddings", dtypes=_FLOATS,
-                                shape=(None, text_proj.embedding_proj.in_features)).float()
+                                shape=(None, widths["embedding_dim"])).float()
         rows = embeddings.shape[0]
         check_rows(rows, "image_embeddings")
         if rows == 0:
             raise InvalidArgument("image_embeddings", "must have at least one row")
-        widths = dict(embedding_dim=text_proj.embedding_proj.in_features,
-                      token_width=text_proj.encoder_hidden_states_proj.in_features)
         text = from_wire(request.text, "text", rows=rows, **widths)
         return embeddings, text, widths
 

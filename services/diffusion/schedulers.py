@@ -10,10 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from diffusers import (DDIMInverseScheduler, DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
-                       SchedulerMixin, UnCLIPScheduler)
+from diffusers import (
+    DDIMInverseScheduler,
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    SchedulerMixin,
+    UnCLIPScheduler,
+)
 
-SCHEDULER_NAMES = ("unclip", "ddpm", "ddim", "dpm_solver_pp")
+from services.scheduler_registry import NAMES, by_name
+
 _LEARNED_VARIANCE = ("learned", "learned_range")
 # DDIM is the sampler that DDIM inversion retraces, so it neither clips its predicted image nor starts at
 # the last training timestep: with the cosine schedule sqrt(alpha_bar(999)) is 0.0016, and a latent
@@ -45,7 +52,7 @@ def build_scheduler(name: str, config: Mapping) -> SchedulerMixin:
         return DDIMScheduler(**_DDIM, **common)
     if name == "dpm_solver_pp":
         return DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", solver_order=2, **common)
-    raise ValueError(f"unknown scheduler {name!r}, expected one of {SCHEDULER_NAMES}")
+    raise ValueError(f"unknown scheduler {name!r}, expected one of {NAMES}")
 
 
 def build_inverse_scheduler(config: Mapping) -> DDIMInverseScheduler:
@@ -60,8 +67,7 @@ def max_steps(config: Mapping) -> int:
 
 
 def min_steps(name: str) -> int:
-    """UnCLIPScheduler spaces timesteps by (T - 1) / (steps - 1), so it needs at least 2 steps."""
-    return 2 if name == "unclip" else 1
+    return by_name(name).min_steps
 
 
 def scheduler_step(scheduler: SchedulerMixin, model_output: torch.Tensor, timestep: torch.Tensor,

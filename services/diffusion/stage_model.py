@@ -29,5 +29,5 @@ class DiffusionStageModel(ABC):
     def denoise(self, batch: list[Trajectory]) -> None:
         """One step for every trajectory in the batch: batched network forward, then each trajectory's
         own guidance and scheduler step (noise from its own generator)."""
-        for trajectory, output in zip(batch, self.predict(batch)):
+        for trajectory, output in zip(batch, self.predict(batch), strict=True):
             trajectory.advance(output)

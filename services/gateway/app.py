@@ -8,7 +8,6 @@ import grpc
 from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from unclip_mesh.client.aio import AsyncGenerationClient
 from services.gateway.admission import Admission
 from services.gateway.errors import ApiError
 from services.gateway.handlers import FILES_PATH, ImagesApi
@@ -17,6 +16,7 @@ from services.gateway.png_store import PngStore
 from services.gateway.settings import GatewaySettings
 from services.security.auth import TokenSet, bearer_token
 from services.telemetry.http_server import STATUS_KEY, observed_requests
+from unclip_mesh.client.aio import AsyncGenerationClient
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ async def api_errors(request: web.Request, handler):
         if error.status < 400:
             raise
         failure = ApiError(error.status, error.reason, status="INVALID_ARGUMENT")
-    except Exception:  # noqa: BLE001 - a bug: logged with its traceback, the caller sees no detail
+    except Exception:  # a bug: logged with its traceback, the caller sees no detail
         logger.exception("unexpected error in %s %s", request.method, request.path)
         failure = ApiError(500, "internal error", error_type="server_error", status="INTERNAL")
     response = failure.response()

@@ -10,7 +10,10 @@ import math
 import grpc
 from aiohttp import web
 
-from services.runtime.errors import RETRY_AFTER_KEY
+from services.runtime.rich_status import FailureDetails, read_details
+
+DEFAULT_RETRY_AFTER_SECONDS = 1  # for a RESOURCE_EXHAUSTED without RetryInfo
+_NO_DETAILS = FailureDetails()
 
 # The mesh's request fields, as the Images API names them.
 _API_PARAMS = {"num_images": "n", "prompt": "prompt", "image": "image", "mask": "mask",
@@ -57,22 +60,19 @@ def bad_param(param: str, reason: str) -> ApiError:
     return ApiError(400, f"{param}: {reason}", param=param)
 
 
-def from_status(code: grpc.StatusCode, details: str, retry_after_ms: str | None = None) -> ApiError:
-    """The API error for a failed mesh call; INVALID_ARGUMENT names the API parameter concerned."""
+def from_status(code: grpc.StatusCode, message: str, details: FailureDetails = _NO_DETAILS) -> ApiError:
+    """The API error for a failed mesh call: INVALID_ARGUMENT names the API parameter of its field
+    violation; RESOURCE_EXHAUSTED's RetryInfo becomes Retry-After, in whole seconds rounded up."""
     http_status, error_type, error_code = _BY_STATUS.get(code, _INTERNAL)
-    field = ""
-    if code == grpc.StatusCode.INVALID_ARGUMENT:  # "FIELD[.SUBFIELD]: REASON"
-        field = details.split(":", 1)[0].split(".", 1)[0]
+    param = None
+    if code == grpc.StatusCode.INVALID_ARGUMENT and details.violations:  # "FIELD[.SUBFIELD]"
+        param = _API_PARAMS.get(details.violations[0].field.split(".", 1)[0])
     retry_after = None
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        milliseconds = int(retry_after_ms) if (retry_after_ms or "").isdigit() else 1000
-        retry_after = max(1, math.ceil(milliseconds / 1000))
-    return ApiError(http_status, details or code.name, error_type=error_type,
-                    param=_API_PARAMS.get(field), code=error_code, status=code.name,
-                    retry_after_seconds=retry_after)
+        retry_after = max(1, math.ceil(details.retry_after_seconds or DEFAULT_RETRY_AFTER_SECONDS))
+    return ApiError(http_status, message or code.name, error_type=error_type, param=param,
+                    code=error_code, status=code.name, retry_after_seconds=retry_after)
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> ApiError:
-    trailers = error.trailing_metadata() or ()
-    retry_after_ms = next((v for k, v in trailers if k == RETRY_AFTER_KEY), None)
-    return from_status(error.code(), error.details() or "", retry_after_ms)
+    return from_status(error.code(), error.details() or "", read_details(error))

@@ -7,7 +7,6 @@ import time
 from aiohttp import web
 from opentelemetry import trace
 
-from unclip_mesh.client.sdk import inpaint_request, variations_request
 from services.gateway.call_context import deadline_seconds, mesh_metadata
 from services.gateway.errors import ApiError
 from services.gateway.images import edit_mask, square_png
@@ -17,6 +16,7 @@ from services.gateway.png_store import PngStore
 from services.gateway.settings import GatewaySettings
 from services.gateway.uploads import form_fields, json_fields, required_file
 from unclip.v1 import generation_pb2
+from unclip_mesh.client.sdk import inpaint_request, variations_request
 
 FILES_PATH = "/v1/images/files/"  # + NAME.png: the PNG of a `url` reply
 

@@ -10,11 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 import grpc
 
-from unclip_mesh.client.aio import AsyncGenerationClient
-from unclip_mesh.client.sdk import Generation, Sampling, with_knobs
 from services.gateway.errors import from_rpc_error
 from services.gateway.params import Ask
 from services.gateway.sizes import SIZES, fit
+from unclip_mesh.client.aio import AsyncGenerationClient
+from unclip_mesh.client.sdk import Generation, Sampling, with_knobs
 
 MESH_MAX_IMAGES = 8  # the orchestrator's num_images limit
 

@@ -38,7 +38,7 @@ def _one_of(fields: Mapping[str, object], param: str, choices, default: str) -> 
         return default
     if value not in choices:
         raise bad_param(param, f"{value!r} is not one of {', '.join(repr(c) for c in choices)}")
-    return value
+    return str(value)
 
 
 def read_ask(fields: Mapping[str, object]) -> Ask:

@@ -12,13 +12,13 @@ import signal
 
 from aiohttp import web
 
-from unclip_mesh.client.aio import AsyncGenerationClient
 from services.gateway.admission import Admission
 from services.gateway.app import STAGE, build_app
 from services.gateway.settings import GatewaySettings
 from services.security.auth import TokenSet, read_tokens
 from services.security.tls import channel_credentials, load_tls
 from services.telemetry.metrics import export_stage_gauges
+from unclip_mesh.client.aio import AsyncGenerationClient
 
 logger = logging.getLogger(__name__)
 

@@ -8,12 +8,11 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from services.runtime.settings import (PORT, Option, add_flags, choice, integer, read_options,
-                                       seconds, text)
+from services import stage_registry
+from services.runtime.settings import PORT, Option, add_flags, choice, integer, read_options, seconds, text
 
-GATEWAY_PORT = 8080
+GATEWAY_PORT = stage_registry.get(stage_registry.GATEWAY).port
 FORM_OVERHEAD_BYTES = 1024 * 1024
-SAMPLED_STAGES = ("prior", "decoder", "upsampler_256", "upsampler_1024")
 
 
 @dataclass(frozen=True)
@@ -53,14 +52,15 @@ def parse_steps(values: list[str] | str) -> dict[str, int]:
     steps: dict[str, int] = {}
     for item in (i.strip() for i in items if i.strip()):
         stage, _, count = item.partition("=")
-        if stage.strip() not in SAMPLED_STAGES or not count.strip().isdigit() or int(count) < 1:
+        if (stage.strip() not in stage_registry.sampled_stages() or not count.strip().isdigit()
+                or int(count) < 1):
             raise ValueError(f"{item!r}: expected STAGE=N, N >= 1, STAGE one of "
-                             f"{', '.join(SAMPLED_STAGES)}")
+                             f"{', '.join(stage_registry.sampled_stages())}")
         steps[stage.strip()] = int(count)
     return steps
 
 
-_OPTIONS = (
+GATEWAY_OPTIONS = (
     Option("--host", "UNCLIP_HOST", text, "address to bind"),
     Option("--port", "UNCLIP_PORT", PORT, "HTTP port to bind, 0 picks a free one"),
     Option("--orchestrator", "UNCLIP_ORCHESTRATOR", text,
@@ -98,6 +98,6 @@ def gateway_settings(argv: list[str] | None, environ: Mapping[str, str]) -> Gate
     """Parses `unclip-mesh serve gateway [flags]` (argv starts with `gateway`) and `environ`."""
     parser = argparse.ArgumentParser(prog="unclip-mesh serve gateway")
     parser.add_argument("stage", choices=["gateway"])
-    add_flags(parser.add_argument_group("gateway"), _OPTIONS,
+    add_flags(parser.add_argument_group("gateway"), GATEWAY_OPTIONS,
               {f.name: f.default for f in fields(GatewaySettings)})
-    return GatewaySettings(**read_options(_OPTIONS, parser.parse_args(argv), environ))
+    return GatewaySettings(**read_options(GATEWAY_OPTIONS, parser.parse_args(argv), environ))

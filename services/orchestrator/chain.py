@@ -8,12 +8,16 @@ returned, so the same request with the same seed gives the same images.
 import asyncio
 import secrets
 import time
+from asyncio import to_thread
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import torch
 
+from services import stage_registry
+from services.cascade import conditioning_stages, hop_dtype
 from services.orchestrator.deadline import Deadline
 from services.orchestrator.images import preview_png, to_pngs
 from services.orchestrator.request_checks import RequestLimits, check_generate, image_stages
@@ -21,17 +25,18 @@ from services.orchestrator.stage_clients import MeshClients, StageClient
 from services.orchestrator.stage_errors import from_stage_failure
 from services.runtime.shared_memory import METADATA_KEY, SharedMemory, inline
 from services.runtime.tensor_codec import from_proto, to_proto
-from unclip.v1 import (decoder_pb2, decoder_pb2_grpc, generation_pb2, prior_pb2, prior_pb2_grpc,
-                       sampling_pb2, tensor_pb2, text_encoder_pb2, text_encoder_pb2_grpc,
-                       upsampler_pb2, upsampler_pb2_grpc)
-
-STAGE_ENUM = {
-    "text_encoder": generation_pb2.STAGE_TEXT_ENCODER,
-    "prior": generation_pb2.STAGE_PRIOR,
-    "decoder": generation_pb2.STAGE_DECODER,
-    "upsampler_256": generation_pb2.STAGE_UPSAMPLER_256,
-    "upsampler_1024": generation_pb2.STAGE_UPSAMPLER_1024,
-}
+from unclip.v1 import (
+    decoder_pb2,
+    decoder_pb2_grpc,
+    generation_pb2,
+    prior_pb2,
+    prior_pb2_grpc,
+    sampling_pb2,
+    text_encoder_pb2,
+    text_encoder_pb2_grpc,
+    upsampler_pb2,
+    upsampler_pb2_grpc,
+)
 
 Event = generation_pb2.GenerationEvent
 RETRY_BACKOFF_SECONDS = (0.2, 0.8, 2.0)
@@ -39,9 +44,10 @@ RETRY_BACKOFF_SECONDS = (0.2, 0.8, 2.0)
 
 @dataclass
 class StageOutcome:
-    """Filled in by a stage call once its stream ends."""
+    """Filled in by a stage call once its stream ends: `result` is that stage's response (its message
+    type differs from stage to stage)."""
 
-    result: object = None
+    result: Any = None
     seconds: float = 0.0
 
 
@@ -66,7 +72,7 @@ class GenerationChain:
         self._upsample_metadata = ((METADATA_KEY, shared.marker()),) if shared else ()
 
     def served_stages(self) -> set[str]:
-        return {stage for stage in STAGE_ENUM if self._clients.has(stage)}
+        return {stage for stage in stage_registry.model_stages() if self._clients.has(stage)}
 
     async def plan(self, request, inputs: tuple[str, ...]) -> tuple[str, ...]:
         """The request's image stages (image_stages; `inputs`: the stages its flow calls before the
@@ -79,7 +85,7 @@ class GenerationChain:
     async def generate(self, request: generation_pb2.GenerateImagesRequest,
                        deadline: Deadline) -> AsyncIterator[Event]:
         check_generate(request, self.limits)
-        stages = await self.plan(request, ("text_encoder", "prior"))
+        stages = await self.plan(request, conditioning_stages())
         count = request.num_images or 1
         seed = request.seed if request.HasField("seed") else secrets.randbits(63)
 
@@ -134,7 +140,7 @@ class GenerationChain:
         """The decoder, then the upsamplers of `stages` (image_stages), each resuming the previous
         generator state; `knobs` holds the upsamplers' SamplingParams; `images.result` ends as the last
         stage's Images."""
-        decode.output_dtype = self.hop_dtype("decoder", stages)
+        decode.output_dtype = hop_dtype("decoder", stages)
         async for event in self.run_diffusion_stage(
                 "decoder", "decoder", deadline, images,
                 lambda channel, timeout: decoder_pb2_grpc.DecoderServiceStub(channel).DecodeImage(
@@ -145,11 +151,11 @@ class GenerationChain:
             upsample = upsampler_pb2.UpsampleImageRequest(
                 images=low.images, sampling=getattr(knobs, stage),
                 random=sampling_pb2.RandomState(generator_state=low.generator_state),
-                output_dtype=self.hop_dtype(stage, stages))
+                output_dtype=hop_dtype(stage, stages))
             async for event in self.run_diffusion_stage(
                     stage, stage, deadline, images,
-                    lambda channel, timeout: upsampler_pb2_grpc.UpsamplerServiceStub(channel).UpsampleImage(
-                        upsample, timeout=timeout, metadata=self._upsample_metadata)):
+                    lambda channel, timeout, upsample=upsample: upsampler_pb2_grpc.UpsamplerServiceStub(
+                        channel).UpsampleImage(upsample, timeout=timeout, metadata=self._upsample_metadata)):
                 yield event
 
     @staticmethod
@@ -164,19 +170,12 @@ class GenerationChain:
             if finish is not None:
                 final = finish(final)
             return final.shape[-1], to_pngs(final)
-        size, pngs = await asyncio.to_thread(encode)
+        size, pngs = await to_thread(encode)
         return Event(result=generation_pb2.GeneratedImages(png_images=pngs, seed=seed, size=size))
-
-    @staticmethod
-    def hop_dtype(stage: str, stages: tuple[str, ...]) -> int:
-        """Hop dtypes: float32 from the decoder (64 px, exact), float16 into the 1024 stage, uint8 at the end."""
-        if stage == stages[-1]:
-            return tensor_pb2.DATA_TYPE_UINT8
-        return tensor_pb2.DATA_TYPE_FLOAT32 if stage == "decoder" else tensor_pb2.DATA_TYPE_FLOAT16
 
     def finished_event(self, stage: str, seconds: float, preview: bytes = b"") -> Event:
         return Event(stage_finished=generation_pb2.StageFinished(
-            stage=STAGE_ENUM[stage], seconds=seconds, preview_png=preview))
+            stage=stage_registry.get(stage).enum, seconds=seconds, preview_png=preview))
 
     async def call_unary(self, stage: str, field_name: str, deadline: Deadline, call: Callable):
         client = self._clients.get(stage)
@@ -212,7 +211,7 @@ class GenerationChain:
                                   preview: bool = True) -> AsyncIterator[Event]:
         """Streams a diffusion stage's progress as events; its result lands in `outcome`.
         With `preview`, the result is Images and the finished event carries a PNG of the first."""
-        stage_enum = STAGE_ENUM[stage]
+        stage_enum = stage_registry.get(stage).enum
         yield Event(stage_started=generation_pb2.StageStarted(stage=stage_enum))
         started = time.monotonic()
         client = self._clients.get(stage)
@@ -237,7 +236,7 @@ class GenerationChain:
         png = b""
         if preview:  # on a worker thread, as result_event's PNGs
             images = outcome.result.images
-            png = await asyncio.to_thread(lambda: preview_png(from_proto(images, f"{stage}.images")))
+            png = await to_thread(lambda: preview_png(from_proto(images, f"{stage}.images")))
         yield self.finished_event(stage, outcome.seconds, png)
 
 

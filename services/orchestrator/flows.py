@@ -11,21 +11,33 @@ from collections.abc import AsyncIterator
 
 import torch
 
+from services.cascade import conditioning_stages
 from services.orchestrator.chain import Event, GenerationChain, StageOutcome, repeat_encoding
 from services.orchestrator.deadline import Deadline
 from services.orchestrator.embedding_math import slerp
-from services.orchestrator.input_images import (as_stage_image, mask_tensor, open_image, repaint_mask,
-                                                rgb_pixels)
+from services.orchestrator.input_images import (
+    as_stage_image,
+    mask_tensor,
+    open_image,
+    repaint_mask,
+    rgb_pixels,
+)
 from services.orchestrator.request_checks import check_count, check_prompt, check_stage_knobs
 from services.runtime.errors import InvalidArgument
 from services.runtime.image_dtype import quantize, to_float
 from services.runtime.tensor_codec import from_proto, to_proto
 from services.runtime.validation import eta_value
-from unclip.v1 import (decoder_pb2, decoder_pb2_grpc, generation_pb2, sampling_pb2, text_encoder_pb2,
-                       text_encoder_pb2_grpc)
+from services.stage_registry import sampled_stages, upsamplers
+from unclip.v1 import (
+    decoder_pb2,
+    decoder_pb2_grpc,
+    generation_pb2,
+    sampling_pb2,
+    text_encoder_pb2,
+    text_encoder_pb2_grpc,
+)
 
 DECODER_SIDE = 64
-UPSAMPLER_KNOBS = ("upsampler_256", "upsampler_1024")
 
 
 def row_of(encoding: text_encoder_pb2.TextEncoding, row: int) -> text_encoder_pb2.TextEncoding:
@@ -102,10 +114,10 @@ class ImageFlows:
         noise from the seed, or with `eta` the paper's DDIM noise around the image's inverted noise."""
         image = open_image(request.image.encoded, "image.encoded")
         count = check_count(request.num_images, "num_images", 1, self._limits.max_images)
-        check_stage_knobs(request, ("decoder", *UPSAMPLER_KNOBS), self._limits)
+        check_stage_knobs(request, ("decoder", *upsamplers()), self._limits)
         if request.HasField("eta"):
             eta_value(request.eta, "eta")
-        stages, seed = await self._chain.plan(request, ("text_encoder",)), _seed(request)
+        stages, seed = await self._chain.plan(request, conditioning_stages(prompted=False)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([""], [image], deadline, encoded):
             yield event
@@ -131,18 +143,17 @@ class ImageFlows:
         """A strip from `start` to `end`: CLIP image embeddings interpolated spherically, decoder noise
         held fixed (DDIM-inverted from the input images, interpolated likewise when both are images)."""
         endpoints = (request.start, request.end)
-        for name, endpoint in zip(("start", "end"), endpoints):
+        for name, endpoint in zip(("start", "end"), endpoints, strict=True):
             if endpoint.WhichOneof("source") is None:
                 raise InvalidArgument(name, "must be an image or a prompt")
             if endpoint.HasField("prompt"):
                 check_prompt(endpoint.prompt, f"{name}.prompt", self._limits)
         images = [open_image(e.image.encoded, f"{n}.image.encoded") if e.HasField("image") else None
-                  for n, e in zip(("start", "end"), endpoints)]
+                  for n, e in zip(("start", "end"), endpoints, strict=True)]
         count = check_count(request.num_images, "num_images", 2, self._limits.max_images)
-        check_stage_knobs(request, ("prior", "decoder", *UPSAMPLER_KNOBS), self._limits)
+        check_stage_knobs(request, sampled_stages(), self._limits)
         prompts = [e.prompt for e in endpoints if e.HasField("prompt")]
-        inputs = ("text_encoder", "prior") if prompts else ("text_encoder",)
-        stages = await self._chain.plan(request, inputs)
+        stages = await self._chain.plan(request, conditioning_stages(prompted=bool(prompts)))
         seed = _seed(request)
         encoded = StageOutcome()
         async for event in self._encode(prompts or [""], [i for i in images if i is not None],
@@ -198,8 +209,8 @@ class ImageFlows:
         strength = request.strength or 0.5
         if not 0 < strength <= 1:
             raise InvalidArgument("strength", "must be in (0, 1]")
-        check_stage_knobs(request, ("decoder", *UPSAMPLER_KNOBS), self._limits)
-        stages, seed = await self._chain.plan(request, ("text_encoder",)), _seed(request)
+        check_stage_knobs(request, ("decoder", *upsamplers()), self._limits)
+        stages, seed = await self._chain.plan(request, conditioning_stages(prompted=False)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([request.original_caption, request.instruction], [image],
                                         deadline, encoded):
@@ -233,8 +244,8 @@ class ImageFlows:
         marks = repaint_mask(image, mask, "mask")
         check_prompt(request.prompt, "prompt", self._limits)
         count = check_count(request.num_images, "num_images", 1, self._limits.max_images)
-        check_stage_knobs(request, ("prior", "decoder", *UPSAMPLER_KNOBS), self._limits)
-        stages, seed = await self._chain.plan(request, ("text_encoder", "prior")), _seed(request)
+        check_stage_knobs(request, sampled_stages(), self._limits)
+        stages, seed = await self._chain.plan(request, conditioning_stages()), _seed(request)
         encoded = StageOutcome()
         async for event in self._chain.encode_text([request.prompt], deadline, encoded):
             yield event

@@ -35,7 +35,7 @@ def open_image(encoded: bytes, field: str) -> Image.Image:
             image.load()
     except InvalidArgument:
         raise
-    except Exception as error:  # noqa: BLE001 - any decoder failure is the caller's bad input
+    except Exception as error:  # any decoder failure is the caller's bad input
         raise InvalidArgument(field, f"cannot be decoded as PNG or JPEG ({type(error).__name__})") from None
     return image
 

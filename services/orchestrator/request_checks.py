@@ -1,16 +1,11 @@
 """Checks of a GenerateImagesRequest that need no model: done before any stage is called."""
 
-import math
 from dataclasses import dataclass
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument
-from unclip.v1 import generation_pb2, sampling_pb2
-
-IMAGE_STAGES = {
-    64: ("decoder",),
-    256: ("decoder", "upsampler_256"),
-    1024: ("decoder", "upsampler_256", "upsampler_1024"),
-}
+from services.runtime.validation import check_sampling
+from services.stage_registry import sampled_stages, sizes, stages_for_size
+from unclip.v1 import generation_pb2
 
 
 @dataclass(frozen=True)
@@ -22,17 +17,6 @@ class RequestLimits:
     max_steps: int = 1000
 
 
-def check_sampling(params: sampling_pb2.SamplingParams, field: str, max_steps: int) -> None:
-    if params.HasField("num_inference_steps") and not 1 <= params.num_inference_steps <= max_steps:
-        raise InvalidArgument(f"{field}.num_inference_steps", f"must be between 1 and {max_steps}")
-    if params.HasField("guidance_scale") and not (
-        math.isfinite(params.guidance_scale) and params.guidance_scale >= 0
-    ):
-        raise InvalidArgument(f"{field}.guidance_scale", "must be finite and >= 0")
-    if params.scheduler not in sampling_pb2.Scheduler.values():
-        raise InvalidArgument(f"{field}.scheduler", f"unknown scheduler {params.scheduler}")
-
-
 def image_stages(request, inputs: tuple[str, ...], served: set[str]) -> tuple[str, ...]:
     """The decoder and the upsamplers that draw the request's size: the asked one, or the largest this
     mesh serves. `inputs` are the stages the request's flow calls before the decoder (variations need
@@ -42,20 +26,22 @@ def image_stages(request, inputs: tuple[str, ...], served: set[str]) -> tuple[st
     if missing:
         raise FailedPrecondition(f"{rpc} needs the {missing[0]} stage, which this mesh does not run")
     if request.size == generation_pb2.IMAGE_SIZE_UNSPECIFIED:
-        return max((stages for stages in IMAGE_STAGES.values() if set(stages) <= served), key=len)
-    if request.size not in IMAGE_STAGES:
-        raise InvalidArgument("size", "must be IMAGE_SIZE_64, IMAGE_SIZE_256 or IMAGE_SIZE_1024")
-    missing = [stage for stage in IMAGE_STAGES[request.size] if stage not in served]
+        return max((stages_for_size(size) for size in sizes() if set(stages_for_size(size)) <= served),
+                   key=len)
+    size = request.size  # ImageSize's values are the sides in px
+    if size not in sizes():
+        raise InvalidArgument("size", f"must be one of {', '.join(f'IMAGE_SIZE_{s}' for s in sizes())}")
+    missing = [stage for stage in stages_for_size(size) if stage not in served]
     if missing:
         raise InvalidArgument("size", f"{request.size} px needs the {missing[0]} stage, "
                                       "which this mesh does not run")
-    return IMAGE_STAGES[request.size]
+    return stages_for_size(size)
 
 
 def check_generate(request: generation_pb2.GenerateImagesRequest, limits: RequestLimits) -> None:
     check_prompt(request.prompt, "prompt", limits)
     check_count(request.num_images, "num_images", 1, limits.max_images)
-    check_stage_knobs(request, ("prior", "decoder", "upsampler_256", "upsampler_1024"), limits)
+    check_stage_knobs(request, sampled_stages(), limits)
 
 
 def check_count(value: int, field: str, low: int, high: int) -> int:

@@ -13,15 +13,16 @@ after the stages before it and the retries' backoff.
 import asyncio
 import itertools
 import json
+from collections.abc import Callable
 
 import grpc
 
+from services import stage_registry
 from services.runtime.errors import Unavailable
 from services.runtime.server import MAX_FRAME_SIZE
 from services.telemetry.grpc_tracing import stage_call_interceptors
 
-STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
-
+ChannelOpener = Callable[[str, str, list, grpc.ChannelCredentials | None], grpc.aio.Channel]
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 # How long a stage whose channels all failed to connect is watched for one coming back: a little more
 # than the longest reconnect backoff (with its 20% jitter), so a replica restarted since is found.
@@ -58,16 +59,18 @@ def _open_channel(stage: str, address: str, options: list,
 
 
 class StageClient:
-    """The channels of one stage and a round-robin choice among them."""
+    """The channels of one stage and a round-robin choice among them; `open_channel` opens one
+    (stage, address, options, credentials): tests hand in one that opens fake channels."""
 
     def __init__(self, stage: str, addresses: list[str], max_message_bytes: int,
-                 credentials: grpc.ChannelCredentials | None = None):
+                 credentials: grpc.ChannelCredentials | None = None, *,
+                 open_channel: ChannelOpener = _open_channel):
         if not addresses:
             raise ValueError(f"no address configured for stage {stage}")
         self.stage = stage
         self.addresses = list(addresses)
         options = channel_options(max_message_bytes)
-        self._channels = [_open_channel(stage, a, options, credentials) for a in self.addresses]
+        self._channels = [open_channel(stage, a, options, credentials) for a in self.addresses]
         self._next = itertools.cycle(range(len(self._channels)))
 
     @property
@@ -106,11 +109,13 @@ class MeshClients:
     """A StageClient per configured stage; the orchestrator is handed one at start-up."""
 
     def __init__(self, peers: dict[str, list[str]], max_message_bytes: int,
-                 credentials: grpc.ChannelCredentials | None = None):
-        unknown = set(peers) - set(STAGES)
+                 credentials: grpc.ChannelCredentials | None = None, *,
+                 open_channel: ChannelOpener = _open_channel):
+        unknown = set(peers) - set(stage_registry.model_stages())
         if unknown:
             raise ValueError(f"unknown stage(s) in peers: {', '.join(sorted(unknown))}")
-        self._clients = {stage: StageClient(stage, addresses, max_message_bytes, credentials)
+        self._clients = {stage: StageClient(stage, addresses, max_message_bytes, credentials,
+                                             open_channel=open_channel)
                          for stage, addresses in peers.items() if addresses}
 
     def has(self, stage: str) -> bool:
@@ -123,7 +128,7 @@ class MeshClients:
         """Raises Unavailable naming the first of `stages` (all configured) that has no reachable
         replica; the stages are asked together, so their graces overlap."""
         reachable = await asyncio.gather(*(self.get(stage).reachable() for stage in stages))
-        for stage, ok in zip(stages, reachable):
+        for stage, ok in zip(stages, reachable, strict=True):
             if not ok:
                 raise Unavailable(stage, "no replica can be reached")
 

@@ -46,6 +46,13 @@ class PriorModel(DiffusionStageModel):
         return self.prior.config.embedding_dim
 
     @property
+    def text_widths(self) -> dict[str, int]:
+        """The widths and length of the text conditioning it takes."""
+        return {"embedding_dim": self.prior.embedding_proj.in_features,
+                "token_width": self.prior.encoder_hidden_states_proj.in_features,
+                "length": self.prior.config.num_embeddings}
+
+    @property
     def dtype(self) -> torch.dtype:
         return self.prior.dtype
 
@@ -56,7 +63,8 @@ class PriorModel(DiffusionStageModel):
         if job.guidance_scale > 1.0:
             text = TextTensors.cat([job.unconditional.expand(rows), text])
         text = text.to(self.device, self.dtype)
-        conditioning = dict(zip(_KEYS, (text.text_embedding, text.token_states, text.attention_mask)))
+        conditioning = dict(zip(_KEYS, (text.text_embedding, text.token_states, text.attention_mask),
+                                strict=True))
         return start_trajectory(
             shape=(rows, self.embedding_dim), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,

@@ -11,10 +11,7 @@ from unclip.v1 import prior_pb2, prior_pb2_grpc
 
 def read_text(request, model) -> tuple[TextTensors, TextTensors]:
     """The conditional rows and the 1-row unconditional encoding, checked against the prior's widths."""
-    prior = model.prior
-    widths = dict(embedding_dim=prior.embedding_proj.in_features,
-                  token_width=prior.encoder_hidden_states_proj.in_features,
-                  length=prior.config.num_embeddings)
+    widths = model.text_widths
     text = from_wire(request.text, "text", **widths)
     unconditional = from_wire(request.unconditional, "unconditional", rows=1, **widths)
     return text, unconditional

@@ -6,14 +6,17 @@ from dataclasses import dataclass
 
 import torch
 
+from services.bundle.loader import Bundle
 from services.diffusion.schedulers import min_steps
+from services.diffusion.stage_model import DiffusionStageModel
 from services.runtime import validation
 from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.lifecycle import StageService
+from services.runtime.settings import ServerSettings
 from services.runtime.shared_memory import SharedMemory
 from services.runtime.step_batcher import Progress
 from services.telemetry.tracing import tracer
 from unclip.v1 import sampling_pb2
-
 
 MAX_ROWS = 16  # images per stage request; the orchestrator's own limit is lower
 
@@ -85,8 +88,11 @@ class DiffusionStage:
                       "unclip.guidance_scale": trajectory.guidance_scale,
                       "unclip.scheduler": type(trajectory.scheduler).__name__,
                       "unclip.images": trajectory.latents.shape[0]}
+        batcher = batcher or self.batcher
+        if batcher is None:
+            raise Unavailable(self.stage, "the model is still loading")
         with tracer().start_as_current_span("sampling loop", attributes=attributes):
-            async with aclosing((batcher or self.batcher).events(trajectory)) as events:
+            async with aclosing(batcher.events(trajectory)) as events:
                 async for item in events:
                     if isinstance(item, Progress):
                         yield response_type(progress=sampling_pb2.StepProgress(
@@ -96,30 +102,28 @@ class DiffusionStage:
                             item, bytes(trajectory.generator.get_state().numpy())))
 
 
-def diffusion_stage_builder(stage: str, load_model: Callable, make_servicer: Callable,
-                            add_to_server: Callable, service_name: str) -> Callable:
-    """The `build(settings)` of a diffusion stage's main: load -> model + StepBatcher, register."""
-    def build(settings):
+class DiffusionStageService(StageService):
+    """A diffusion stage: its model (in process, or its network on Triton) behind a StepBatcher with the
+    stage's limits. Subclasses load their model class and make their servicer over `self.holder`."""
+
+    def __init__(self, stage: str, settings: ServerSettings) -> None:
+        super().__init__(stage, settings)
+        self.holder = DiffusionStage(stage, SharedMemory.configured(settings.shared_memory_dir))
+
+    def load_model(self, bundle: Bundle) -> DiffusionStageModel:
+        raise NotImplementedError
+
+    def load(self) -> None:
         from services.bundle.loader import open_bundle
         from services.runtime.step_batcher import StepBatcher
 
-        holder = DiffusionStage(stage, SharedMemory.configured(settings.shared_memory_dir))
+        settings = self.settings
+        bundle = open_bundle(settings.bundle)
+        if settings.model_backend == "triton":
+            from services.triton.stage_models import triton_stage_model
 
-        def load() -> None:
-            bundle = open_bundle(settings.bundle)
-            if settings.model_backend == "triton":
-                from services.triton.stage_models import triton_stage_model
-
-                model = triton_stage_model(stage, bundle, settings)
-            else:
-                model = load_model(bundle, settings.device)
-            holder.attach(model,
-                          lambda model: StepBatcher(model, settings.max_batch_size, settings.max_queue,
-                                                    settings.batch_join, stage))
-
-        def register(server) -> list[str]:
-            add_to_server(make_servicer(holder), server)
-            return [service_name]
-
-        return load, register
-    return build
+            model = triton_stage_model(self.stage, bundle, settings)
+        else:
+            model = self.load_model(bundle)
+        self.holder.attach(model, lambda model: StepBatcher(
+            model, settings.max_batch_size, settings.max_queue, settings.batch_join, self.stage))

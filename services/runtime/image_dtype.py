@@ -21,12 +21,12 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float()
 
 
-def check_image_dtype(dtype: int, field: str) -> None:
+def check_image_dtype(dtype: tensor_pb2.DataType, field: str) -> None:
     if dtype != tensor_pb2.DATA_TYPE_UINT8 and dtype not in _FLOATS:
         raise InvalidArgument(field, "must be DATA_TYPE_FLOAT32, DATA_TYPE_FLOAT16 or DATA_TYPE_UINT8")
 
 
-def cast_images(images: torch.Tensor, dtype: int) -> torch.Tensor:
+def cast_images(images: torch.Tensor, dtype: tensor_pb2.DataType) -> torch.Tensor:
     """A stage result in the (checked) dtype the caller asked for."""
     if dtype == tensor_pb2.DATA_TYPE_UINT8:
         return quantize(images)

@@ -14,12 +14,13 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime.errors import RETRY_AFTER_KEY
+from services.runtime.errors import ResourceExhausted, abort
 from services.runtime.request_parsing import Undecodable, tolerant
 from services.runtime.settings import ServerSettings
 from services.security.tls import load_tls, server_credentials
@@ -37,7 +38,7 @@ _HANDLER_FACTORIES = {
 
 
 MAX_FRAME_SIZE = 16_777_215  # the HTTP/2 maximum
-OVERLOAD_RETRY_AFTER_MS = 1000  # the retry-after-ms trailer of a call refused past max_queue
+OVERLOAD_RETRY_AFTER_SECONDS = 1.0  # the RetryInfo of a call refused past max_queue
 
 
 def server_options(settings: ServerSettings) -> list[tuple[str, int]]:
@@ -70,11 +71,12 @@ class StageServer:
     register(server) adds the stage's servicers and returns their full service names (for health
     and reflection); load() loads the model and runs in a worker thread. Only the registered
     services are admission-controlled: `accepting` and `in_flight` count their calls, and a call
-    past `max_queue` in flight is refused at once with RESOURCE_EXHAUSTED, before the call's trace
-    span (recording the refusal on a span cost ~1 ms of the event loop per call, the tail of a burst's
-    refusals); refusals are counted in the RPC metrics.
-    `interceptors` run inside admission (the orchestrator's authentication). With TLS settings the
-    port requires client certificates signed by the configured CA (mutual TLS).
+    past `max_queue` in flight is refused at once with RESOURCE_EXHAUSTED.
+    `interceptors` run before admission (the orchestrator's authentication): a call they refuse
+    takes no admission slot and is refused as they say, even when the server is full. The call's
+    trace span opens after admission, so a refusal records none (recording one cost ~1 ms of the
+    event loop per call: the tail of a burst's refusals); refusals are counted in the RPC metrics.
+    With TLS the port requires client certificates signed by the configured CA (mutual TLS).
     """
 
     def __init__(self, stage: str, settings: ServerSettings,
@@ -103,7 +105,7 @@ class StageServer:
     async def start(self) -> None:
         """Binds, serves NOT_SERVING while loading, then SERVING. Exits (SystemExit 1) on failure."""
         self._server = grpc.aio.server(
-            interceptors=[_Admission(self), server_tracing_interceptor(), *self._interceptors],
+            interceptors=[*self._interceptors, _Admission(self), server_tracing_interceptor()],
             options=server_options(self.settings))
         self.services = list(self._register(self._server))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
@@ -127,7 +129,7 @@ class StageServer:
             started = time.perf_counter()
             try:
                 await asyncio.to_thread(self._load)
-            except Exception as error:  # noqa: BLE001 - any load failure ends the process
+            except Exception as error:  # any load failure ends the process
                 await self._fail("cannot load the model", error)
             MODEL_LOAD_SECONDS.labels(self.stage).set(time.perf_counter() - started)
         # What start-up made (modules, the model) lives as long as the process: out of the
@@ -150,7 +152,8 @@ class StageServer:
         except TimeoutError:
             logger.warning("%s stage: grace ran out with %d call(s) in flight; cancelling them",
                            self.stage, self.in_flight)
-        await self._server.stop(max(0.0, deadline - loop.time()))
+        if self._server is not None:
+            await self._server.stop(max(0.0, deadline - loop.time()))
         # Anything a call left pending (a task, a waiter) is reported when it is collected; full
         # collections are rare after gc.freeze() and need not come before the process exits, so
         # one is run while the log still takes the report.
@@ -161,11 +164,12 @@ class StageServer:
         for service in ("", *self.services):
             await self._health.set(service, status)
 
-    async def _fail(self, what: str, error: Exception) -> None:
+    async def _fail(self, what: str, error: Exception) -> NoReturn:
         """One clear log line (the trace only at debug level), then exit 1."""
         logger.error("%s stage %s: %s", self.stage, what, str(error) or type(error).__name__)
         logger.debug("%s stage %s", self.stage, what, exc_info=error)
-        await self._server.stop(None)
+        if self._server is not None:
+            await self._server.stop(None)
         raise SystemExit(1)
 
     def admitted(self, behavior: Callable, method: str) -> Callable:
@@ -198,10 +202,9 @@ class StageServer:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
         if self.in_flight >= self.settings.max_queue:
             # Refused before any work (the orchestrator before calling a stage), so it is fast.
-            context.set_trailing_metadata(((RETRY_AFTER_KEY, str(OVERLOAD_RETRY_AFTER_MS)),))
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"{self.stage}: {self.in_flight} calls in flight "
-                                f"(max_queue {self.settings.max_queue}); retry later")
+            await abort(context, ResourceExhausted(
+                f"{self.stage}: {self.in_flight} calls in flight (max_queue "
+                f"{self.settings.max_queue}); retry later", OVERLOAD_RETRY_AFTER_SECONDS, stage=self.stage))
         self.in_flight += 1
         self._idle.clear()
 
@@ -241,9 +244,13 @@ async def run_until_signal(server: StageServer) -> None:
     loop = asyncio.get_running_loop()
     received: asyncio.Future[signal.Signals] = loop.create_future()
     signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal(signum: signal.Signals) -> None:
+        if not received.done():
+            received.set_result(signum)
+
     for signum in signals:
-        loop.add_signal_handler(
-            signum, lambda s=signum: received.done() or received.set_result(s))
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
         if not server.started:
             await server.start()

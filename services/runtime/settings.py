@@ -12,11 +12,11 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-STAGE_PORTS = {"text_encoder": 50051, "prior": 50052, "decoder": 50053, "upsampler_256": 50054,
-               "upsampler_1024": 50055, "orchestrator": 50056}
+from services import stage_registry
+
 DEFAULT_BUNDLE = str(Path(__file__).resolve().parents[2] / "models" / "demo")
-_ORCHESTRATOR = "orchestrator"
 _STAGE_ATTR = "_unclip_stage"  # set by add_server_arguments, picks the stage's default port
 
 
@@ -125,7 +125,7 @@ class Option:
 
 
 PORT = integer(0, 65535)
-_OPTIONS = (
+SERVER_OPTIONS = (
     Option("--host", "UNCLIP_HOST", text, "address to bind"),
     Option("--port", "UNCLIP_PORT", PORT, "port to bind, 0 picks a free one"),
     Option("--bundle", "UNCLIP_BUNDLE", text, "model bundle folder"),
@@ -166,7 +166,7 @@ _OPTIONS = (
     Option("--shared-memory-dir", "UNCLIP_SHARED_MEMORY_DIR", text,
            "a tmpfs shared with the processes on this node: large tensors travel through it"),
 )
-_FIELDS = {"peer": "peers"}  # option dest -> ServerSettings field where they differ
+SERVER_FIELDS = {"peer": "peers"}  # option dest -> ServerSettings field where they differ
 
 
 def add_flags(group, options: tuple[Option, ...], defaults: Mapping[str, object],
@@ -181,9 +181,9 @@ def add_flags(group, options: tuple[Option, ...], defaults: Mapping[str, object]
 
 
 def read_options(options: tuple[Option, ...], args: argparse.Namespace, environ: Mapping[str, str],
-                 field_names: Mapping[str, str] | None = None) -> dict[str, object]:
+                 field_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The parsed value of each option given as a flag (first) or in `environ`, by field name."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for option in options:
         if not hasattr(args, option.dest):
             continue
@@ -201,16 +201,16 @@ def read_options(options: tuple[Option, ...], args: argparse.Namespace, environ:
 
 def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     """Adds the runtime flags of `stage` (the orchestrator gets --peer and --auth-tokens-file)."""
-    if stage not in STAGE_PORTS:
-        raise ValueError(f"unknown stage {stage!r}")
-    defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": STAGE_PORTS[stage]}
-    options = tuple(o for o in _OPTIONS if not o.orchestrator_only or stage == _ORCHESTRATOR)
-    add_flags(parser.add_argument_group("server"), options, defaults, _FIELDS)
+    role = stage_registry.get(stage).role
+    defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": stage_registry.get(stage).port}
+    options = tuple(o for o in SERVER_OPTIONS
+                    if not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
+    add_flags(parser.add_argument_group("server"), options, defaults, SERVER_FIELDS)
     parser.set_defaults(**{_STAGE_ATTR: stage})
 
 
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> ServerSettings:
     """The settings for parsed `args` (from a parser given add_server_arguments) and `environ`."""
     stage = getattr(args, _STAGE_ATTR)
-    return ServerSettings(**{"port": STAGE_PORTS[stage],
-                             **read_options(_OPTIONS, args, environ, _FIELDS)})
+    return ServerSettings(**{"port": stage_registry.get(stage).port,
+                             **read_options(SERVER_OPTIONS, args, environ, SERVER_FIELDS)})

@@ -55,7 +55,7 @@ class SharedMemory:
         name = f"{_PREFIX}{secrets.token_hex(16)}"
         descriptor = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            view = memoryview(data).cast("B")
+            view = data.data.cast("B")
             while view:
                 view = view[os.write(descriptor, view):]
         finally:
@@ -72,7 +72,7 @@ class SharedMemory:
                 size = os.fstat(file.fileno()).st_size
                 if size == region.byte_size:
                     owned = np.empty(size // dtype.itemsize, dtype=dtype)
-                    size = file.readinto(memoryview(owned).cast("B"))
+                    size = file.readinto(owned.data.cast("B"))
         except FileNotFoundError:
             raise InvalidArgument(field, f"shared memory region {region.name} does not exist") from None
         if size != region.byte_size:

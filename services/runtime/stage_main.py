@@ -5,23 +5,17 @@ import asyncio
 import os
 from collections.abc import Callable
 
-import grpc
-
+from services.runtime.lifecycle import StageService
 from services.runtime.server import StageServer, run_until_signal
 from services.runtime.settings import ServerSettings, add_server_arguments, settings_from_args
 from services.telemetry.process import start_telemetry
 
-Register = Callable[[grpc.aio.Server], list[str]]
-
 
 def serve_stage(stage: str, argv: list[str] | None,
-                build: Callable[[ServerSettings], tuple[Callable[[], None] | None, Register]],
-                interceptors: Callable[[ServerSettings], list[grpc.aio.ServerInterceptor]] | None = None,
-                ) -> int:
-    """Parses flags and UNCLIP_* once, builds the stage (load, register) and serves it.
+                make_service: Callable[[str, ServerSettings], StageService]) -> int:
+    """Parses flags and UNCLIP_* once, makes the stage's StageService and serves it until a signal.
 
-    argv starts with the stage name, as `unclip-mesh serve STAGE ...` passes it. `interceptors`
-    makes the server's extra interceptors from the settings (the orchestrator's authentication).
+    argv starts with the stage name, as `unclip-mesh serve STAGE ...` passes it.
     """
     parser = argparse.ArgumentParser(prog=f"unclip-mesh serve {stage}")
     parser.add_argument("stage", choices=[stage])
@@ -36,10 +30,10 @@ def serve_stage(stage: str, argv: list[str] | None,
     # TF32 matmuls/convolutions move results far from float32 (and from the reference pipeline).
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    load, register = build(settings)
+    service = make_service(stage, settings)
     try:
-        extra = interceptors(settings) if interceptors is not None else []
-        return asyncio.run(_serve(StageServer(stage, settings, register, load, extra)))
+        return asyncio.run(_serve(StageServer(stage, settings, service.register, service.load,
+                                              service.interceptors())))
     finally:
         tracer_provider.shutdown()  # exports the spans still pending
 

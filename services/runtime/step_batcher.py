@@ -138,8 +138,8 @@ class StepBatcher:
 
     async def run(self, trajectory: Trajectory) -> torch.Tensor:
         """Runs `trajectory` to the end in the shared batch and returns model.finish(trajectory)."""
-        events = [event async for event in self.events(trajectory)]
-        return events[-1]
+        results = [event async for event in self.events(trajectory) if not isinstance(event, Progress)]
+        return results[-1]
 
     def _work(self) -> None:
         try:
@@ -191,18 +191,18 @@ class StepBatcher:
         try:
             self._model.denoise([job.trajectory for job in batch])
             return {}
-        except Exception as error:  # noqa: BLE001 - the error belongs to some request
+        except Exception as error:  # the error belongs to some request
             if len(batch) == 1:
                 return {batch[0]: error}
             logger.warning("a step of %d trajectories failed (%s); retrying them one by one",
                            len(batch), error)
         failures = {}
-        for job, step in zip(batch, before):
+        for job, step in zip(batch, before, strict=True):
             if job.trajectory.step != step:
                 continue  # it advanced before the failure
             try:
                 self._model.denoise([job.trajectory])
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 failures[job] = error
         return failures
 
@@ -210,7 +210,7 @@ class StepBatcher:
         job.post("step", job.trajectory.step, job.trajectory.total_steps)
         try:
             result = self._model.finish(job.trajectory)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self._settle(job, "error", error)
         else:
             self._settle(job, "result", result)

@@ -21,15 +21,16 @@ from unclip.v1 import tensor_pb2
 _MAX_RANK = 32
 _INT64_MAX = 2**63 - 1
 _BFLOAT16_EXPONENT = 0x7F80  # all exponent bits set: Inf or NaN
+_TorchDtype = torch.dtype  # inside _Codec, `torch` names its field
 
 
 @dataclass(frozen=True)
 class _Codec:
     """How one wire dtype is carried: `carrier` is the torch dtype whose bytes numpy can read."""
 
-    wire: int
-    torch: torch.dtype
-    carrier: torch.dtype
+    wire: tensor_pb2.DataType
+    torch: _TorchDtype
+    carrier: _TorchDtype
     numpy: np.dtype  # little-endian element type of the wire bytes
 
     @property
@@ -127,7 +128,7 @@ def _element_count(dims: list[int], field: str, expected: Sequence[int | None] |
     if any(d < 0 for d in dims):
         raise InvalidArgument(field, f"shape {dims} has a negative dimension")
     if expected is not None and (len(dims) != len(expected) or any(
-            e is not None and d != e for d, e in zip(dims, expected))):
+            e is not None and d != e for d, e in zip(dims, expected, strict=True))):
         wanted = "[" + ", ".join("*" if e is None else str(e) for e in expected) + "]"
         raise InvalidArgument(field, f"expected shape {wanted}, got {dims}")
     # Zero-sized dimensions do not excuse the others: strides must still fit in int64.

@@ -1,4 +1,4 @@
-"""Checks of the sampling fields shared by the diffusion stages.
+"""Checks of the sampling fields: the one validator of the diffusion stages and the orchestrator.
 
 `field` is the request path of the field checked, used as is in the error
 ("sampling.num_inference_steps: must be from 1 to 1000, got 0"); random_state's `field` is the
@@ -9,15 +9,9 @@ import math
 
 import torch
 
+from services import scheduler_registry
 from services.runtime.errors import InvalidArgument
 from unclip.v1 import sampling_pb2
-
-SCHEDULERS = {
-    sampling_pb2.SCHEDULER_UNCLIP: "unclip",
-    sampling_pb2.SCHEDULER_DDPM: "ddpm",
-    sampling_pb2.SCHEDULER_DDIM: "ddim",
-    sampling_pb2.SCHEDULER_DPM_SOLVER_PP: "dpm_solver_pp",
-}
 
 
 def num_inference_steps(params: sampling_pb2.SamplingParams, field: str, default: int,
@@ -56,13 +50,24 @@ def eta(params: sampling_pb2.SamplingParams, field: str, scheduler: str) -> floa
 
 
 def scheduler_name(params: sampling_pb2.SamplingParams, field: str, default: str) -> str:
-    """The scheduler's name: one of SCHEDULERS' values, `default` when unspecified."""
+    """The scheduler's registered name, `default` when unspecified."""
     if params.scheduler == sampling_pb2.SCHEDULER_UNSPECIFIED:
         return default
     try:
-        return SCHEDULERS[params.scheduler]
-    except KeyError:
+        return scheduler_registry.by_enum(params.scheduler).name
+    except ValueError:
         raise InvalidArgument(field, f"unknown scheduler {params.scheduler}") from None
+
+
+def check_sampling(params: sampling_pb2.SamplingParams, field: str, max_steps: int) -> None:
+    """What can be checked without a bundle's defaults (the orchestrator, before any stage): each
+    knob set is in range. Whether eta suits the scheduler is left to the stage, which knows the
+    default scheduler."""
+    num_inference_steps(params, f"{field}.num_inference_steps", 0, max_steps)
+    guidance_scale(params, f"{field}.guidance_scale", 0.0)
+    scheduler_name(params, f"{field}.scheduler", "")
+    if params.HasField("eta"):
+        eta_value(params.eta, f"{field}.eta")
 
 
 def random_state(msg: sampling_pb2.RandomState, field: str) -> torch.Generator:

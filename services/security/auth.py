@@ -17,6 +17,7 @@ from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
 from services.runtime.settings import ServerSettings
+from services.telemetry.metrics import observed_rpc
 
 logger = logging.getLogger(__name__)
 
@@ -70,34 +71,44 @@ class TokenSet:
         return matched
 
 
-async def _refuse(request, context: grpc.aio.ServicerContext) -> None:
-    await context.abort(grpc.StatusCode.UNAUTHENTICATED, _REFUSAL)
+def _refusal(stage: str, method: str, streaming: bool):
+    """A handler that refuses the call, counted in the RPC metrics as UNAUTHENTICATED."""
+    async def refuse(request, context: grpc.aio.ServicerContext) -> None:
+        async with observed_rpc(stage, method, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, _REFUSAL)
 
+    async def refuse_stream(request, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        await refuse(request, context)
+        yield  # never reached; makes this an async generator, which streaming handlers must be
 
-async def _refuse_stream(request, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-    await _refuse(request, context)
-    yield  # never reached; makes this an async generator, which streaming handlers must be
+    return refuse_stream if streaming else refuse
 
 
 class BearerTokenAuth(grpc.aio.ServerInterceptor):
-    """Refuses calls to any service but health and reflection without a known token."""
+    """Refuses calls to any service but health and reflection without a known token.
 
-    def __init__(self, tokens: list[bytes]):
+    It runs before the server's admission control (services/runtime/server.py), so a refused call
+    takes no admission slot and is UNAUTHENTICATED even when the server is full; its request bytes
+    are never parsed. `stage` labels the refusals in the RPC metrics.
+    """
+
+    def __init__(self, tokens: list[bytes], stage: str):
         self.tokens = TokenSet(tokens)
+        self.stage = stage
 
     def allows(self, presented: bytes | None) -> bool:
         return self.tokens.allows(presented)
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
-        service = handler_call_details.method.split("/")[1]
+        _, service, method = handler_call_details.method.split("/")
         if (handler is None or service in OPEN_SERVICES
                 or self.allows(_presented(handler_call_details.invocation_metadata))):
             return handler
         logger.info("refused an unauthenticated call to %s", handler_call_details.method)
-        factory, refuse = ((grpc.unary_stream_rpc_method_handler, _refuse_stream)
-                           if handler.response_streaming else (grpc.unary_unary_rpc_method_handler, _refuse))
-        return factory(refuse, request_deserializer=handler.request_deserializer,
+        factory = (grpc.unary_stream_rpc_method_handler if handler.response_streaming
+                   else grpc.unary_unary_rpc_method_handler)
+        return factory(_refusal(self.stage, method, handler.response_streaming),
                        response_serializer=handler.response_serializer)
 
 
@@ -105,4 +116,4 @@ def auth_interceptors(settings: ServerSettings) -> list[grpc.aio.ServerIntercept
     """The orchestrator's authentication: on when a tokens file is configured."""
     if settings.auth_tokens_file is None:
         return []
-    return [BearerTokenAuth(read_tokens(settings.auth_tokens_file))]
+    return [BearerTokenAuth(read_tokens(settings.auth_tokens_file), "orchestrator")]

@@ -63,7 +63,7 @@ class DevelopmentCA:
         """A leaf for `common_name`, valid for `dns_names` and the loopback addresses."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
-        names = [x509.DNSName(name) for name in dns_names]
+        names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
         names += [x509.IPAddress(ipaddress.ip_address(address)) for address in _LOOPBACK]
         cert = (
             x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(self.name)

@@ -8,10 +8,9 @@ process as a client (the orchestrator's channels), so certificates carry both ke
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import grpc
-
-from services.runtime.settings import ServerSettings
 
 SECRET_FILES = ("tls.crt", "tls.key", "ca.crt")  # cert, key, CA inside a --tls-dir
 
@@ -25,7 +24,20 @@ class TlsMaterial:
     ca: bytes
 
 
-def load_tls(settings: ServerSettings) -> TlsMaterial | None:
+class TlsSettings(Protocol):
+    """The settings load_tls reads (a stage's ServerSettings, the gateway's GatewaySettings)."""
+
+    @property
+    def tls_cert(self) -> str | None: ...
+    @property
+    def tls_key(self) -> str | None: ...
+    @property
+    def tls_ca(self) -> str | None: ...
+    @property
+    def tls_dir(self) -> str | None: ...
+
+
+def load_tls(settings: TlsSettings) -> TlsMaterial | None:
     """The material named by the TLS settings; None when TLS is off (none given).
 
     Raises ValueError when only some of the three files are named or a file cannot be read.
@@ -39,11 +51,12 @@ def load_tls(settings: ServerSettings) -> TlsMaterial | None:
         named = {f"--tls-dir {name}": str(Path(directory) / name) for name in SECRET_FILES}
     if not any(named.values()):
         return None
-    missing = [flag for flag, path in named.items() if not path]
+    given = {flag: path for flag, path in named.items() if path}
+    missing = [flag for flag in named if flag not in given]
     if missing:
         raise ValueError(f"TLS needs a certificate, a key and a CA; missing {', '.join(missing)}")
     contents = []
-    for flag, path in named.items():
+    for flag, path in given.items():
         try:
             contents.append(Path(path).read_bytes())
         except OSError as error:

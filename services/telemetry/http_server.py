@@ -28,7 +28,7 @@ def observed_requests(stage: str):
     async def observe(request: web.Request, handler):
         route = request.match_info.route
         operation = route.name
-        if operation is None:
+        if operation is None or route.resource is None:
             return await handler(request)
         open_call_series(stage, operation)
         started = time.perf_counter()

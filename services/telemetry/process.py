@@ -2,10 +2,10 @@
 
 import logging
 from collections.abc import Mapping
+from typing import Protocol
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from services.runtime.settings import ServerSettings
 from services.telemetry.logging import configure_logging
 from services.telemetry.metrics import serve_metrics
 from services.telemetry.tracing import configure_tracing
@@ -13,7 +13,18 @@ from services.telemetry.tracing import configure_tracing
 logger = logging.getLogger(__name__)
 
 
-def start_telemetry(stage: str, settings: ServerSettings,
+class TelemetrySettings(Protocol):
+    """The settings start_telemetry reads (a stage's ServerSettings, the gateway's GatewaySettings)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def metrics_port(self) -> int: ...
+    @property
+    def log_level(self) -> str: ...
+
+
+def start_telemetry(stage: str, settings: TelemetrySettings,
                     environ: Mapping[str, str]) -> TracerProvider:
     """JSON logs, the tracer provider (OTEL_* from `environ`) and, with a metrics port, the
     Prometheus endpoint. Shut the returned provider down on exit: it flushes pending spans."""

@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.util.types import AttributeValue
 
 TRACER_NAME = "unclip-mesh"
 _EXPORTER_GROUP = "opentelemetry_traces_exporter"
@@ -74,7 +75,7 @@ def current_span_context() -> trace.SpanContext:
 
 @contextmanager
 def batch_span(name: str, requests: Sequence[trace.SpanContext],
-               attributes: Mapping[str, object]) -> Iterator[trace.Span]:
+               attributes: Mapping[str, AttributeValue]) -> Iterator[trace.Span]:
     """A span for work shared by several requests (a batched forward), linked to each request's span.
 
     Its parent is the first request's span, so the trace of the request that waited longest holds

@@ -14,8 +14,11 @@ class Tokens(NamedTuple):
 
 
 class ClipBackend(Protocol):
-    context_length: int
-    image_size: int | None   # side of the square the vision tower takes; None without a vision tower
+    @property
+    def context_length(self) -> int: ...
+    @property
+    def image_size(self) -> int | None:
+        """Side of the square the vision tower takes; None without a vision tower."""
 
     def tokenize(self, prompts: list[str]) -> Tokens: ...
 

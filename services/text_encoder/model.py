@@ -35,8 +35,8 @@ class TextEncoderModel:
     def load(cls, bundle: Bundle, device: str = "cpu", dtype: torch.dtype = torch.float32
              ) -> TextEncoderModel:
         bundle.verify(STAGE)
-        device = torch.device(device)
-        return cls(_load_backend(bundle, device, dtype), device, dtype)
+        compute = torch.device(device)
+        return cls(_load_backend(bundle, compute, dtype), compute, dtype)
 
     @property
     def context_length(self) -> int:

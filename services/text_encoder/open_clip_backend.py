@@ -8,7 +8,9 @@ custom_text and preprocess_cfg), so any CLIP-style open_clip architecture loads;
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import torch
 import torchvision.transforms.v2.functional as TF
@@ -30,7 +32,18 @@ def build_open_clip(config: dict) -> CLIP | CustomTextCLIP:
     return (CustomTextCLIP if config.get("custom_text") else CLIP)(**kwargs)
 
 
-def encode_text_tokens(text: torch.nn.Module, ids: torch.Tensor, pool_type: str, eos_id: int | None
+class TextTower(Protocol):
+    """The parts of an open_clip text tower (TextTransformer, or CLIP itself) that encode_text_tokens runs."""
+
+    token_embedding: torch.nn.Embedding
+    positional_embedding: torch.Tensor
+    transformer: Callable[..., torch.Tensor]
+    ln_final: Callable[[torch.Tensor], torch.Tensor]
+    attn_mask: torch.Tensor | None
+    text_projection: torch.nn.Linear | torch.Tensor | None
+
+
+def encode_text_tokens(text: TextTower, ids: torch.Tensor, pool_type: str, eos_id: int | None
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """(pooled projected embedding [B, D], token states after ln_final [B, L, W]) of an open_clip text
     tower: the steps of open_clip's encode_text, keeping the token states it discards."""

@@ -86,8 +86,10 @@ class TransformersClipBackend:
         return encode_text_tokens(self.text, ids, self.text.pool_type, self.text.eos_id)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        assert self._image_processor is not None, "TextEncoderModel checks image_size first"
         return self._image_processor(images=list(images), input_data_format="channels_first",
                                      return_tensors="pt").pixel_values
 
     def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        assert self.visual is not None, "TextEncoderModel checks image_size first"
         return self.visual(pixels)

@@ -112,15 +112,16 @@ class TritonNetwork:
     def __call__(self, sample: torch.Tensor, timesteps: torch.Tensor,
                  **conditioning: torch.Tensor) -> torch.Tensor:
         tensors = {"sample": sample, "timestep": timesteps.reshape(-1, 1), **conditioning}
-        arrays = {t.name: tensors[t.name].detach().cpu().numpy().astype(_NUMPY[t.datatype], copy=False)
-                  for t in self.spec.inputs}
+        arrays: dict[str, np.ndarray] = {
+            t.name: tensors[t.name].detach().cpu().numpy().astype(_NUMPY[t.datatype], copy=False)
+            for t in self.spec.inputs}
         shape = (sample.shape[0], self.output_channels, *sample.shape[2:])
         try:
             if self._regions is None:
                 output = self._call(self._infer(arrays, shape))
             else:
                 with self._regions.lock:
-                    output = self._call(self._infer_shared(arrays, shape))
+                    output = self._call(self._infer_shared(self._regions, arrays, shape))
         except InferenceServerException as error:
             raise stage_error(self.spec.stage, self.url, error) from None
         return torch.from_numpy(output).to(sample.device)
@@ -141,31 +142,32 @@ class TritonNetwork:
         parts = await asyncio.gather(*(one(rows) for rows in self._chunks(shape[0])))
         return np.concatenate(parts).reshape(shape)
 
-    async def _infer_shared(self, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    async def _infer_shared(self, regions: SharedRegions, arrays: dict[str, np.ndarray],
+                            shape: tuple[int, ...]) -> np.ndarray:
         """As _infer, with every chunk's inputs back to back in one region, outputs in another."""
         chunks = self._chunks(shape[0])
         pieces = [arrays[spec.name][rows] for rows in chunks for spec in self.spec.inputs]
         datatype = _NUMPY[self.spec.output.datatype]
         row_bytes = int(np.prod(shape[1:])) * np.dtype(datatype).itemsize
-        await self._regions.ensure(self._client, "inputs", sum(p.nbytes for p in pieces))
-        await self._regions.ensure(self._client, "outputs", shape[0] * row_bytes)
-        self._regions.write(pieces)
+        await regions.ensure(self._client, "inputs", sum(p.nbytes for p in pieces))
+        await regions.ensure(self._client, "outputs", shape[0] * row_bytes)
+        regions.write(pieces)
         offset, requests = 0, []
         for rows in chunks:
             inputs = []
             for spec in self.spec.inputs:
                 piece = arrays[spec.name][rows]
                 tensor = InferInput(spec.name, list(piece.shape), spec.datatype)
-                tensor.set_shared_memory(self._regions.name("inputs"), piece.nbytes, offset)
+                tensor.set_shared_memory(regions.name("inputs"), piece.nbytes, offset)
                 inputs.append(tensor)
                 offset += piece.nbytes
             output = InferRequestedOutput(self.spec.output.name)
-            output.set_shared_memory(self._regions.name("outputs"), (rows.stop - rows.start) * row_bytes,
+            output.set_shared_memory(regions.name("outputs"), (rows.stop - rows.start) * row_bytes,
                                      rows.start * row_bytes)
             requests.append(self._client.infer(self.model_name, inputs, outputs=[output],
                                                client_timeout=INFER_TIMEOUT_S))
         await asyncio.gather(*requests)
-        return self._regions.read(datatype, shape)
+        return regions.read(datatype, shape)
 
     def close(self) -> None:
         """Releases the shared-memory regions and the channel; stops the client's loop."""

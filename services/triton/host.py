@@ -62,10 +62,9 @@ def _interrupt(*_) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    import torch
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import DEFAULT_PROTECTED_ENDPOINTS, Triton, TritonConfig, TritonSecurityConfig
-
-    import torch
 
     from services.bundle.loader import open_bundle
     from services.triton.python_backend_model import NetworkRunner
@@ -86,7 +85,8 @@ def serve(args: argparse.Namespace) -> int:
     restricted = [endpoint for endpoint in DEFAULT_PROTECTED_ENDPOINTS
                   if not (args.allow_shared_memory and endpoint == "shared-memory")]
     signal.signal(signal.SIGTERM, _interrupt)
-    with Triton(config=config, security_config=TritonSecurityConfig(restricted_endpoints=restricted)) as triton:
+    with Triton(config=config,
+                security_config=TritonSecurityConfig(restricted_endpoints=restricted)) as triton:
         triton.bind(
             model_name=args.model_name or spec.stage,
             infer_func=[_infer_function(spec, load) for _ in range(args.instances)],

@@ -8,6 +8,7 @@ folder (`1/network/`) and imports nothing of this project, only numpy, torch and
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +57,10 @@ class TritonPythonModel:
 
         arrays = [{name: pb_utils.get_input_tensor_by_name(request, name).as_numpy()
                    for name in self.inputs} for request in requests]
+        outputs: Sequence[np.ndarray | str]
         try:
             outputs = self._together(arrays)
-        except Exception:  # noqa: BLE001 - find the requests that fail alone
+        except Exception:  # find the requests that fail alone
             outputs = [self._alone(one) for one in arrays]
         return [pb_utils.InferenceResponse(error=pb_utils.TritonError(output))
                 if isinstance(output, str) else
@@ -73,5 +75,5 @@ class TritonPythonModel:
     def _alone(self, inputs: dict[str, np.ndarray]) -> np.ndarray | str:
         try:
             return self.run(inputs)
-        except Exception as error:  # noqa: BLE001 - the error goes back to its request
+        except Exception as error:  # the error goes back to its request
             return f"{type(error).__name__}: {error}"

@@ -22,9 +22,9 @@ from services.bundle.loader import Bundle
 from services.diffusion.schedulers import noise_augment
 from services.diffusion.stage_model import DiffusionStageModel
 from services.diffusion.trajectory import Trajectory, batched_forward, start_trajectory
+from services.stage_registry import upsamplers
 from services.upsampler.pixel_shuffle_unet import PixelShuffleUNet
 
-STAGES = ("upsampler_256", "upsampler_1024")
 _NETWORKS: dict[str, type[ModelMixin]] = {"UNet2DModel": UNet2DModel, "PixelShuffleUNet": PixelShuffleUNet}
 
 
@@ -64,8 +64,8 @@ class UpsamplerModel(DiffusionStageModel):
     @classmethod
     def load(cls, bundle: Bundle, stage: str = "upsampler_256", device: str = "cpu",
              dtype: torch.dtype = torch.float32) -> UpsamplerModel:
-        if stage not in STAGES:
-            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        if stage not in upsamplers():
+            raise ValueError(f"stage must be one of {upsamplers()}, got {stage!r}")
         bundle.verify(stage)
         first = bundle.load(stage, "first", lambda f: _load_network(f, dtype)).to(device).eval()
         last = first
@@ -103,14 +103,14 @@ class UpsamplerModel(DiffusionStageModel):
     def predict(self, batch: list[Trajectory]) -> list[torch.Tensor]:
         """One forward per network in use: trajectories on their last step go through `last`."""
         keys = ("image", "class_labels") if self.conditions_on_level else ("image",)
-        outputs: list[torch.Tensor | None] = [None] * len(batch)
+        outputs: dict[int, torch.Tensor] = {}
         for network in {id(n): n for n in (self.first, self.last)}.values():
             members = [i for i, t in enumerate(batch) if self._network(t) is network]
             if members:
                 results = batched_forward([batch[i] for i in members], keys, partial(_run, network))
-                for i, output in zip(members, results):
+                for i, output in zip(members, results, strict=True):
                     outputs[i] = output
-        return outputs
+        return [outputs[i] for i in range(len(batch))]
 
     def _network(self, trajectory: Trajectory) -> ModelMixin:
         return self.last if trajectory.is_last_step else self.first

@@ -36,7 +36,8 @@ class PixelShuffleUNet(ModelMixin, ConfigMixin):
     ) -> None:
         super().__init__()
         if sample_size % shuffle_factor:
-            raise ValueError(f"sample_size {sample_size} is not a multiple of shuffle_factor {shuffle_factor}")
+            raise ValueError(f"sample_size {sample_size} is not a multiple of "
+                             f"shuffle_factor {shuffle_factor}")
         folded = shuffle_factor * shuffle_factor
         self.unet = UNet2DModel(
             sample_size=sample_size // shuffle_factor, in_channels=in_channels * folded,
@@ -57,6 +58,8 @@ class PixelShuffleUNet(ModelMixin, ConfigMixin):
                 ) -> UNet2DOutput | tuple[torch.Tensor]:
         factor = self.config.shuffle_factor
         if class_labels is not None:
+            if self.level_embedding is None:
+                raise ValueError("class_labels need a network built with noise_level_embedding")
             levels = class_labels.expand(sample.shape[0]) if class_labels.ndim == 0 else class_labels
             class_labels = self.level_embedding(self.unet.time_proj(levels).to(self.dtype))
         folded = self.unet(F.pixel_unshuffle(sample, factor), timestep, class_labels=class_labels).sample

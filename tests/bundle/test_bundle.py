@@ -10,12 +10,13 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from services.bundle.loader import BundleError, StageUnavailable, open_bundle
-from services.bundle.manifest import MANIFEST_NAME, STAGES, Manifest, SamplingDefaults
-from unclip_mesh.bundles.tiny import STAGE_FOLDERS, TINY_DEFAULTS
-from unclip_mesh.bundles.writer import write_manifest
+from services.bundle.manifest import MANIFEST_NAME, Manifest, SamplingDefaults
 from services.decoder.model import DecoderModel
 from services.prior.model import PriorModel
+from services.stage_registry import layout, model_stages
 from services.upsampler.model import UpsamplerModel
+from unclip_mesh.bundles.tiny import TINY_DEFAULTS
+from unclip_mesh.bundles.writer import write_manifest
 
 DECODER_WEIGHTS = "decoder/diffusion_pytorch_model.safetensors"
 
@@ -34,8 +35,8 @@ def _single_line_naming(error: pytest.ExceptionInfo, rel: str) -> None:
 def test_tiny_bundle_round_trip(tiny_bundle):
     bundle = open_bundle(tiny_bundle.root)
     assert bundle.name == "tiny-random"
-    assert set(bundle.manifest.stages) == set(STAGES)
-    for stage in STAGES:
+    assert set(bundle.manifest.stages) == set(model_stages())
+    for stage in model_stages():
         bundle.verify(stage)
     assert bundle.defaults("decoder") == TINY_DEFAULTS["decoder"]
     assert bundle.stage_dir("upsampler_256", "last") == tiny_bundle.root / "super_res_last"
@@ -66,7 +67,7 @@ def test_shape_mismatch_in_safetensors_is_named(bundle_copy):
     weights = load_file(bundle_copy / DECODER_WEIGHTS)
     weights["conv_in.weight"] = weights["conv_in.weight"][:, :2].contiguous()
     save_file(weights, bundle_copy / DECODER_WEIGHTS, metadata={"format": "pt"})
-    write_manifest(bundle_copy, name="tampered", version="1", stages=STAGE_FOLDERS, defaults=TINY_DEFAULTS)
+    write_manifest(bundle_copy, name="tampered", version="1", stages=layout(), defaults=TINY_DEFAULTS)
     with pytest.raises(BundleError) as error:
         DecoderModel.load(open_bundle(bundle_copy))
     _single_line_naming(error, DECODER_WEIGHTS)

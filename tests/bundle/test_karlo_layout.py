@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from services.bundle.loader import BundleError, open_bundle
-from services.bundle.manifest import STAGES
-from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
-from unclip_mesh.cli.main import main
 from services.decoder.model import DecoderModel
 from services.prior.model import PriorModel
+from services.stage_registry import model_stages
 from services.text_encoder.model import TextEncoderModel
 from services.upsampler.model import UpsamplerModel
+from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
+from unclip_mesh.cli.main import main
 
 LOADERS = {
     "text_encoder": TextEncoderModel.load,
@@ -88,4 +88,5 @@ def test_each_published_layout_verifies_with_the_stages_it_has(tmp_path, capsys,
     assert set(bundle.manifest.stages) == stages
     assert bundle.roles("text_encoder") == text_roles
     assert main(["bundle", "verify", str(folder)]) == 0
-    assert capsys.readouterr().out.splitlines() == [f"{stage}: ok" for stage in STAGES if stage in stages]
+    assert capsys.readouterr().out.splitlines() == [f"{stage}: ok" for stage in model_stages()
+                                                    if stage in stages]

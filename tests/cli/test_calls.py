@@ -8,9 +8,9 @@ from concurrent import futures
 import grpc
 import pytest
 
+from unclip.v1 import generation_pb2_grpc
 from unclip_mesh.cli import local_mesh
 from unclip_mesh.cli.main import build_parser, main
-from unclip.v1 import generation_pb2_grpc
 
 CALLING_COMMANDS = ("generate", "vary", "interpolate", "edit", "inpaint")
 

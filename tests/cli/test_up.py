@@ -51,7 +51,8 @@ def _wait_until_draining(target: str) -> None:
     with grpc.insecure_channel(target) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         end = time.monotonic() + 60
-        while health.Check(health_pb2.HealthCheckRequest(), timeout=30).status == health_pb2.HealthCheckResponse.SERVING:
+        serving = health_pb2.HealthCheckResponse.SERVING
+        while health.Check(health_pb2.HealthCheckRequest(), timeout=30).status == serving:
             assert time.monotonic() < end, "the orchestrator never started draining"
             time.sleep(0.02)
 

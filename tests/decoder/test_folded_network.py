@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 
-from unclip_mesh.bundles.tiny import CROSS_ATTENTION_DIM
 from services.decoder.folded_network import FoldedNetwork, fold_factor, unfolded
 from services.decoder.model import DecoderJob, DecoderModel
+from unclip_mesh.bundles.tiny import CROSS_ATTENTION_DIM
 
 
 def _folded_unet(factor: int) -> UNet2DConditionModel:
@@ -59,7 +59,8 @@ def test_a_decoder_model_with_a_folded_unet_draws_64_px_images(stage_models, tin
     assert model.image_size == 64
     text, _ = stage_models.text_encoder.encode_text(["a red cube"])
     job = DecoderJob(torch.randn(1, 32, generator=torch.Generator().manual_seed(1)), text,
-                     stage_models.text_encoder.unconditional(), 3, 4.0, "unclip", torch.Generator().manual_seed(0))
+                     stage_models.text_encoder.unconditional(), 3, 4.0, "unclip",
+                     torch.Generator().manual_seed(0))
     trajectory = model.start(job)
     while not trajectory.done:
         model.denoise([trajectory])

@@ -12,10 +12,10 @@ from PIL import Image
 from services.bundle.loader import open_bundle
 from services.decoder.inversion import DecoderInversion, InversionJob
 from services.decoder.model import DecoderJob, DecoderModel
+from services.inprocess_cascade import run_stage
 from services.orchestrator.input_images import as_stage_image, rgb_pixels
 from services.runtime.errors import FailedPrecondition
 from services.text_encoder.model import TextEncoderModel
-from training.sampling import run_stage
 from training.world import scene_png
 
 BUNDLE = Path(__file__).resolve().parents[2] / "models" / "demo"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from services.decoder.model import DecoderJob
-from services.diffusion.schedulers import SCHEDULER_NAMES
+from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
 
 def _job(models, *, guidance=8.0, scheduler="unclip", seed=0, **kwargs) -> DecoderJob:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from services.decoder.__main__ import build
+from services.decoder.stage import DecoderStage
 from services.runtime.tensor_codec import from_proto, to_proto
 from tests.stage_servers import drain, running_stage, status_of, text_request_fields
 from unclip.v1 import decoder_pb2, decoder_pb2_grpc, sampling_pb2, tensor_pb2
@@ -13,7 +13,7 @@ from unclip.v1 import decoder_pb2, decoder_pb2_grpc, sampling_pb2, tensor_pb2
 
 @pytest.fixture(scope="module")
 def stub(tiny_bundle):
-    with running_stage("decoder", build, tiny_bundle.root) as channel:
+    with running_stage("decoder", DecoderStage, tiny_bundle.root) as channel:
         yield decoder_pb2_grpc.DecoderServiceStub(channel)
 
 

@@ -4,10 +4,10 @@ from unittest.mock import call
 
 import pytest
 
+from tests.deploy.fakes import apps_api, deployment, dynamic_client
 from unclip_mesh.deploy.actions import FIELD_MANAGER, StageStatus, apply, format_status, scale, status
 from unclip_mesh.deploy.options import RenderOptions
 from unclip_mesh.deploy.render import render
-from tests.deploy.fakes import apps_api, deployment, dynamic_client
 
 
 def test_apply_server_side_applies_every_object_with_our_field_manager_forcing_conflicts():

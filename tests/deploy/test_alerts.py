@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.deploy.manifests import by_kind
+from tests.required_tools import program
 from unclip_mesh.deploy.alerts import Alert, stage_alerts
 from unclip_mesh.deploy.options import RenderOptions
 from unclip_mesh.deploy.profiles import OVERLAYS
 from unclip_mesh.deploy.queries import INFLIGHT
 from unclip_mesh.deploy.render import render
-from unclip_mesh.deploy.stages import ALL_STAGES
-from tests.deploy.manifests import by_kind
-from tests.required_tools import program
+from unclip_mesh.deploy.stages import all_stages
 
 OPTIONS = RenderOptions(overlay="cpu-demo", monitoring=True)
 NAMESPACE = OPTIONS.target_namespace
@@ -64,7 +64,7 @@ def _inputs(stage: str, kind: str, fire: bool) -> list[dict]:
         return _calls(stage, 1, 9 if fire else 99)  # 10 % refused, or 1 %
     if kind == "SlowP99":
         return _latencies(stage, profile.slow_p99_seconds, slow=fire)
-    other = next(s for s in ALL_STAGES if s != stage)
+    other = next(s for s in all_stages() if s != stage)
     return [_series(INFLIGHT, other if fire else stage, "0x30")]  # Down: no series of the stage
 
 
@@ -79,7 +79,7 @@ def _case(alert: Alert, fire: bool) -> dict:
 
 def _write_rule_tests(folder: Path, rules: dict) -> Path:
     (folder / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
-    cases = [_case(alert, fire) for stage in ALL_STAGES for alert in stage_alerts(stage, OPTIONS)
+    cases = [_case(alert, fire) for stage in all_stages() for alert in stage_alerts(stage, OPTIONS)
              for fire in (True, False)]
     tests = folder / "tests.yaml"
     tests.write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m",
@@ -93,7 +93,7 @@ def test_promtool_checks_the_rules_of_each_overlay(overlay, tmp_path):
     rules.write_text(yaml.safe_dump(_rules(RenderOptions(overlay=overlay, monitoring=True))))
     checked = _promtool("check", "rules", str(rules), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert f"SUCCESS: {4 * len(ALL_STAGES)} rules found" in checked.stdout
+    assert f"SUCCESS: {4 * len(all_stages())} rules found" in checked.stdout
 
 
 def test_each_alert_fires_on_its_condition_and_only_then(tmp_path):

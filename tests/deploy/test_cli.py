@@ -6,10 +6,10 @@ import pytest
 import yaml
 
 import unclip_mesh.deploy.clients as clients_module
+from tests.deploy.fakes import apps_api, core_api, deployment, dynamic_client, pod
 from unclip_mesh.cli import deploy
 from unclip_mesh.deploy.options import RenderOptions
 from unclip_mesh.deploy.render import render
-from tests.deploy.fakes import apps_api, core_api, deployment, dynamic_client, pod
 
 
 def parse(*argv: str) -> argparse.Namespace:

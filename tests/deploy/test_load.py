@@ -2,8 +2,8 @@
 
 from unittest.mock import call
 
-from unclip_mesh.deploy.load import LoadReader, metric_value, via_proxy
 from tests.deploy.fakes import core_api, pod
+from unclip_mesh.deploy.load import LoadReader, metric_value, via_proxy
 
 EXPOSITION = """# HELP unclip_inflight_requests Calls admitted and not finished.
 # TYPE unclip_inflight_requests gauge

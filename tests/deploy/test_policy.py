@@ -2,15 +2,23 @@
 
 import pytest
 
+from services import stage_registry
+from services.stage_registry import GATEWAY, MODEL, ORCHESTRATOR
+from tests.deploy.manifests import RENDERINGS, by_kind, rendered, selects
 from unclip_mesh.deploy.config import orchestrator_target, peers
 from unclip_mesh.deploy.options import RenderOptions
 from unclip_mesh.deploy.render import render
-from unclip_mesh.deploy.stages import (ALL_STAGES, GATEWAY, MODEL_STAGES, ORCHESTRATOR, QUEUED_STAGES,
-                                    grpc_port, object_name, serving_port)
+from unclip_mesh.deploy.stages import (
+    all_stages,
+    grpc_port,
+    model_stages,
+    object_name,
+    queued_stages,
+    serving_port,
+)
 from unclip_mesh.deploy.workloads import GPU_RESOURCE
-from tests.deploy.manifests import RENDERINGS, by_kind, rendered, selects
 
-CASES = [(name, stage) for name in sorted(RENDERINGS) for stage in ALL_STAGES]
+CASES = [(name, stage) for name in sorted(RENDERINGS) for stage in all_stages()]
 INFLIGHT = "unclip_inflight_requests"  # the default load metric
 
 
@@ -54,7 +62,7 @@ def test_resources_requests_and_limits(name, stage):
     resources = _container(rendered(name), stage)["resources"]
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(resources[kind]), kind
-    wants_gpu = name.startswith("gpu/") and stage in MODEL_STAGES
+    wants_gpu = name.startswith("gpu/") and stage in model_stages()
     assert (GPU_RESOURCE in resources["limits"]) == wants_gpu
     if wants_gpu:
         assert resources["requests"][GPU_RESOURCE] == resources["limits"][GPU_RESOURCE] == "1"
@@ -92,7 +100,7 @@ def test_service_selects_the_stage_on_its_serving_port(name, stage):
     assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(port, port_name)]
     assert {"name": port_name, "containerPort": port, "protocol": "TCP"} in \
         _container(objects, stage)["ports"]
-    assert (service["spec"].get("clusterIP") == "None") == (stage in MODEL_STAGES)
+    assert (service["spec"].get("clusterIP") == "None") == (stage in model_stages())
 
 
 @pytest.mark.parametrize("name, stage", CASES)
@@ -155,12 +163,12 @@ def test_scaled_on_load_with_cpu_fallback_by_an_hpa_or_keda(name, stage):
     assert cpu["type"] == "Resource" and cpu["resource"]["name"] == "cpu"
 
 
-@pytest.mark.parametrize("stage", ALL_STAGES)
+@pytest.mark.parametrize("stage", all_stages())
 def test_queue_depth_scales_only_the_stages_that_have_a_queue(stage):
     objects = render(RenderOptions(load_metric="unclip_queue_depth"))
     hpa = by_kind(objects, "HorizontalPodAutoscaler")[object_name(stage)]
     (metric,) = [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
-    assert metric == ("unclip_queue_depth" if stage in QUEUED_STAGES else INFLIGHT)
+    assert metric == ("unclip_queue_depth" if stage in queued_stages() else INFLIGHT)
 
 
 @pytest.mark.parametrize("name, stage", CASES)
@@ -191,11 +199,11 @@ def test_config_map_feeds_the_runtime_settings(name, stage):
         assert int(data["UNCLIP_MAX_IN_FLIGHT"]) > 0
     else:
         assert float(data["UNCLIP_MAX_CONNECTION_AGE_SECONDS"]) > 0
-    if stage in MODEL_STAGES:
+    if stage in model_stages():
         assert data["UNCLIP_DEVICE"] == ("cuda" if name.startswith("gpu/") else "cpu")
 
 
-@pytest.mark.parametrize("name, stage", [c for c in CASES if c[1] in MODEL_STAGES])
+@pytest.mark.parametrize("name, stage", [c for c in CASES if c[1] in model_stages()])
 def test_model_stages_read_the_bundle_read_only_from_the_claim(name, stage):
     objects = rendered(name)
     pod = _pod(objects, stage)
@@ -208,7 +216,7 @@ def test_model_stages_read_the_bundle_read_only_from_the_claim(name, stage):
     assert bundle == "/models/bundle"
 
 
-@pytest.mark.parametrize("stage", MODEL_STAGES)
+@pytest.mark.parametrize("stage", model_stages())
 def test_gpu_stages_select_their_pool_and_tolerate_gpu_taints(stage):
     pod = _pod(rendered("gpu/hpa"), stage)["spec"]
     (pool,) = pod["nodeSelector"].values()
@@ -227,7 +235,7 @@ def test_node_pool_option_moves_one_stage():
 def test_orchestrator_dials_each_headless_service_by_dns():
     options = RenderOptions(overlay="gpu", namespace="gen")
     expected = {stage: f"dns:///{object_name(stage)}.gen.svc.cluster.local:{grpc_port(stage)}"
-                for stage in MODEL_STAGES}
+                for stage in model_stages()}
     assert dict(item.split("=", 1) for item in peers(options).split(";")) == expected
 
 
@@ -255,7 +263,27 @@ def test_every_object_is_in_the_target_namespace():
         assert 'namespace="elsewhere"' in scaled["spec"]["triggers"][0]["metadata"]["query"]
 
 
+@pytest.mark.parametrize("name, stage", CASES)
+def test_each_stage_runs_its_roles_image_and_only_model_images_follow_the_device(name, stage):
+    role = stage_registry.get(stage).role
+    device = "cuda" if name.startswith("gpu/") else "cpu"
+    expected = f"unclip-mesh-model:0.1.0-{device}" if role == MODEL else f"unclip-mesh-{role}:0.1.0"
+    assert _container(rendered(name), stage)["image"] == expected
+
+
+@pytest.mark.parametrize("image, stage, expected", [
+    ("reg:5000/team/unclip:1.2", "decoder", "reg:5000/team/unclip-model:1.2-cuda"),
+    ("reg:5000/team/unclip:1.2", ORCHESTRATOR, "reg:5000/team/unclip-orchestrator:1.2"),
+    ("reg/unclip", "prior", "reg/unclip-model:0.1.0-cuda"),  # no version: the overlay's
+    ("reg/unclip", GATEWAY, "reg/unclip-gateway:0.1.0"),
+])
+def test_image_option_names_the_family_of_role_images(image, stage, expected):
+    assert _container(render(RenderOptions(overlay="gpu", image=image)), stage)["image"] == expected
+
+
 @pytest.mark.parametrize("bad, message", [
+    ({"image": "reg/unclip@sha256:0123"}, "a digest names one image"),
+    ({"image": "reg/:1"}, "expected"),
     ({"overlay": "tpu"}, "unknown overlay"),
     ({"scaler": "controller"}, "unknown scaler"),
     ({"node_pools": {"vae": "x"}}, "unknown stage"),

@@ -11,9 +11,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from unclip_mesh.deploy.profiles import OVERLAYS
 from tests.deploy.custom_kinds import is_custom, schema_errors, unknown_field_errors
 from tests.deploy.manifests import RENDERINGS, by_kind, rendered
+from unclip_mesh.deploy.profiles import OVERLAYS
 
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -6,8 +6,8 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UnCLIPScheduler
 
-from services.diffusion.schedulers import (SCHEDULER_NAMES, build_scheduler, max_steps, min_steps,
-                                           noise_augment, scheduler_step)
+from services.diffusion.schedulers import build_scheduler, max_steps, min_steps, noise_augment, scheduler_step
+from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
 DECODER_CONFIG = {"_class_name": "UnCLIPScheduler", "num_train_timesteps": 1000,
                   "variance_type": "learned_range", "prediction_type": "epsilon", "clip_sample": True,
@@ -16,8 +16,9 @@ PRIOR_CONFIG = {**DECODER_CONFIG, "variance_type": "fixed_small_log", "predictio
                 "clip_sample_range": 5.0}
 
 
-@pytest.mark.parametrize("name, cls", list(zip(SCHEDULER_NAMES, (UnCLIPScheduler, DDPMScheduler, DDIMScheduler,
-                                                                   DPMSolverMultistepScheduler))))
+@pytest.mark.parametrize("name, cls", list(zip(SCHEDULER_NAMES,
+                                               (UnCLIPScheduler, DDPMScheduler, DDIMScheduler,
+                                                DPMSolverMultistepScheduler), strict=True)))
 def test_build_by_name_keeps_schedule_and_prediction_type(name, cls):
     scheduler = build_scheduler(name, PRIOR_CONFIG)
     assert isinstance(scheduler, cls)

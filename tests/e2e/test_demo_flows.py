@@ -11,12 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from unclip_mesh.cli.local_mesh import LocalMesh
-from unclip_mesh.client.sdk import GenerationClient
-
 from training.clip_features import FrozenClip
 from training.detector import background_colour, dominant_colour, dominant_shape
 from training.world import SHAPES, prompt, scene_png
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient
 
 pytestmark = pytest.mark.e2e
 
@@ -66,13 +65,14 @@ def test_variations_keep_colour_and_shape_and_differ(client):
 
 def test_interpolation_ends_match_and_the_middle_moves_monotonically(client, clip):
     start, end = scene_png("red", "circle", "white"), scene_png("blue", "square", "white")
-    strip = [as_tensor(png) for png in client.interpolate(start, end, num_images=5, size=SIDE, seed=2).png_images]
+    strip = [as_tensor(png)
+             for png in client.interpolate(start, end, num_images=5, size=SIDE, seed=2).png_images]
     assert (strip[0] - as_tensor(start)).abs().mean() <= INTERPOLATION_END_TOLERANCE
     assert (strip[-1] - as_tensor(end)).abs().mean() <= INTERPOLATION_END_TOLERANCE
     embeddings = torch.nn.functional.normalize(clip.images(torch.nn.functional.interpolate(
         torch.stack(strip), size=clip.backend.image_size, mode="bicubic")), dim=-1)
     towards_end = (embeddings @ embeddings[-1]).tolist()
-    assert all(b >= a - 0.02 for a, b in zip(towards_end, towards_end[1:])), towards_end
+    assert all(b >= a - 0.02 for a, b in itertools.pairwise(towards_end)), towards_end
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unclip_mesh.client.sdk import Sampling
 from tests.e2e.conftest import FAST
+from unclip_mesh.client.sdk import Sampling, failure_details
 
 NO_PRIOR = {stage: knobs for stage, knobs in FAST.items() if stage != "prior"}
 
@@ -47,7 +47,7 @@ def test_variations_are_reproducible_and_varied(client, picture):
 @pytest.mark.parametrize("start, end", [("a red circle", "a blue square"), ("image", "a blue square"),
                                         ("image", "image")])
 def test_interpolation_strip(client, picture, start, end):
-    source = lambda s: png(picture) if s == "image" else s  # noqa: E731
+    source = lambda s: png(picture) if s == "image" else s
     strip = client.interpolate(source(start), source(end), num_images=3, size=64, seed=1, stages=FAST)
     assert len(strip.png_images) == 3
 
@@ -102,6 +102,7 @@ def test_bad_input_names_the_field(client, picture, call, field):
         call(client, png(picture))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith(field), error.value.details()
+    assert failure_details(error.value).violations[0].field.startswith(field)
 
 
 @pytest.mark.parametrize("argv, count", [
@@ -118,9 +119,9 @@ def test_cli_flows_against_the_mesh(mesh, picture, tmp_path, argv, count):
     mask.write_bytes(png(marks))
     args = [a.format(image=image, mask=mask) for a in argv]
     out = tmp_path / "out.png"
-    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", *args, "--target", mesh.target, "--size", "64",
-                    "--seed", "3", "--decoder-steps", "2", "-o", str(out)], check=True, timeout=120,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", *args, "--target", mesh.target,
+                    "--size", "64", "--seed", "3", "--decoder-steps", "2", "-o", str(out)],
+                   check=True, timeout=120, capture_output=True)
     written = [out] if count == 1 else [out.with_name(f"out-{i}.png") for i in range(count)]
     assert [Image.open(path).size for path in written] == [(64, 64)] * count
 

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from unclip_mesh.cli.local_mesh import LocalMesh
 from tests.gateway.tokenless_call import refused_without_token
+from unclip_mesh.cli.local_mesh import LocalMesh
 
 # The client marks create_variation deprecated (the hosted DALL-E 2 is retired); the gateway serves it.
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")]
@@ -155,7 +155,7 @@ def test_a_caller_that_gives_up_frees_the_mesh(mesh):
 def _raised(call) -> BaseException | None:
     try:
         call()
-    except Exception as error:  # noqa: BLE001 - inspected by the test
+    except Exception as error:  # inspected by the test
         return error
     return None
 

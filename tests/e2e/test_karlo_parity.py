@@ -20,10 +20,10 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.karlo_reference import Record, record, reference_pipeline, variation_pipeline
 from unclip_mesh.bundles.tiny_karlo import write_tiny_karlo
 from unclip_mesh.cli.local_mesh import LocalMesh
 from unclip_mesh.client.sdk import GenerationClient, Sampling
-from tests.karlo_reference import Record, record, reference_pipeline, variation_pipeline
 
 pytestmark = pytest.mark.e2e
 

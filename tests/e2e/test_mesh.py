@@ -12,9 +12,9 @@ import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
-from unclip_mesh.client.sdk import Sampling
 from tests.e2e.conftest import FAST
 from unclip.v1 import generation_pb2, generation_pb2_grpc
+from unclip_mesh.client.sdk import Sampling
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def test_mesh_equals_the_stages_called_in_one_process(mesh, client):
     finally:
         torch.set_num_threads(threads)
     remote = client.generate("a red circle", num_images=2, size=256, seed=9, stages=FAST)
-    for png, pixels in zip(remote.png_images, local.images):
+    for png, pixels in zip(remote.png_images, local.images, strict=True):
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), pixels.permute(1, 2, 0).numpy())
 
 

@@ -16,17 +16,18 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from unclip_mesh.bundles.tiny import write_tiny_bundle
-from unclip_mesh.deploy.alerts import stage_alerts
-from unclip_mesh.deploy.options import RenderOptions
-from unclip_mesh.deploy.queries import adapter_query
-from unclip_mesh.deploy.render import render
-from unclip_mesh.deploy.stages import ALL_STAGES, GATEWAY, ORCHESTRATOR, object_name
+from services.stage_registry import GATEWAY, ORCHESTRATOR
 from services.telemetry.metrics import RPC_SECONDS
 from tests.deploy.manifests import by_kind
 from tests.e2e.metered_mesh import MeteredMesh
 from tests.e2e.prometheus_server import SCRAPE_SECONDS, Prometheus, running_prometheus
 from unclip.v1 import generation_pb2, generation_pb2_grpc
+from unclip_mesh.bundles.tiny import write_tiny_bundle
+from unclip_mesh.deploy.alerts import stage_alerts
+from unclip_mesh.deploy.options import RenderOptions
+from unclip_mesh.deploy.queries import adapter_query
+from unclip_mesh.deploy.render import render
+from unclip_mesh.deploy.stages import all_stages, object_name
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +39,7 @@ SEQUENTIAL = 3
 STOPPED = "upsampler_1024"
 # What the local mesh runs: the gateway is an HTTP service in front of it, not started here (its
 # metrics are read in tests/gateway).
-MESH_STAGES = tuple(stage for stage in ALL_STAGES if stage != GATEWAY)
+MESH_STAGES = tuple(stage for stage in all_stages() if stage != GATEWAY)
 
 
 def _pod(stage: str) -> str:
@@ -145,7 +146,7 @@ def test_refusal_signal_is_the_share_of_refused_calls(observed):
 
 
 def test_p99_signal_is_within_the_slowest_calls_bucket(observed):
-    bounds = RPC_SECONDS._upper_bounds  # noqa: SLF001 - the histogram's own buckets
+    bounds = RPC_SECONDS._upper_bounds  # the histogram's own buckets
     slowest_bucket = next(b for b in bounds if b >= observed.slowest_seconds)
     for stage, signal_query in _signals("SlowP99").items():
         (result,) = observed.prometheus.query(signal_query)
@@ -155,7 +156,7 @@ def test_p99_signal_is_within_the_slowest_calls_bucket(observed):
 def test_every_rule_evaluates_and_only_the_refusal_and_missing_gateway_alerts_are_pending(observed):
     """The gateway is not started here, so its Down alert sees no target, as it would in a cluster."""
     rules = observed.prometheus.rules()
-    assert len(rules) == 4 * len(ALL_STAGES)  # every rendered rule, the gateway's too
+    assert len(rules) == 4 * len(all_stages())  # every rendered rule, the gateway's too
     assert [r["name"] for r in rules if r["health"] != "ok"] == []
     alerts = observed.prometheus.alerts()
     assert sorted((a["labels"]["alertname"], a["state"]) for a in alerts) == \

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from unclip_mesh.bundles.tiny import write_tiny_bundle
-from unclip_mesh.cli.local_mesh import STAGE_ORDER
+from services.stage_registry import model_stages
 from tests.e2e.metered_mesh import MeteredMesh
 from tests.telemetry.otlp_receiver import ReceivedSpan, trace_receiver
 from unclip.v1 import generation_pb2, generation_pb2_grpc
+from unclip_mesh.bundles.tiny import write_tiny_bundle
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ("orchestrator", *STAGE_ORDER)
+SERVICES = ("orchestrator", *model_stages())
 DIFFUSION = ("prior", "decoder", "upsampler_256", "upsampler_1024")
 SERVER, CLIENT = 2, 3  # OTLP SpanKind values
 
@@ -91,7 +91,7 @@ def test_one_trace_holds_spans_of_all_six_processes_in_order(observed):
     assert request.name == "/unclip.v1.GenerationService/GenerateImages"
     assert request.parent_id == observed.caller_span
     assert request.attributes["unclip.seed"] == 7
-    for stage in STAGE_ORDER:
+    for stage in model_stages():
         call = _only(spans, stage, service="unclip-orchestrator", kind=CLIENT)
         assert call.parent_id == request.span_id
         served = _only(spans, service=f"unclip-{stage}", kind=SERVER)
@@ -125,7 +125,7 @@ def test_every_metrics_endpoint_parses_and_its_counters_moved(observed):
         if service != "orchestrator":
             assert after[f"unclip_model_load_seconds[{label}]"] > 0
     orchestrator = observed.after["orchestrator"]
-    for stage in STAGE_ORDER:
+    for stage in model_stages():
         assert orchestrator[f"unclip_stage_call_duration_seconds_count"
                             f"[('code', 'OK'), ('stage', '{stage}')]"] == 1
     assert orchestrator["unclip_rpc_requests_total[('code', 'INVALID_ARGUMENT'), "
@@ -137,7 +137,7 @@ def test_one_log_line_per_request_and_the_failed_one_carries_its_trace_id(observ
     assert len(requests) == 2
     ok, failed = requests
     assert ok["trace_id"] == observed.trace_id and ok["outcome"] == "ok"
-    assert set(ok["stage_seconds"]) == set(STAGE_ORDER) and ok["seed"] == 7
+    assert set(ok["stage_seconds"]) == set(model_stages()) and ok["seed"] == 7
     assert failed["trace_id"] == observed.failed_trace_id
     assert failed["outcome"] == "error" and failed["status_code"] == "INVALID_ARGUMENT"
     assert failed["error"].startswith("num_images")

@@ -3,7 +3,8 @@
 Text encoder, prior, two decoder replicas and the orchestrator; every process has its own metrics
 port (scraped to see queues, in-flight calls and denoising steps) and small limits so that overload
 and oversize are cheap to reach: --max-queue 4 on the stages and 2 on the orchestrator (at most
-2 generations at once: the mesh's capacity), --max-batch-size 2, --max-message-mb 2. Tests that stop a process start it again.
+2 generations at once: the mesh's capacity), --max-batch-size 2, --max-message-mb 2. Tests that stop a
+process start it again.
 """
 
 import socket
@@ -13,10 +14,10 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from unclip_mesh.cli.local_mesh import LocalMesh, StageProcess
-from unclip_mesh.client.sdk import GenerationClient, Sampling
 from tests.stage_fixtures import tiny_bundle  # noqa: F401
 from unclip.v1 import generation_pb2
+from unclip_mesh.cli.local_mesh import LocalMesh, StageProcess
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 CAPACITY = 2  # generations the orchestrator admits at once
 LIMITS = ("--max-message-mb", "2", "--grace-seconds", "20")
@@ -95,7 +96,7 @@ def in_background(function, *args) -> tuple[threading.Thread, list]:
     def run():
         try:
             outcome.append(function(*args))
-        except BaseException as error:  # noqa: BLE001 - inspected by the test
+        except BaseException as error:  # inspected by the test
             outcome.append(error)
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

@@ -8,9 +8,9 @@ import time
 import grpc
 import pytest
 
-from unclip_mesh.cli.local_mesh import LocalMesh
 from tests.faults.conftest import metrics, request, rss_bytes
 from unclip.v1 import generation_pb2, generation_pb2_grpc
+from unclip_mesh.cli.local_mesh import LocalMesh
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,8 @@ _BUSY = ("unclip_inflight_requests", "unclip_queue_depth")
 
 
 def _decoder_steps(mesh) -> float:
-    return sum(metrics(p).get("unclip_denoise_step_seconds_count", 0) for p in mesh.stage_processes("decoder"))
+    return sum(metrics(p).get("unclip_denoise_step_seconds_count", 0)
+               for p in mesh.stage_processes("decoder"))
 
 
 def _wait_until_idle(mesh, timeout: float = 5.0) -> None:
@@ -103,13 +104,13 @@ def test_cancels_leave_no_error_in_any_log_and_the_next_call_succeeds(tiny_bundl
     # A mesh of its own: what a cancel leaves pending is reported when it is collected, at the
     # latest in the collection a server runs when it stops, so the mesh is stopped before its
     # logs are read.
-    with LocalMesh(tiny_bundle.root, stages=("text_encoder", "prior", "decoder"),
-                   stage_args=("--torch-threads", "1")) as own_mesh:
-        with grpc.insecure_channel(own_mesh.target) as channel:
-            stub = generation_pb2_grpc.GenerationServiceStub(channel)
-            _cancel_after_steps(stub, request(prior_steps=MANY_STEPS), generation_pb2.STAGE_PRIOR, 2)
-            _cancel_after_steps(stub, request(steps=MANY_STEPS), generation_pb2.STAGE_DECODER, 2)
-            responses = list(stub.GenerateImages(request(), timeout=60))
+    with (LocalMesh(tiny_bundle.root, stages=("text_encoder", "prior", "decoder"),
+                    stage_args=("--torch-threads", "1")) as own_mesh,
+          grpc.insecure_channel(own_mesh.target) as channel):
+        stub = generation_pb2_grpc.GenerationServiceStub(channel)
+        _cancel_after_steps(stub, request(prior_steps=MANY_STEPS), generation_pb2.STAGE_PRIOR, 2)
+        _cancel_after_steps(stub, request(steps=MANY_STEPS), generation_pb2.STAGE_DECODER, 2)
+        responses = list(stub.GenerateImages(request(), timeout=60))
     assert len(responses[-1].event.result.png_images) == 1
     time.sleep(0.3)  # the stderr readers' last lines
     for process in own_mesh.everyone():

@@ -10,8 +10,8 @@ import time
 import grpc
 import pytest
 
-from unclip_mesh.client.sdk import GenerationClient, Sampling
 from tests.faults.conftest import CAPACITY, metrics
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 pytestmark = pytest.mark.e2e
 

@@ -5,8 +5,15 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from unclip.v1 import (decoder_pb2, generation_pb2, prior_pb2, sampling_pb2, tensor_pb2,
-                       text_encoder_pb2, upsampler_pb2)
+from unclip.v1 import (
+    decoder_pb2,
+    generation_pb2,
+    prior_pb2,
+    sampling_pb2,
+    tensor_pb2,
+    text_encoder_pb2,
+    upsampler_pb2,
+)
 
 _DIMS = st.one_of(st.integers(-3, 70), st.sampled_from([2**31, 2**40, 2**62, 2**63 - 1, -(2**63)]))
 _DTYPES = st.integers(-1, 12)  # the known ones, UNSPECIFIED and unknown values
@@ -80,7 +87,8 @@ def _bad_generation_field() -> st.SearchStrategy[dict]:
     stage = st.sampled_from(["prior", "decoder", "upsampler_256", "upsampler_1024"])
     return st.one_of(
         st.builds(lambda p: {"prompt": p}, st.one_of(st.sampled_from(["", "  ", "\n"]), _BIG_TEXT)),
-        st.builds(lambda n: {"num_images": n}, st.one_of(st.integers(-(2**31), -1), st.integers(9, 2**31 - 1))),
+        st.builds(lambda n: {"num_images": n},
+                  st.one_of(st.integers(-(2**31), -1), st.integers(9, 2**31 - 1))),
         st.builds(lambda s: {"size": s}, st.integers(4, 2**31 - 1)),
         st.builds(lambda s, n: {s: sampling_pb2.SamplingParams(num_inference_steps=n)}, stage, bad_steps),
         st.builds(lambda s, g: {s: sampling_pb2.SamplingParams(guidance_scale=g)}, stage, bad_guidance),
@@ -99,6 +107,7 @@ def generate_images() -> st.SearchStrategy:
 
 def create_variations() -> st.SearchStrategy:
     """Images that do not decode (random bytes, a truncated PNG header)."""
-    images = st.one_of(st.binary(max_size=2000), st.binary(max_size=200).map(lambda b: b"\x89PNG\r\n\x1a\n" + b))
+    images = st.one_of(st.binary(max_size=2000),
+                       st.binary(max_size=200).map(lambda b: b"\x89PNG\r\n\x1a\n" + b))
     return st.builds(lambda data, n: generation_pb2.CreateVariationsRequest(
         image=generation_pb2.ImageInput(encoded=data), num_images=n), images, st.integers(-2, 9))

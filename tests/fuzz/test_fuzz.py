@@ -17,11 +17,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.decoder.__main__ import build as decoder_build
-from services.orchestrator.__main__ import build as orchestrator_build
-from services.prior.__main__ import build as prior_build
-from services.text_encoder.__main__ import build as text_encoder_build
-from services.upsampler.__main__ import build_for
+from services.decoder.stage import DecoderStage
+from services.orchestrator.stage import OrchestratorStage
+from services.prior.stage import PriorStage
+from services.text_encoder.stage import TextEncoderStage
+from services.upsampler.stage import UpsamplerStage
 from tests.fuzz import strategies
 from tests.stage_fixtures import tiny_bundle  # noqa: F401
 from tests.stage_servers import running_stage
@@ -34,18 +34,18 @@ OVERSIZE = b"\x0a\x85\x80\x80\x03" + b"x" * (5 * 2**20)  # a 5 MiB prompt field
 MALFORMED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE,
              grpc.StatusCode.RESOURCE_EXHAUSTED}
 
-_SERVICES = {  # service -> (stage, build, {method path: structured strategy})
-    "text_encoder": ("text_encoder", text_encoder_build, {
+_SERVICES = {  # service -> (stage, StageService class, {method path: structured strategy})
+    "text_encoder": ("text_encoder", TextEncoderStage, {
         "/unclip.v1.TextEncoderService/EncodeText": strategies.encode_text(),
         "/unclip.v1.TextEncoderService/EncodeImage": strategies.encode_image()}),
-    "prior": ("prior", prior_build, {
+    "prior": ("prior", PriorStage, {
         "/unclip.v1.PriorService/GenerateImageEmbedding": strategies.prior()}),
-    "decoder": ("decoder", decoder_build, {
+    "decoder": ("decoder", DecoderStage, {
         "/unclip.v1.DecoderService/DecodeImage": strategies.decoder()}),
-    **{stage: (stage, build_for(stage), {
+    **{stage: (stage, UpsamplerStage, {
         "/unclip.v1.UpsamplerService/UpsampleImage": strategies.upsampler()})
        for stage in ("upsampler_256", "upsampler_1024")},
-    "orchestrator": ("orchestrator", orchestrator_build, {
+    "orchestrator": ("orchestrator", OrchestratorStage, {
         "/unclip.v1.GenerationService/GenerateImages": strategies.generate_images(),
         "/unclip.v1.GenerationService/CreateVariations": strategies.create_variations()}),
 }
@@ -58,12 +58,12 @@ def channels(tiny_bundle):  # noqa: F811
     with contextlib.ExitStack() as stack:
         opened = {}
         for service in ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024"):
-            stage, build, _ = _SERVICES[service]
+            stage, make_service, _ = _SERVICES[service]
             opened[service] = stack.enter_context(
-                running_stage(stage, build, tiny_bundle.root, max_message_mb=LIMIT_MB))
+                running_stage(stage, make_service, tiny_bundle.root, max_message_mb=LIMIT_MB))
         peers = {s: [_target(opened[s])] for s in ("text_encoder", "prior", "decoder")}
         opened["orchestrator"] = stack.enter_context(running_stage(
-            "orchestrator", orchestrator_build, tiny_bundle.root, max_message_mb=LIMIT_MB, peers=peers))
+            "orchestrator", OrchestratorStage, tiny_bundle.root, max_message_mb=LIMIT_MB, peers=peers))
         yield opened
 
 

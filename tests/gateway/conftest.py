@@ -14,17 +14,21 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from PIL import Image
 
-from unclip_mesh.client.aio import AsyncGenerationClient
 from services.gateway.admission import Admission
 from services.gateway.app import build_app
 from services.gateway.settings import GatewaySettings
-from services.runtime.errors import RETRY_AFTER_KEY
+from services.runtime.errors import InvalidArgument, ResourceExhausted, StageError, abort
 from services.security.auth import TokenSet
 from unclip.v1 import generation_pb2, generation_pb2_grpc
+from unclip_mesh.client.aio import AsyncGenerationClient
 
 TOKEN = "sk-gateway-test"
 SIDES = {generation_pb2.IMAGE_SIZE_256: 256, generation_pb2.IMAGE_SIZE_1024: 1024}
 HANG = "hang until cancelled"
+FAILURES = {  # the orchestrator's statuses with their details; other `fail:CODE` prompts carry none
+    "fail:INVALID_ARGUMENT": InvalidArgument("num_images", "must be between 1 and 8"),
+    "fail:RESOURCE_EXHAUSTED": ResourceExhausted("orchestrator is full", 2.5, stage="orchestrator"),
+}
 
 
 def png(side: int, colour=(200, 30, 30)) -> bytes:
@@ -34,7 +38,7 @@ def png(side: int, colour=(200, 30, 30)) -> bytes:
 
 
 class FakeOrchestrator(generation_pb2_grpc.GenerationServiceServicer):
-    """Draws flat PNGs; a prompt `fail:CODE` fails with CODE, HANG waits until cancelled."""
+    """Draws flat PNGs; a prompt `fail:CODE` fails with CODE (FAILURES), HANG waits until cancelled."""
 
     def __init__(self):
         self.requests: list = []
@@ -49,10 +53,8 @@ class FakeOrchestrator(generation_pb2_grpc.GenerationServiceServicer):
         self.deadlines.append(context.time_remaining())
         prompt = getattr(request, "prompt", "")
         if prompt.startswith("fail:"):
-            if prompt == "fail:RESOURCE_EXHAUSTED":
-                context.set_trailing_metadata(((RETRY_AFTER_KEY, "2500"),))
-            await context.abort(grpc.StatusCode[prompt[5:]], "num_images: must be between 1 and 8"
-                                if prompt == "fail:INVALID_ARGUMENT" else "decoder stage unavailable")
+            await abort(context, FAILURES.get(prompt) or StageError(
+                grpc.StatusCode[prompt[5:]], "decoder stage unavailable"))
         if prompt == HANG:
             self.hanging.set()
             try:

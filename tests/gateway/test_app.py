@@ -127,7 +127,7 @@ def test_mesh_statuses_become_api_errors(gateway, code, error_type, status):
     if code == "INVALID_ARGUMENT":
         assert error.value.body["param"] == "n"
     if code == "RESOURCE_EXHAUSTED":
-        assert error.value.response.headers["Retry-After"] == "3"  # the mesh's 2500 ms, rounded up
+        assert error.value.response.headers["Retry-After"] == "3"  # RetryInfo 2.5 s, rounded up
 
 
 def transparent_corner(side: int = 64) -> bytes:
@@ -141,9 +141,9 @@ def transparent_corner(side: int = 64) -> bytes:
 
 def test_edit_mask_alpha_becomes_the_mesh_mask(gateway):
     base_url, fake = gateway
-    response = client(base_url).images.edit(image=("in.png", png(64)), mask=("mask.png", transparent_corner()),
-                                            prompt="a blue square", n=2, size="256x256",
-                                            response_format="b64_json")
+    response = client(base_url).images.edit(image=("in.png", png(64)),
+                                            mask=("mask.png", transparent_corner()), prompt="a blue square",
+                                            n=2, size="256x256", response_format="b64_json")
     assert sides(response) == [(256, 256)] * 2
     request = fake.requests[-1]
     assert isinstance(request, generation_pb2.InpaintImageRequest) and request.num_images == 2

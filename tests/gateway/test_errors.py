@@ -4,6 +4,7 @@ import grpc
 import pytest
 
 from services.gateway.errors import from_status
+from services.runtime.rich_status import FailureDetails, Violation
 
 
 @pytest.mark.parametrize("code, http_status, error_type", [
@@ -22,14 +23,25 @@ def test_statuses_map_to_the_apis(code, http_status, error_type):
                               "code": body["error"]["code"]}}
 
 
-@pytest.mark.parametrize("details, param", [
-    ("num_images: must be between 1 and 8", "n"), ("prompt: must not be empty", "prompt"),
-    ("mask: the mask is empty", "mask"), ("decoder.num_inference_steps: too many", None)])
-def test_invalid_argument_names_the_api_param(details, param):
-    assert from_status(grpc.StatusCode.INVALID_ARGUMENT, details).param == param
+@pytest.mark.parametrize("field, param", [
+    ("num_images", "n"), ("prompt", "prompt"), ("mask", "mask"), ("image.encoded", "image"),
+    ("decoder.num_inference_steps", None)])
+def test_invalid_argument_names_the_api_param_of_its_field_violation(field, param):
+    details = FailureDetails(violations=(Violation(field, "is wrong"),))
+    assert from_status(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: is wrong", details).param == param
 
 
-@pytest.mark.parametrize("retry_after_ms, seconds", [("2500", 3), ("100", 1), (None, 1), ("x", 1)])
-def test_retry_after_is_whole_seconds_rounded_up(retry_after_ms, seconds):
-    error = from_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "busy", retry_after_ms)
-    assert error.response().headers["Retry-After"] == str(seconds)
+def test_the_message_is_never_parsed_for_a_param():
+    assert from_status(grpc.StatusCode.INVALID_ARGUMENT, "prompt: must not be empty").param is None
+
+
+@pytest.mark.parametrize("retry_after_seconds, header", [(2.5, "3"), (0.1, "1"), (None, "1"), (4.0, "4")])
+def test_retry_after_is_retry_info_in_whole_seconds_rounded_up(retry_after_seconds, header):
+    details = FailureDetails(retry_after_seconds=retry_after_seconds)
+    error = from_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "busy", details)
+    assert error.response().headers["Retry-After"] == header
+
+
+def test_only_resource_exhausted_asks_to_retry_after():
+    details = FailureDetails(retry_after_seconds=2.0)
+    assert "Retry-After" not in from_status(grpc.StatusCode.UNAVAILABLE, "down", details).response().headers

@@ -4,7 +4,8 @@ cannot serve is refused naming the missing stage, before any stage is called."""
 import grpc
 import pytest
 
-from services.orchestrator.request_checks import image_stages
+from services.orchestrator.request_checks import RequestLimits, check_generate, image_stages
+from services.runtime import validation
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from unclip.v1 import generation_pb2
 
@@ -52,3 +53,15 @@ def test_a_missing_input_stage_is_failed_precondition_naming_it(request_type, in
         assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION
         rpc = request_type.__name__.removesuffix("Request")
         assert error.value.message == f"{rpc} needs the {missing} stage, which this mesh does not run"
+
+
+def test_the_orchestrator_checks_sampling_with_the_stages_validator():
+    request = generation_pb2.GenerateImagesRequest(prompt="a red circle")
+    request.upsampler_256.num_inference_steps = 1001
+    with pytest.raises(InvalidArgument) as error:
+        check_generate(request, RequestLimits())
+    with pytest.raises(InvalidArgument) as stage_error:
+        validation.num_inference_steps(request.upsampler_256, "upsampler_256.num_inference_steps",
+                                       25, RequestLimits().max_steps)
+    assert error.value.message == stage_error.value.message == (
+        "upsampler_256.num_inference_steps: must be from 1 to 1000, got 1001")

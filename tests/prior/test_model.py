@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from services.diffusion.schedulers import SCHEDULER_NAMES
 from services.prior.model import PriorJob
+from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
 
 def _job(models, *, guidance=4.0, scheduler="unclip", seed=0, steps=3, **kwargs) -> PriorJob:

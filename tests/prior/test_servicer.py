@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from services.prior.__main__ import build
+from services.prior.stage import PriorStage
 from services.runtime.tensor_codec import from_proto, to_proto
 from tests.stage_servers import drain, running_stage, status_of, text_request_fields
 from unclip.v1 import prior_pb2, prior_pb2_grpc, sampling_pb2, tensor_pb2
 
+
 @pytest.fixture(scope="module")
 def stub(tiny_bundle):
-    with running_stage("prior", build, tiny_bundle.root) as channel:
+    with running_stage("prior", PriorStage, tiny_bundle.root) as channel:
         yield prior_pb2_grpc.PriorServiceStub(channel)
 
 

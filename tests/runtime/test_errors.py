@@ -7,8 +7,16 @@ import grpc
 import pytest
 
 from services.runtime import errors
-from services.runtime.errors import (DeadlineExceeded, FailedPrecondition, InvalidArgument,
-                                     ResourceExhausted, StageError, Unavailable, grpc_errors)
+from services.runtime.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    StageError,
+    Unavailable,
+    grpc_errors,
+)
+from services.runtime.rich_status import FailureDetails, Violation, read_details
 
 SECRET = "secret-detail-7f3a"
 
@@ -97,10 +105,38 @@ def test_streaming_status_after_a_response(request_bytes):
     assert (error.code(), error.details()) == EXPECTED[request_bytes]
 
 
-def test_overload_carries_a_retry_hint():
+DETAILS = {
+    b"invalid": FailureDetails(violations=(Violation("sampling.guidance_scale", "must be finite"),)),
+    b"busy": FailureDetails(retry_after_seconds=1.0),
+    b"down": FailureDetails(reason="STAGE_UNAVAILABLE", stage="decoder"),
+    b"late": FailureDetails(),
+    b"precondition": FailureDetails(),
+    b"bug": FailureDetails(),
+}
+
+
+@pytest.mark.parametrize("request_bytes", list(DETAILS), ids=lambda b: b.decode())
+def test_rich_status_details(request_bytes):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        asyncio.run(unary(request_bytes))
+    assert read_details(caught.value) == DETAILS[request_bytes]
+    _, error = asyncio.run(stream(request_bytes))
+    assert read_details(error) == DETAILS[request_bytes]
+
+
+def test_no_custom_retry_trailer():
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         asyncio.run(unary(b"busy"))
-    assert dict(caught.value.trailing_metadata())[errors.RETRY_AFTER_KEY] == "1000"
+    assert [key for key, _ in caught.value.trailing_metadata()] == ["grpc-status-details-bin"]
+
+
+def test_a_known_stage_is_named_in_every_status():
+    for error in (InvalidArgument("prompt", "empty", stage="orchestrator"),
+                  ResourceExhausted("full", 3.0, stage="orchestrator"),
+                  DeadlineExceeded("late", stage="orchestrator"),
+                  FailedPrecondition("no prior", stage="orchestrator")):
+        assert error.status().code == error.code
+        assert error.details()[-1].metadata["stage"] == "orchestrator"
 
 
 def test_success_passes_through():
@@ -115,9 +151,9 @@ def test_abort_by_the_method_is_kept():
 
 
 def test_internal_error_is_logged_with_traceback_but_not_sent(caplog):
-    with caplog.at_level(logging.ERROR, logger=errors.__name__):
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            asyncio.run(unary(b"bug"))
+    with caplog.at_level(logging.ERROR, logger=errors.__name__), \
+            pytest.raises(grpc.aio.AioRpcError) as caught:
+        asyncio.run(unary(b"bug"))
     assert SECRET not in (caught.value.details() or "")
     assert SECRET not in str(caught.value.trailing_metadata() or "")
     record = next(r for r in caplog.records if r.name == errors.__name__)

@@ -14,8 +14,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.runtime import server as server_module
+from services.runtime.rich_status import FailureDetails, read_details
 from services.runtime.server import StageServer, server_options
 from services.runtime.settings import ServerSettings
+from services.security.auth import BearerTokenAuth
+from services.telemetry.metrics import REGISTRY
 from unclip.v1 import decoder_pb2, decoder_pb2_grpc, text_encoder_pb2, text_encoder_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +55,7 @@ def settings(**overrides) -> ServerSettings:
 
 
 @contextlib.asynccontextmanager
-async def running(load=None, **overrides):
+async def running(load=None, interceptors=(), **overrides):
     """A started text-encoder + decoder StageServer, a channel to it and the text encoder."""
     text_encoder = TextEncoder()
 
@@ -61,7 +64,7 @@ async def running(load=None, **overrides):
         decoder_pb2_grpc.add_DecoderServiceServicer_to_server(Decoder(text_encoder.gate), server)
         return [TEXT_ENCODER, DECODER]
 
-    stage_server = StageServer("text_encoder", settings(**overrides), register, load)
+    stage_server = StageServer("text_encoder", settings(**overrides), register, load, interceptors)
     await stage_server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{stage_server.port}") as channel:
@@ -78,10 +81,10 @@ async def health_status(channel, service: str = "") -> int:
     return response.status
 
 
-async def encode(channel, *prompts: str, timeout: float = 5):
+async def encode(channel, *prompts: str, timeout: float = 5, metadata: tuple = ()):
     stub = text_encoder_pb2_grpc.TextEncoderServiceStub(channel)
     return await stub.EncodeText(text_encoder_pb2.EncodeTextRequest(prompts=prompts),
-                                 timeout=timeout)
+                                 timeout=timeout, metadata=metadata)
 
 
 async def until(condition, timeout: float = 5.0) -> None:
@@ -163,6 +166,48 @@ def test_drain_finishes_in_flight_calls_and_refuses_new_ones():
     asyncio.run(scenario())
 
 
+def test_a_full_server_refuses_with_retry_info_naming_the_stage():
+    async def scenario():
+        async with running(max_queue=1) as (stage_server, channel, _):
+            waiting = asyncio.create_task(encode(channel, "wait"))
+            await until(lambda: stage_server.in_flight == 1)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await encode(channel, "a cat")
+            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert read_details(caught.value) == FailureDetails(
+                retry_after_seconds=1.0, reason="OVERLOADED", stage="text_encoder")
+            waiting.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_authentication_runs_before_admission():
+    """A caller without a valid token is UNAUTHENTICATED even when the server is full, and takes no
+    admission slot; a valid caller is then refused for the load. Refusals are counted."""
+    token = b"a-valid-token"
+    labels = {"stage": "text_encoder", "method": "EncodeText", "code": "UNAUTHENTICATED"}
+    before = REGISTRY.get_sample_value("unclip_rpc_requests_total", labels) or 0.0
+
+    async def scenario():
+        async with running(max_queue=1, interceptors=[BearerTokenAuth([token], "text_encoder")]) as (
+                stage_server, channel, _):
+            valid = (("authorization", f"Bearer {token.decode()}"),)
+            waiting = asyncio.create_task(encode(channel, "wait", metadata=valid))
+            await until(lambda: stage_server.in_flight == 1)
+            wrong = (("authorization", "Bearer wrong"),)
+            for metadata, expected in (((), grpc.StatusCode.UNAUTHENTICATED),
+                                       (wrong, grpc.StatusCode.UNAUTHENTICATED),
+                                       (valid, grpc.StatusCode.RESOURCE_EXHAUSTED)):
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await encode(channel, "a cat", metadata=metadata)
+                assert caught.value.code() == expected
+                assert stage_server.in_flight == 1
+            waiting.cancel()
+
+    asyncio.run(scenario())
+    assert REGISTRY.get_sample_value("unclip_rpc_requests_total", labels) == before + 2
+
+
 def test_streaming_calls_count_as_in_flight():
     async def scenario():
         async with running() as (stage_server, channel, text_encoder):
@@ -194,7 +239,7 @@ def test_a_task_left_pending_is_reported_when_the_server_stops(caplog):
     async def scenario():
         async with running() as (stage_server, _, _):
             waiter = asyncio.Queue()
-            asyncio.ensure_future(waiter.get())  # left behind, as a cancelled call's wait once was
+            asyncio.ensure_future(waiter.get())  # noqa: RUF006 - left behind, as a cancelled call's wait once was
             del waiter
             await stage_server.drain_and_stop()
 
@@ -215,9 +260,8 @@ def test_load_failure_exits_non_zero_with_one_clear_line(caplog, capsys):
         async with running(load=load):
             pass
 
-    with caplog.at_level(logging.INFO, logger=server_module.__name__):
-        with pytest.raises(SystemExit) as caught:
-            asyncio.run(scenario())
+    with caplog.at_level(logging.INFO, logger=server_module.__name__), pytest.raises(SystemExit) as caught:
+        asyncio.run(scenario())
     assert caught.value.code == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == [

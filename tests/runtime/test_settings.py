@@ -2,8 +2,13 @@ import argparse
 
 import pytest
 
-from services.runtime.settings import (DEFAULT_BUNDLE, ServerSettings, add_server_arguments,
-                                       parse_peers, settings_from_args)
+from services.runtime.settings import (
+    DEFAULT_BUNDLE,
+    ServerSettings,
+    add_server_arguments,
+    parse_peers,
+    settings_from_args,
+)
 
 
 def settings(stage: str, argv: list[str], environ: dict[str, str] | None = None) -> ServerSettings:

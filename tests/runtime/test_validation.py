@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from services import scheduler_registry
 from services.runtime import validation
 from services.runtime.errors import InvalidArgument
 from unclip.v1 import sampling_pb2
@@ -20,9 +21,11 @@ def test_num_inference_steps():
     steps = validation.num_inference_steps
     assert steps(Params(), "sampling.num_inference_steps", default=25, maximum=1000) == 25
     assert steps(Params(num_inference_steps=1), "sampling.num_inference_steps", default=25, maximum=1000) == 1
-    assert steps(Params(num_inference_steps=1000), "sampling.num_inference_steps", default=25, maximum=1000) == 1000
+    assert steps(Params(num_inference_steps=1000), "sampling.num_inference_steps",
+                 default=25, maximum=1000) == 1000
     for bad in (0, -3, 1001):
-        error = invalid(steps, Params(num_inference_steps=bad), "sampling.num_inference_steps", default=25, maximum=1000)
+        error = invalid(steps, Params(num_inference_steps=bad), "sampling.num_inference_steps",
+                        default=25, maximum=1000)
         assert error.field == "sampling.num_inference_steps"
         assert error.message == f"sampling.num_inference_steps: must be from 1 to 1000, got {bad}"
 
@@ -51,9 +54,9 @@ def test_scheduler_name(enum, name):
                                      default="ddim") == name
 
 
-def test_every_scheduler_enum_is_mapped():
+def test_every_scheduler_enum_is_registered():
     named = set(sampling_pb2.Scheduler.values()) - {sampling_pb2.SCHEDULER_UNSPECIFIED}
-    assert named == set(validation.SCHEDULERS)
+    assert named == {scheduler.enum for scheduler in scheduler_registry.SCHEDULERS}
 
 
 def test_unknown_scheduler_number():
@@ -105,3 +108,20 @@ def test_eta():
         "sampling.eta: only the ddim scheduler takes eta, not ddpm"
     for bad in (-0.1, 1.5, math.nan):
         assert invalid(validation.eta, Params(eta=bad), "sampling.eta", "ddim").field == "sampling.eta"
+
+
+@pytest.mark.parametrize("params, field, message", [
+    (Params(num_inference_steps=0), "decoder.num_inference_steps", "must be from 1 to 50, got 0"),
+    (Params(guidance_scale=math.nan), "decoder.guidance_scale", "must be finite and >= 0, got nan"),
+    (Params(scheduler=42), "decoder.scheduler", "unknown scheduler 42"),
+    (Params(eta=1.5), "decoder.eta", "must be from 0 to 1, got 1.5"),
+])
+def test_check_sampling_words_each_knob_as_the_stages_do(params, field, message):
+    error = invalid(validation.check_sampling, params, "decoder", max_steps=50)
+    assert (error.field, error.message) == (field, f"{field}: {message}")
+
+
+def test_check_sampling_passes_knobs_in_range_and_leaves_eta_to_the_stages_scheduler():
+    validation.check_sampling(Params(), "prior", max_steps=50)
+    validation.check_sampling(Params(num_inference_steps=50, guidance_scale=0.0, eta=0.5,
+                                     scheduler=sampling_pb2.SCHEDULER_DDPM), "prior", max_steps=50)

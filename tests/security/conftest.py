@@ -11,9 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from unclip_mesh.cli.local_mesh import LocalMesh
 from services.security.tls import SECRET_FILES
 from tests.stage_fixtures import tiny_bundle  # noqa: F401
+from unclip_mesh.cli.local_mesh import LocalMesh
 
 TOKEN = "s3cret-token-that-must-never-be-logged"
 WRONG_TOKEN = "a-wrong-token-that-must-never-be-logged"

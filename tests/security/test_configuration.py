@@ -45,5 +45,5 @@ def test_tokens_file_skips_comments_and_blank_lines(tmp_path):
 
 
 def test_only_exact_tokens_are_allowed():
-    auth = BearerTokenAuth([b"alpha", b"beta"])
+    auth = BearerTokenAuth([b"alpha", b"beta"], "orchestrator")
     assert auth.allows(b"beta") and not auth.allows(b"bet") and not auth.allows(None)

@@ -4,8 +4,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from unclip_mesh.client.sdk import GenerationClient, Sampling
 from tests.security.conftest import TOKEN, credentials, write_certs
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,8 @@ def stranger_certs(tmp_path_factory):
 
 @pytest.mark.parametrize("service", ["decoder", "orchestrator"])
 def test_clients_without_a_valid_certificate_are_refused(secure_mesh, certs, stranger_certs, service):
-    process = secure_mesh.orchestrator if service == "orchestrator" else secure_mesh.stage_processes(service)[0]
+    process = (secure_mesh.orchestrator if service == "orchestrator"
+               else secure_mesh.stage_processes(service)[0])
     ca = (certs / "ca.pem").read_bytes()
     refused = {
         "plaintext": grpc.insecure_channel(process.address),

@@ -36,7 +36,7 @@ def test_a_call_is_counted_under_its_final_code_and_timed(code, context, error):
     stage = f"test_{code.lower()}"
     try:
         asyncio.run(_observe(stage, context, error))
-    except BaseException as raised:  # noqa: BLE001 - the error passes through unchanged
+    except BaseException as raised:  # the error passes through unchanged
         assert raised is error
     assert _value("unclip_rpc_requests_total", stage=stage, method="Run", code=code) == 1
     assert _value("unclip_rpc_duration_seconds_count", stage=stage, method="Run") == 1

@@ -7,14 +7,14 @@ import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.tensor_codec import from_proto, to_proto
-from services.text_encoder.__main__ import build
+from services.text_encoder.stage import TextEncoderStage
 from tests.stage_servers import running_stage, status_of
 from unclip.v1 import tensor_pb2, text_encoder_pb2, text_encoder_pb2_grpc
 
 
 @pytest.fixture(scope="module")
 def channel(tiny_bundle):
-    with running_stage("text_encoder", build, tiny_bundle.root) as channel:
+    with running_stage("text_encoder", TextEncoderStage, tiny_bundle.root) as channel:
         yield channel
 
 

@@ -10,13 +10,22 @@ import pytest
 import torch
 from open_clip.tokenizer import SimpleTokenizer
 from PIL import Image
-from transformers import (CLIPImageProcessor, CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer,
-                          CLIPVisionModelWithProjection)
+from transformers import (
+    CLIPImageProcessor,
+    CLIPTextConfig,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+    CLIPVisionModelWithProjection,
+)
 
 from services.bundle.loader import open_bundle
 from services.runtime.errors import FailedPrecondition
 from services.text_encoder.model import TextEncoderModel
-from services.text_encoder.transformers_backend import TransformersClipBackend, load_image_processor, load_text
+from services.text_encoder.transformers_backend import (
+    TransformersClipBackend,
+    load_image_processor,
+    load_text,
+)
 from tests.karlo_reference import relative_error
 
 PROMPTS = ["an astronaut riding a horse", "wow!! a red cube!", "", "word " * 100]
@@ -104,7 +113,7 @@ def test_a_checkpoint_without_image_encoder_refuses_images(tiny_karlo, tmp_path)
     folder = shutil.copytree(tiny_karlo.root, tmp_path / "karlo",
                              ignore=shutil.ignore_patterns("image_encoder", "feature_extractor"))
     model = TextEncoderModel.load(open_bundle(folder))
-    with pytest.raises(FailedPrecondition, match="^images: .*image_encoder/"):
+    with pytest.raises(FailedPrecondition, match=r"^images: .*image_encoder/"):
         model.encode_image(torch.from_numpy(np.zeros((1, 8, 8, 3), dtype=np.uint8)))
 
 

@@ -27,7 +27,7 @@ def test_folded_text_proj_on_raw_embeddings_equals_the_trained_one_on_standardis
     with torch.no_grad():  # guided: the null embedding's half is compared too
         expected = trained(image_embeddings=(raw - mean) / std, do_classifier_free_guidance=True, **text)
         actual = folded(image_embeddings=raw, do_classifier_free_guidance=True, **text)
-    for e, a in zip(expected, actual):
+    for e, a in zip(expected, actual, strict=True):
         torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
 
 
@@ -41,7 +41,7 @@ def test_min_snr_weights_cap_the_clean_end_and_fall_at_the_noisy_end():
 def test_high_noise_bias_moves_timesteps_to_the_noisy_end():
     uniform = sample_timesteps(4000, TRAIN_TIMESTEPS, torch.Generator().manual_seed(0), 1.0)
     biased = sample_timesteps(4000, TRAIN_TIMESTEPS, torch.Generator().manual_seed(0), 2.0)
-    assert 0 <= int(biased.min()) and int(biased.max()) < TRAIN_TIMESTEPS
+    assert int(biased.min()) >= 0 and int(biased.max()) < TRAIN_TIMESTEPS
     assert abs(uniform.float().mean() - 500) < 25 and biased.float().mean() > 600
 
 

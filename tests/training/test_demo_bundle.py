@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.clip_features import FrozenClip
+from services.inprocess_cascade import InProcessCascade
 from training import world
+from training.clip_features import FrozenClip
 from training.detector import dominant_colour, dominant_shape
 from training.evaluation import rendered_shape_accuracy, training_pairs
-from training.sampling import Stages
+from training.sampling import images_by_size
 
 BUNDLE = Path(__file__).resolve().parents[2] / "models" / "demo"
 PROMPTS = {  # prompt -> asked colour
@@ -24,8 +25,8 @@ PROMPTS = {  # prompt -> asked colour
 
 @pytest.mark.skipif(not (BUNDLE / "unclip_bundle.json").is_file(), reason="no demo bundle")
 def test_demo_bundle_draws_the_asked_colour():
-    stages = Stages.load(BUNDLE)
-    images = stages.generate(list(PROMPTS), seed=0, size=64)[stages.decoder.image_size]
+    stages = InProcessCascade.open(BUNDLE)
+    images = images_by_size(stages, list(PROMPTS), seed=0, size=64)[stages.decoder.image_size]
     assert [dominant_colour(image) for image in images] == list(PROMPTS.values())
 
 
@@ -36,10 +37,11 @@ def test_demo_bundle_draws_the_asked_colour():
 ], ids=["trained", "held_out"])
 def test_demo_bundle_draws_the_asked_shape(pairs, at_least):
     """One image per (colour, shape) pair on white through the whole 64 px cascade, seed 0."""
-    stages = Stages.load(BUNDLE)
-    images = stages.generate([world.prompt(c, s, "white") for c, s in pairs], seed=0, size=64)[64]
+    stages = InProcessCascade.open(BUNDLE)
+    images = images_by_size(stages, [world.prompt(c, s, "white") for c, s in pairs], seed=0, size=64)[64]
     drawn = [dominant_shape(image) for image in images]
-    assert sum(d == s for d, (_, s) in zip(drawn, pairs)) >= at_least, list(zip(pairs, drawn))
+    assert sum(d == s for d, (_, s) in zip(drawn, pairs, strict=True)) >= at_least, \
+        list(zip(pairs, drawn, strict=True))
 
 
 @pytest.mark.skipif(not (BUNDLE / "unclip_bundle.json").is_file(), reason="no demo bundle")

@@ -22,7 +22,8 @@ def documented_prompts() -> list[tuple[str, str]]:
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for command in COMMAND.findall(path.read_text()):
             prompts += [(path.name, text) for text in QUOTED.findall(command) if " " in text]
-    prompts += [("demo.sh", text) for text in DEMO_DEFAULT.findall((ROOT / "scripts" / "demo.sh").read_text())]
+    demo_script = (ROOT / "scripts" / "demo.sh").read_text()
+    prompts += [("demo.sh", text) for text in DEMO_DEFAULT.findall(demo_script)]
     return prompts
 
 

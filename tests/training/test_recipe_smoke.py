@@ -10,8 +10,9 @@ import pytest
 import torch
 from diffusers import UNet2DConditionModel
 
+from services.inprocess_cascade import InProcessCascade
 from training import bundle, clip, decoder, prior, upsampler
-from training.sampling import Stages
+from training.sampling import images_by_size
 
 CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
 TINY_CLIP = {
@@ -75,8 +76,8 @@ def test_each_step_records_its_time_and_resumes(trained_bundle):
 
 
 def test_bundle_loads_into_the_stage_models_and_draws_1024(trained_bundle):
-    stages = Stages.load(trained_bundle / "bundle")
-    images = stages.generate(["a red circle on a white background"], seed=0, size=1024)
+    stages = InProcessCascade.open(trained_bundle / "bundle")
+    images = images_by_size(stages, ["a red circle on a white background"], seed=0, size=1024)
     assert {size: tuple(image.shape) for size, image in images.items()} == {
         32: (1, 3, 32, 32), 256: (1, 3, 256, 256), 1024: (1, 3, 1024, 1024)}
     assert all(torch.isfinite(image).all() for image in images.values())

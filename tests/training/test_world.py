@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import torch
 
-from unclip_mesh.bundles.vocabulary import words
 from training import world
+from unclip_mesh.bundles.vocabulary import words
 
 
 def _pairs(scenes: world.Scenes) -> set[tuple[str, str]]:
     colours = tuple(world.COLOURS)
-    return {(colours[c], world.SHAPES[s]) for c, s in zip(scenes.colour.tolist(), scenes.shape.tolist())}
+    return {(colours[c], world.SHAPES[s])
+            for c, s in zip(scenes.colour.tolist(), scenes.shape.tolist(), strict=True)}
 
 
 def test_random_scenes_keep_to_their_side_of_the_split():

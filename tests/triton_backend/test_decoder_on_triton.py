@@ -13,15 +13,15 @@ import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
-from unclip_mesh.cli.local_mesh import LocalMesh
-from unclip_mesh.client.sdk import GenerationClient, Sampling
-from services.decoder.__main__ import build
+from services.decoder.stage import DecoderStage
 from services.runtime.server import StageServer
 from services.runtime.settings import ServerSettings
 from services.runtime.tensor_codec import from_proto, to_proto
 from tests.stage_servers import drain, running_stage, status_of, text_request_fields
 from tests.triton_backend.triton_process import TritonProcess, free_ports
 from unclip.v1 import decoder_pb2, decoder_pb2_grpc, sampling_pb2
+from unclip_mesh.cli.local_mesh import LocalMesh
+from unclip_mesh.client.sdk import GenerationClient, Sampling
 
 pytestmark = pytest.mark.slow
 
@@ -48,9 +48,9 @@ def _decode(channel, fields) -> torch.Tensor:
 @pytest.mark.parametrize("shared_memory", ["off", "system"])
 def test_stage_on_triton_decodes_what_the_native_stage_does(tiny_bundle, triton_decoder, fields,
                                                             shared_memory):
-    with running_stage("decoder", build, tiny_bundle.root) as channel:
+    with running_stage("decoder", DecoderStage, tiny_bundle.root) as channel:
         native = _decode(channel, fields)
-    with running_stage("decoder", build, tiny_bundle.root, model_backend="triton",
+    with running_stage("decoder", DecoderStage, tiny_bundle.root, model_backend="triton",
                        triton_url=triton_decoder.url, triton_shared_memory=shared_memory) as channel:
         on_triton = _decode(channel, fields)
     torch.testing.assert_close(on_triton, native, rtol=0, atol=1e-5)
@@ -74,9 +74,9 @@ def test_mesh_with_the_decoder_on_triton_gives_the_native_image(tiny_bundle, tri
     fast = {"prior": Sampling(steps=2), "decoder": Sampling(steps=2)}
     triton_args = ("--model-backend", "triton", "--triton-url", triton_decoder.url,
                    "--triton-shared-memory", "system")
-    with _DecoderOnTriton(tiny_bundle.root, triton_args, stage_args=("--torch-threads", "1")) as mesh:
-        with GenerationClient(mesh.target) as client:
-            remote = client.generate("a red circle", num_images=2, size=64, seed=9, stages=fast)
+    with _DecoderOnTriton(tiny_bundle.root, triton_args, stage_args=("--torch-threads", "1")) as mesh, \
+            GenerationClient(mesh.target) as client:
+        remote = client.generate("a red circle", num_images=2, size=64, seed=9, stages=fast)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -97,8 +97,8 @@ def test_mesh_with_the_decoder_on_triton_gives_the_native_image(tiny_bundle, tri
 @contextlib.contextmanager
 def _stage_loading_in_background(settings: ServerSettings):
     """The decoder stage on its own loop, not awaiting its load; yields (channel, started future)."""
-    load, register = build(settings)
-    server = StageServer("decoder", settings, register, load)
+    service = DecoderStage("decoder", settings)
+    server = StageServer("decoder", settings, service.register, service.load)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()

@@ -64,7 +64,7 @@ class TritonProcess:
             if line.startswith("unclip-mesh triton ") and " listening on " in line:
                 self._listening.set()
 
-    def wait_listening(self) -> "TritonProcess":
+    def wait_listening(self) -> TritonProcess:
         if not self._listening.wait(START_TIMEOUT_S) or self.popen.poll() is not None:
             self.stop()
             raise RuntimeError("Triton did not start:\n" + "\n".join(self.output))

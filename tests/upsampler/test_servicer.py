@@ -7,21 +7,22 @@ import torch
 
 from services.runtime.shared_memory import METADATA_KEY, SharedMemory
 from services.runtime.tensor_codec import from_proto, to_proto
-from services.upsampler.__main__ import build_for
+from services.upsampler.stage import UpsamplerStage
 from tests.stage_servers import drain, running_stage, status_of
 from unclip.v1 import sampling_pb2, tensor_pb2, upsampler_pb2, upsampler_pb2_grpc
 
 
 def request(images, steps=2, **extra):
     return upsampler_pb2.UpsampleImageRequest(
-        images=images if isinstance(images, tensor_pb2.Tensor) else to_proto(images), sampling=sampling_pb2.SamplingParams(num_inference_steps=steps),
+        images=images if isinstance(images, tensor_pb2.Tensor) else to_proto(images),
+        sampling=sampling_pb2.SamplingParams(num_inference_steps=steps),
         random=sampling_pb2.RandomState(seed=1), **extra)
 
 
 @pytest.mark.parametrize("stage, low, high", [("upsampler_256", 64, 256), ("upsampler_1024", 256, 1024)])
 def test_upsamples_to_the_stage_size(tiny_bundle, stage, low, high):
     low_res = torch.rand(1, 3, low, low) * 2 - 1
-    with running_stage(stage, build_for(stage), tiny_bundle.root) as channel:
+    with running_stage(stage, UpsamplerStage, tiny_bundle.root) as channel:
         stub = upsampler_pb2_grpc.UpsamplerServiceStub(channel)
         progress, result = drain(stub.UpsampleImage(
             request(low_res, output_dtype=tensor_pb2.DATA_TYPE_UINT8)))
@@ -31,7 +32,7 @@ def test_upsamples_to_the_stage_size(tiny_bundle, stage, low, high):
 
 @pytest.fixture(scope="module")
 def stub_256(tiny_bundle):
-    with running_stage("upsampler_256", build_for("upsampler_256"), tiny_bundle.root) as channel:
+    with running_stage("upsampler_256", UpsamplerStage, tiny_bundle.root) as channel:
         yield upsampler_pb2_grpc.UpsamplerServiceStub(channel)
 
 
@@ -51,7 +52,7 @@ def test_replies_through_shared_memory_to_a_caller_on_the_same_node(tiny_bundle,
     caller = SharedMemory(tmp_path, min_bytes=1)
     low_res = torch.rand(2, 3, 64, 64) * 2 - 1  # a 1.5 MB float32 reply, above the stage's threshold
     try:
-        with running_stage("upsampler_256", build_for("upsampler_256"), tiny_bundle.root,
+        with running_stage("upsampler_256", UpsamplerStage, tiny_bundle.root,
                            shared_memory_dir=str(tmp_path)) as channel:
             stub = upsampler_pb2_grpc.UpsamplerServiceStub(channel)
             _, inline_reply = drain(stub.UpsampleImage(request(low_res)))

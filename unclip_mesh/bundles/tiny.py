@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from diffusers import PriorTransformer, UnCLIPScheduler, UNet2DConditionModel, UNet2DModel
@@ -18,6 +19,7 @@ from safetensors.torch import save_file
 
 from services.bundle.loader import OPEN_CLIP_CONFIG, OPEN_CLIP_WEIGHTS, Bundle, open_bundle
 from services.bundle.manifest import SamplingDefaults
+from services.stage_registry import layout
 from unclip_mesh.bundles.writer import write_manifest
 
 EMBED_DIM = 32          # CLIP embedding = text width = prior width (as in Karlo: 768 throughout)
@@ -33,14 +35,6 @@ OPEN_CLIP_TINY = {
                  "layers": 2},
 }
 
-STAGE_FOLDERS = {
-    "text_encoder": {"text_encoder": "text_encoder"},
-    "prior": {"prior": "prior", "scheduler": "prior_scheduler"},
-    "decoder": {"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
-    "upsampler_256": {"first": "super_res_first", "last": "super_res_last",
-                      "scheduler": "super_res_scheduler"},
-    "upsampler_1024": {"first": "super_res_1024", "scheduler": "super_res_1024_scheduler"},
-}
 
 # Few steps: the weights are random, so the defaults only need to exercise every code path quickly.
 TINY_DEFAULTS = {
@@ -76,7 +70,11 @@ def _super_res_256() -> UNet2DModel:
                        up_block_types=("ResnetUpsampleBlock2D",) * 2)
 
 
-def _components() -> dict[str, Callable[[], object]]:
+class _Savable(Protocol):
+    def save_pretrained(self, save_directory: Path) -> None: ...
+
+
+def _components() -> dict[str, Callable[[], _Savable]]:
     """Folder -> factory of a diffusers component (model or scheduler) with save_pretrained."""
     from services.upsampler.pixel_shuffle_unet import PixelShuffleUNet
 
@@ -93,7 +91,8 @@ def _components() -> dict[str, Callable[[], object]]:
             mid_block_type="UNetMidBlock2DSimpleCrossAttn", block_out_channels=(16, 32),
             norm_num_groups=8, cross_attention_dim=CROSS_ATTENTION_DIM, attention_head_dim=8,
             resnet_time_scale_shift="scale_shift", class_embed_type="identity"),
-        "decoder_scheduler": lambda: UnCLIPScheduler(variance_type="learned_range", prediction_type="epsilon"),
+        "decoder_scheduler": lambda: UnCLIPScheduler(variance_type="learned_range",
+                                                     prediction_type="epsilon"),
         "super_res_first": _super_res_256,
         "super_res_last": _super_res_256,
         "super_res_scheduler": lambda: UnCLIPScheduler(variance_type="fixed_small_log",
@@ -117,6 +116,6 @@ def write_tiny_bundle(path: str | Path, seed: int = 0) -> Bundle:
         for index, (folder, make) in enumerate(_components().items(), start=1):
             torch.manual_seed(seed + index)
             make().save_pretrained(root / folder)
-    write_manifest(root, name="tiny-random", version=f"seed-{seed}", stages=STAGE_FOLDERS,
+    write_manifest(root, name="tiny-random", version=f"seed-{seed}", stages=layout(),
                    defaults=TINY_DEFAULTS)
     return open_bundle(root)

@@ -28,8 +28,14 @@ from diffusers import PriorTransformer, UnCLIPScheduler, UNet2DConditionModel, U
 from diffusers.pipelines.deprecated.unclip import UnCLIPImageVariationPipeline, UnCLIPPipeline
 from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 from open_clip.tokenizer import SimpleTokenizer
-from transformers import (CLIPImageProcessor, CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer,
-                          CLIPVisionConfig, CLIPVisionModelWithProjection)
+from transformers import (
+    CLIPImageProcessor,
+    CLIPTextConfig,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+    CLIPVisionConfig,
+    CLIPVisionModelWithProjection,
+)
 
 from services.bundle.loader import Bundle, open_bundle
 

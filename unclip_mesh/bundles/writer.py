@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.bundle.manifest import MANIFEST_NAME, Manifest, SamplingDefaults, StageEntry
 from services.bundle.loader import sha256_file
+from services.bundle.manifest import MANIFEST_NAME, Manifest, SamplingDefaults, StageEntry
 
 
 def write_manifest(bundle_dir: str | Path, *, name: str, version: str,

@@ -1,7 +1,7 @@
 """`unclip-mesh bundle tiny OUT` writes a tiny random bundle (`tiny-karlo OUT`: in Karlo's layout);
 `bundle verify DIR` checks one."""
 
-from services.bundle.manifest import STAGES
+from services.stage_registry import model_stages
 
 
 def add_parser(subparsers) -> None:
@@ -10,7 +10,8 @@ def add_parser(subparsers) -> None:
     tiny = actions.add_parser("tiny", help="write a tiny randomly initialised bundle (for tests)")
     tiny.add_argument("output")
     tiny.add_argument("--seed", type=int, default=0)
-    karlo = actions.add_parser("tiny-karlo", help="write a tiny random checkpoint in Karlo's diffusers layout")
+    karlo = actions.add_parser("tiny-karlo",
+                               help="write a tiny random checkpoint in Karlo's diffusers layout")
     karlo.add_argument("output")
     karlo.add_argument("--seed", type=int, default=0)
     karlo.add_argument("--layout", default="combined",
@@ -36,7 +37,7 @@ def run(args) -> int:
         return 0
     try:
         bundle = open_bundle(args.path)
-        for stage in STAGES:
+        for stage in model_stages():
             if bundle.has_stage(stage):
                 bundle.verify(stage)
                 print(f"{stage}: ok")

@@ -6,20 +6,20 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from services import scheduler_registry
+from services.stage_registry import sampled_stages, sizes
 from unclip_mesh.cli.options import add_bundle_argument, bundle_path
 
-STAGE_KNOBS = ("prior", "decoder", "upsampler_256", "upsampler_1024")
-SCHEDULERS = ("unclip", "ddpm", "ddim", "dpm_solver_pp")
 
-
-def add_call_options(parser, stages: tuple[str, ...] = STAGE_KNOBS, *, images: bool = True) -> None:
+def add_call_options(parser, stages: tuple[str, ...] | None = None, *, images: bool = True) -> None:
     """-o, -n (when `images`), --size, --seed, --target, --token, --timeout, --bundle and, for each of
-    `stages`, --STAGE-steps/-guidance/-scheduler/-eta."""
+    `stages` (default: every stage that takes knobs), --STAGE-steps/-guidance/-scheduler/-eta."""
+    stages = sampled_stages() if stages is None else stages
     parser.add_argument("-o", "--output", default="out.png",
                         help="PNG path; with several images, -0, -1, ... is added before the suffix")
     if images:
         parser.add_argument("-n", "--num-images", type=int, default=1)
-    parser.add_argument("--size", type=int, choices=(64, 256, 1024), default=None,
+    parser.add_argument("--size", type=int, choices=sizes(), default=None,
                         help="output side in pixels (default: the largest the mesh serves)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--target", default=None,
@@ -34,7 +34,7 @@ def add_call_options(parser, stages: tuple[str, ...] = STAGE_KNOBS, *, images: b
         flag = stage.replace("_", "-")
         parser.add_argument(f"--{flag}-steps", type=int, default=None)
         parser.add_argument(f"--{flag}-guidance", type=float, default=None)
-        parser.add_argument(f"--{flag}-scheduler", choices=SCHEDULERS)
+        parser.add_argument(f"--{flag}-scheduler", choices=scheduler_registry.NAMES)
         parser.add_argument(f"--{flag}-eta", type=float, default=None, help="DDIM only")
     parser.set_defaults(stage_knobs=stages)
     add_bundle_argument(parser)
@@ -70,7 +70,7 @@ def call_and_write(args, call: Callable) -> int:
     except grpc.RpcError as error:
         print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
         return 1
-    for path, png in zip(output_paths(args.output, len(result.png_images)), result.png_images):
+    for path, png in zip(output_paths(args.output, len(result.png_images)), result.png_images, strict=True):
         path.write_bytes(png)
         print(f"wrote {path} ({result.size}x{result.size}, seed {result.seed})")
     return 0

@@ -9,8 +9,12 @@ The CA's key is not kept: run the command again to issue new certificates.
 import os
 from pathlib import Path
 
-SERVICES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024", "orchestrator",
-            "client")
+from services.stage_registry import GATEWAY, names
+
+
+def _services() -> tuple[str, ...]:
+    """Every gRPC process of the mesh (the gateway serves HTTP) and `client` for callers."""
+    return (*(name for name in names() if name != GATEWAY), "client")
 
 
 def add_parser(subparsers) -> None:
@@ -28,15 +32,15 @@ def _write(path: Path, data: bytes, private: bool = False) -> None:
 
 
 def run(args) -> int:
-    from unclip_mesh.deploy.stages import object_name
     from services.security.certificates import DevelopmentCA, kubernetes_names
     from services.security.tls import SECRET_FILES
+    from unclip_mesh.deploy.stages import object_name
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     ca = DevelopmentCA(args.days)
     _write(out / "ca.pem", ca.pem)
-    for service in SERVICES:
+    for service in _services():
         names = ["localhost"]
         if service != "client":
             names += kubernetes_names(object_name(service), args.namespace, args.cluster_domain)
@@ -47,5 +51,5 @@ def run(args) -> int:
         _write(folder / cert_file, issued.cert)
         _write(folder / key_file, issued.key, private=True)
         _write(folder / ca_file, ca.pem)
-    print(f"wrote ca.pem and {len(SERVICES)} certificate folders to {out}")
+    print(f"wrote ca.pem and {len(_services())} certificate folders to {out}")
     return 0

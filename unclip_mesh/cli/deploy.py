@@ -9,16 +9,16 @@ import argparse
 import os
 import sys
 
-from unclip_mesh.deploy.stages import ALL_STAGES
+from unclip_mesh.deploy.stages import all_stages
 
 DEFAULT_NAMESPACE = "unclip"
 
 
 def _stage_pool(text: str) -> tuple[str, str]:
     stage, _, pool = text.partition("=")
-    if stage not in ALL_STAGES or not pool:
+    if stage not in all_stages() or not pool:
         raise argparse.ArgumentTypeError(
-            f"expected STAGE=POOL with STAGE one of {', '.join(ALL_STAGES)}")
+            f"expected STAGE=POOL with STAGE one of {', '.join(all_stages())}")
     return stage, pool
 
 
@@ -30,7 +30,10 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--overlay", choices=OVERLAYS, default="cpu-demo")
     group.add_argument("--namespace",
                        help="default: the overlay's (cpu-demo: unclip-demo, gpu: unclip)")
-    group.add_argument("--image", help="default: the overlay's image")
+    group.add_argument("--image", metavar="[REGISTRY/]NAME[:VERSION]",
+                       help="the family of role images: each stage runs NAME-ROLE:VERSION, model "
+                            "stages NAME-model:VERSION-DEVICE (default: unclip-mesh:0.1.0; no "
+                            "VERSION: the overlay's)")
     group.add_argument("--node-pool", type=_stage_pool, action="append", default=[],
                        metavar="STAGE=POOL", help="repeatable: put STAGE on node pool POOL")
     group.add_argument("--pool-label", default="unclip-mesh/node-pool",
@@ -76,7 +79,7 @@ def add_parser(subparsers) -> None:
     _cluster_arguments(status)
     _metrics_argument(status)
     scale = actions.add_parser("scale", help="set a stage's replicas")
-    scale.add_argument("stage", choices=ALL_STAGES)
+    scale.add_argument("stage", choices=all_stages())
     scale.add_argument("replicas", type=int)
     _cluster_arguments(scale)
     kustomize = actions.add_parser("kustomize", help="regenerate the kustomize tree")

@@ -3,10 +3,9 @@ command line, with generate's options (docs/API.md describes each flow)."""
 
 from pathlib import Path
 
-from unclip_mesh.cli.calls import STAGE_KNOBS, add_call_options, call_and_write
+from services.stage_registry import sampled_stages, upsamplers
+from unclip_mesh.cli.calls import add_call_options, call_and_write
 from unclip_mesh.cli.unknown_words import warn_unknown_words
-
-UPSAMPLERS = ("upsampler_256", "upsampler_1024")
 
 
 def _image_or_prompt(value: str) -> bytes | str:
@@ -29,13 +28,13 @@ def add_parser(subparsers) -> None:
     vary.add_argument("image", type=Path, help="PNG or JPEG")
     vary.add_argument("--eta", type=float, default=None,
                       help="0..1: vary around the image's inverted noise (the paper's variations)")
-    add_call_options(vary, ("decoder", *UPSAMPLERS))
+    add_call_options(vary, ("decoder", *upsamplers()))
     vary.set_defaults(flow="vary")
 
     interpolate = subparsers.add_parser("interpolate", help="a strip of images from one end to the other")
     interpolate.add_argument("start", help="an image file or a prompt")
     interpolate.add_argument("end", help="an image file or a prompt")
-    add_call_options(interpolate, STAGE_KNOBS)
+    add_call_options(interpolate, sampled_stages())
     interpolate.set_defaults(flow="interpolate", num_images=5)
 
     edit = subparsers.add_parser("edit", help="edit an image by text (the paper's text diffs)")
@@ -43,7 +42,7 @@ def add_parser(subparsers) -> None:
     edit.add_argument("instruction", help="the caption of the wanted image")
     edit.add_argument("--original-caption", default="", help="the caption of the input image")
     edit.add_argument("--strength", type=float, default=0.5, help="0..1, how far to move")
-    add_call_options(edit, ("decoder", *UPSAMPLERS), images=False)
+    add_call_options(edit, ("decoder", *upsamplers()), images=False)
     edit.set_defaults(flow="edit")
 
     inpaint = subparsers.add_parser("inpaint", help="redraw the masked region of an image")
@@ -51,7 +50,7 @@ def add_parser(subparsers) -> None:
     inpaint.add_argument("prompt")
     inpaint.add_argument("--mask", type=Path, default=None,
                          help="PNG whose white pixels are redrawn (default: the image's transparent pixels)")
-    add_call_options(inpaint, STAGE_KNOBS)
+    add_call_options(inpaint, sampled_stages())
     inpaint.set_defaults(flow="inpaint")
 
 

@@ -17,8 +17,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
-STAGE_ORDER = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
+from services.stage_registry import model_stages
+
 _LISTENING = re.compile(r"^unclip-mesh (\S+) listening on (\S+)$")
 _READY = re.compile(r"^unclip-mesh (\S+) ready$")
 
@@ -32,7 +34,7 @@ def bundle_stages(bundle: str | Path) -> tuple[str, ...]:
     from services.bundle.loader import open_bundle
 
     opened = open_bundle(bundle)
-    return tuple(stage for stage in STAGE_ORDER if opened.has_stage(stage))
+    return tuple(stage for stage in model_stages() if opened.has_stage(stage))
 
 
 @dataclass
@@ -41,7 +43,7 @@ class StageProcess:
 
     name: str
     popen: subprocess.Popen
-    address: str | None = None
+    address: str = ""  # host:port, once announced
     ready: threading.Event = field(default_factory=threading.Event)
     stderr_tail: deque = field(default_factory=lambda: deque(maxlen=40))
 
@@ -50,7 +52,7 @@ class StageProcess:
         threading.Thread(target=self._read_stderr, args=(echo,), daemon=True).start()
 
     def _read_stdout(self) -> None:
-        for line in self.popen.stdout:
+        for line in self.popen.stdout or ():
             line = line.strip()
             if match := _LISTENING.match(line):
                 self.address = match.group(2)
@@ -58,7 +60,7 @@ class StageProcess:
                 self.ready.set()
 
     def _read_stderr(self, echo: bool) -> None:
-        for line in self.popen.stderr:
+        for line in self.popen.stderr or ():
             self.stderr_tail.append(line.rstrip())
             if echo:
                 sys.stderr.write(f"[{self.name}] {line}")
@@ -84,6 +86,8 @@ class LocalMesh:
 
     @property
     def target(self) -> str:
+        if self.orchestrator is None:
+            raise RuntimeError("the mesh is not started")
         return self.orchestrator.address
 
     def stage_processes(self, stage: str) -> list[StageProcess]:
@@ -130,7 +134,7 @@ class LocalMesh:
     def restart(self, process: StageProcess, timeout: float = 120.0) -> StageProcess:
         """Starts a stopped replica again on its old address (the orchestrator keeps its peers)."""
         port = process.address.rsplit(":", 1)[1]
-        command = list(process.popen.args)
+        command = list(cast(list[str], process.popen.args))  # spawn() starts each from a list of str
         command[command.index("--port") + 1] = port
         popen = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  env=self.env, start_new_session=True)

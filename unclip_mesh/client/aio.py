@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import grpc
 
-from unclip_mesh.client.sdk import Generation, generation_of, rpc_name
 from unclip.v1 import generation_pb2_grpc
+from unclip_mesh.client.sdk import Generation, generation_of, rpc_name
 
 
 class AsyncGenerationClient:

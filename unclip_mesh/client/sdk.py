@@ -6,16 +6,9 @@ from dataclasses import dataclass
 
 import grpc
 
+from services import scheduler_registry
+from services.runtime.rich_status import FailureDetails, read_details
 from unclip.v1 import generation_pb2, generation_pb2_grpc, sampling_pb2
-
-SCHEDULERS = {
-    "unclip": sampling_pb2.SCHEDULER_UNCLIP,
-    "ddpm": sampling_pb2.SCHEDULER_DDPM,
-    "ddim": sampling_pb2.SCHEDULER_DDIM,
-    "dpm_solver_pp": sampling_pb2.SCHEDULER_DPM_SOLVER_PP,
-}
-SIZES = {64: generation_pb2.IMAGE_SIZE_64, 256: generation_pb2.IMAGE_SIZE_256,
-         1024: generation_pb2.IMAGE_SIZE_1024}
 
 
 @dataclass(frozen=True)
@@ -34,7 +27,7 @@ class Sampling:
         if self.guidance is not None:
             params.guidance_scale = self.guidance
         if self.scheduler is not None:
-            params.scheduler = SCHEDULERS[self.scheduler]
+            params.scheduler = scheduler_registry.by_name(self.scheduler).enum
         if self.eta is not None:
             params.eta = self.eta
         return params
@@ -50,7 +43,7 @@ class Generation:
 def with_knobs(request, *, size: int | None = None, seed: int | None = None,
                stages: dict[str, Sampling] | None = None):
     """Fills the knobs every request type shares (size, seed, per-stage sampling); returns it."""
-    request.size = SIZES[size] if size else 0
+    request.size = generation_pb2.ImageSize.Value(f"IMAGE_SIZE_{size}") if size else 0
     if seed is not None:
         request.seed = seed
     for stage, sampling in (stages or {}).items():
@@ -88,6 +81,12 @@ def generation_of(event: generation_pb2.GenerationEvent) -> Generation | None:
     if not event.HasField("result"):
         return None
     return Generation(list(event.result.png_images), event.result.seed, event.result.size)
+
+
+def failure_details(error: grpc.RpcError) -> FailureDetails:
+    """What a failed call carries besides its message (docs/API.md, Errors): the field violations of
+    INVALID_ARGUMENT, the retry delay of RESOURCE_EXHAUSTED and the stage that failed."""
+    return read_details(error)
 
 
 class GenerationClient:

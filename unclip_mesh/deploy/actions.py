@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from unclip_mesh.deploy.load import ReadLoads
 from unclip_mesh.deploy.options import DEFAULT_LOAD_METRIC
 from unclip_mesh.deploy.scaling import LOAD_METRIC
-from unclip_mesh.deploy.stages import ALL_STAGES, ALL_STAGES_SELECTOR, STAGE_LABEL, object_name
+from unclip_mesh.deploy.stages import ALL_STAGES_SELECTOR, STAGE_LABEL, all_stages, object_name
 
 FIELD_MANAGER = "unclip-mesh"
 
@@ -43,7 +43,7 @@ def status(apps, namespace: str, read_loads: ReadLoads) -> list[StageStatus]:
         metric = (deployment.metadata.annotations or {}).get(LOAD_METRIC, DEFAULT_LOAD_METRIC)
         rows.append(StageStatus(stage, deployment.spec.replicas or 0,
                                 deployment.status.ready_replicas or 0, read_loads(stage, metric)))
-    order = {stage: index for index, stage in enumerate(ALL_STAGES)}
+    order = {stage: index for index, stage in enumerate(all_stages())}
     return sorted(rows, key=lambda row: order.get(row.stage, len(order)))
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from unclip_mesh.deploy import queries
 from unclip_mesh.deploy.options import RenderOptions
 from unclip_mesh.deploy.scaling import load_metric
-from unclip_mesh.deploy.stages import ALL_STAGES, APP, NAME_LABEL
+from unclip_mesh.deploy.stages import APP, NAME_LABEL, all_stages
 
 RULE_NAME = "unclip-mesh"
 GROUP_NAME = "unclip-mesh"
@@ -59,7 +59,7 @@ def rule_groups(options: RenderOptions) -> dict:
               "labels": {"severity": alert.severity, "stage": stage,
                          "namespace": options.target_namespace},
               "annotations": {"summary": alert.summary}}
-             for stage in ALL_STAGES for alert in stage_alerts(stage, options)]
+             for stage in all_stages() for alert in stage_alerts(stage, options)]
     return {"groups": [{"name": GROUP_NAME, "rules": rules}]}
 
 

@@ -3,9 +3,9 @@
 import hashlib
 import json
 
+from services.stage_registry import GATEWAY, ORCHESTRATOR
 from unclip_mesh.deploy.options import RenderOptions
-from unclip_mesh.deploy.stages import (GATEWAY, METRICS_PORT, MODEL_STAGES, ORCHESTRATOR, grpc_port,
-                                    labels, object_name, serving_port)
+from unclip_mesh.deploy.stages import METRICS_PORT, grpc_port, labels, model_stages, object_name, serving_port
 
 BUNDLE_MOUNT = "/models"
 BUNDLE_PATH = f"{BUNDLE_MOUNT}/bundle"
@@ -16,7 +16,7 @@ def peers(options: RenderOptions) -> str:
     """UNCLIP_PEERS for the orchestrator: each stage's headless Service, resolved by DNS."""
     domain = f"{options.target_namespace}.svc.{options.cluster_domain}"
     return ";".join(f"{stage}=dns:///{object_name(stage)}.{domain}:{grpc_port(stage)}"
-                    for stage in MODEL_STAGES)
+                    for stage in model_stages())
 
 
 def orchestrator_target(options: RenderOptions) -> str:

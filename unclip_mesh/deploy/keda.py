@@ -7,8 +7,7 @@ and owns an HPA of its own from this object, with the same bounds and pace as `-
 
 from unclip_mesh.deploy import queries
 from unclip_mesh.deploy.options import RenderOptions
-from unclip_mesh.deploy.scaling import (CPU_FALLBACK_UTILIZATION, behavior, load_metric,
-                                     scale_target)
+from unclip_mesh.deploy.scaling import CPU_FALLBACK_UTILIZATION, behavior, load_metric, scale_target
 from unclip_mesh.deploy.stages import labels, object_name
 
 POLLING_SECONDS = 15

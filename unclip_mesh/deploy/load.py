@@ -32,7 +32,7 @@ def via_proxy(core) -> MetricsFetch:
 def direct() -> MetricsFetch:
     def fetch(pod) -> str:
         url = f"http://{pod.status.pod_ip}:{METRICS_PORT}/metrics"
-        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:
             return response.read().decode()
     return fetch
 
@@ -64,7 +64,7 @@ class LoadReader:
         for pod in filter(is_ready, pods):
             try:
                 value = metric_value(self.fetch(pod), metric)
-            except Exception as error:  # noqa: BLE001 - one silent pod must not stop the others
+            except Exception as error:  # one silent pod must not stop the others
                 logger.warning("%s: cannot read metrics of %s: %s", stage, pod.metadata.name, error)
                 continue
             if value is None:

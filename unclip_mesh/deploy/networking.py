@@ -7,9 +7,18 @@ through ordinary ClusterIP Services. Only the orchestrator may call the stages; 
 open to namespaces labelled as metrics scrapers (where Prometheus runs).
 """
 
+from services.stage_registry import GATEWAY, ORCHESTRATOR
 from unclip_mesh.deploy.options import RenderOptions
-from unclip_mesh.deploy.stages import (APP, GATEWAY, MODEL_STAGES, NAME_LABEL, ORCHESTRATOR,
-                                    STAGE_LABEL, labels, object_name, selector, serving_port)
+from unclip_mesh.deploy.stages import (
+    APP,
+    NAME_LABEL,
+    STAGE_LABEL,
+    labels,
+    model_stages,
+    object_name,
+    selector,
+    serving_port,
+)
 
 SCRAPER_NAMESPACE_LABEL = "unclip-mesh/metrics-scraper"
 STAGES_POLICY = "unclip-stages"
@@ -22,7 +31,7 @@ def service(stage: str, options: RenderOptions) -> dict:
     spec: dict = {"selector": selector(stage),
                   "ports": [{"name": name, "port": port, "targetPort": name, "protocol": "TCP",
                              "appProtocol": "http" if stage == GATEWAY else "kubernetes.io/h2c"}]}
-    if stage in MODEL_STAGES:
+    if stage in model_stages():
         spec["clusterIP"] = "None"
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": object_name(stage), "namespace": options.target_namespace,
@@ -45,7 +54,7 @@ def _policy(name: str, pods: dict, ingress: list[dict], options: RenderOptions) 
 def network_policies(options: RenderOptions) -> list[dict]:
     stages = {"matchLabels": {NAME_LABEL: APP},
               "matchExpressions": [{"key": STAGE_LABEL, "operator": "In",
-                                    "values": list(MODEL_STAGES)}]}
+                                    "values": list(model_stages())}]}
     from_orchestrator = {"from": [{"podSelector": {"matchLabels": selector(ORCHESTRATOR)}}],
                          "ports": [{"port": "grpc", "protocol": "TCP"}]}
     return [_policy(STAGES_POLICY, stages, [from_orchestrator, _metrics_ingress()], options),

@@ -1,8 +1,9 @@
 """What a render is asked for: an overlay's profile plus the caller's choices."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
+from unclip_mesh.deploy.images import split_reference, stage_image
 from unclip_mesh.deploy.profiles import PROFILES, Profile
 
 SCALERS = ("hpa", "keda")
@@ -15,7 +16,7 @@ DEFAULT_PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
 class RenderOptions:
     overlay: str = "cpu-demo"
     namespace: str | None = None  # None: the overlay's namespace
-    image: str | None = None  # None: the overlay's image
+    image: str | None = None  # [REGISTRY/]NAME[:VERSION] of the role images; None: the overlay's
     node_pools: Mapping[str, str] = field(default_factory=dict)  # stage -> pool, over the overlay's
     pool_label: str = "unclip-mesh/node-pool"  # the node label that names a node's pool
     storage_class: str | None = None  # None: the cluster's default class
@@ -30,6 +31,8 @@ class RenderOptions:
             raise ValueError(f"unknown overlay {self.overlay!r}: one of {', '.join(PROFILES)}")
         if self.scaler not in SCALERS:
             raise ValueError(f"unknown scaler {self.scaler!r}: one of {', '.join(SCALERS)}")
+        if self.image is not None:
+            split_reference(self.image)
         unknown = set(self.node_pools) - set(self.profile.stages)
         if unknown:
             raise ValueError(f"node pool for unknown stage(s): {', '.join(sorted(unknown))}")
@@ -42,9 +45,11 @@ class RenderOptions:
     def target_namespace(self) -> str:
         return self.namespace or self.profile.namespace
 
-    @property
-    def target_image(self) -> str:
-        return self.image or self.profile.image
+    def stage_image(self, stage: str) -> str:
+        """Its role's image (unclip_mesh/deploy/images.py); a version-less --image keeps the overlay's."""
+        _, version = split_reference(self.profile.image)
+        return stage_image(self.image or self.profile.image, version or "latest", stage,
+                           self.profile.device)
 
     def node_pool(self, stage: str) -> str | None:
         return self.node_pools.get(stage, self.profile.stages[stage].node_pool)

@@ -4,11 +4,12 @@
 names, matched against the node label given by RenderOptions.pool_label.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any
 
-from unclip_mesh.deploy.stages import ALL_STAGES
+from unclip_mesh.deploy.stages import all_stages
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class StageProfile:
 class Profile:
     name: str
     namespace: str
-    image: str
+    image: str  # the role images' [REGISTRY/]NAME:VERSION (unclip_mesh/deploy/images.py)
     device: str  # cpu | cuda
     stages: Mapping[str, StageProfile]
     bundle_access_mode: str  # ReadOnlyMany where stages spread over nodes
@@ -43,7 +44,7 @@ class Profile:
 
 
 def _stages(**by_stage: StageProfile) -> Mapping[str, StageProfile]:
-    return MappingProxyType({stage: by_stage[stage] for stage in ALL_STAGES})
+    return MappingProxyType({stage: by_stage[stage] for stage in all_stages()})
 
 
 _CPU_STAGE = StageProfile(cpu=("500m", "2"), memory=("1Gi", "2Gi"), torch_threads=2)
@@ -51,7 +52,7 @@ _CPU_ORCHESTRATOR = StageProfile(cpu=("250m", "1"), memory=("256Mi", "512Mi"), t
                                  grace_seconds=120, max_queue=64, slow_p99_seconds=250)
 
 BASE = Profile(
-    name="base", namespace="unclip", image="unclip-mesh:0.1.0-cpu", device="cpu",
+    name="base", namespace="unclip", image="unclip-mesh:0.1.0", device="cpu",
     stages=_stages(text_encoder=replace(_CPU_STAGE, slow_p99_seconds=5), prior=_CPU_STAGE,
                    decoder=_CPU_STAGE, upsampler_256=_CPU_STAGE,
                    upsampler_1024=replace(_CPU_STAGE, memory=("2Gi", "3Gi"), slow_p99_seconds=100),
@@ -64,13 +65,13 @@ CPU_DEMO = replace(
     stages=MappingProxyType({stage: replace(p, max_replicas=3) for stage, p in BASE.stages.items()}))
 
 
-def _gpu(pool: str, cpu: tuple[str, str], memory: tuple[str, str], **scaling: float) -> StageProfile:
+def _gpu(pool: str, cpu: tuple[str, str], memory: tuple[str, str], **scaling: Any) -> StageProfile:
     return StageProfile(cpu=cpu, memory=memory, gpus=1, node_pool=pool, max_batch_size=8,
                         max_queue=64, **scaling)
 
 
 GPU = Profile(
-    name="gpu", namespace="unclip", image="unclip-mesh:0.1.0-cuda", device="cuda",
+    name="gpu", namespace="unclip", image="unclip-mesh:0.1.0", device="cuda",
     stages=_stages(
         text_encoder=_gpu("gpu-small", ("1", "4"), ("6Gi", "8Gi"), max_replicas=4, target_load=16,
                           slow_p99_seconds=0.5),

@@ -9,7 +9,7 @@ from unclip_mesh.deploy.monitors import pod_monitor
 from unclip_mesh.deploy.networking import network_policies, service
 from unclip_mesh.deploy.options import RenderOptions
 from unclip_mesh.deploy.scaling import autoscaler, disruption_budget
-from unclip_mesh.deploy.stages import ALL_STAGES
+from unclip_mesh.deploy.stages import all_stages
 from unclip_mesh.deploy.storage import bundle_claim
 from unclip_mesh.deploy.workloads import deployment
 
@@ -24,7 +24,7 @@ _SCALERS = {"hpa": autoscaler, "keda": scaled_object}
 
 def render(options: RenderOptions) -> list[dict]:
     objects = [namespace(options), bundle_claim(options)]
-    for stage in ALL_STAGES:
+    for stage in all_stages():
         objects += [config_map(stage, options), service(stage, options),
                     deployment(stage, options), disruption_budget(stage, options)]
         objects.append(_SCALERS[options.scaler](stage, options))

@@ -3,7 +3,7 @@ and KEDA's ScaledObject share, and which gauge is a stage's load."""
 
 from unclip_mesh.deploy.options import RenderOptions
 from unclip_mesh.deploy.queries import INFLIGHT
-from unclip_mesh.deploy.stages import QUEUED_STAGES, labels, object_name, selector
+from unclip_mesh.deploy.stages import labels, object_name, queued_stages, selector
 
 LOAD_METRIC = "unclip-mesh/load-metric"  # annotation `deploy status` reads
 CPU_FALLBACK_UTILIZATION = 80  # percent of the CPU request
@@ -12,7 +12,7 @@ CPU_FALLBACK_UTILIZATION = 80  # percent of the CPU request
 def load_metric(stage: str, options: RenderOptions) -> str:
     """The chosen gauge; stages without a denoising queue (their queue depth is always 0) scale
     on their in-flight calls whatever was chosen."""
-    return options.load_metric if stage in QUEUED_STAGES else INFLIGHT
+    return options.load_metric if stage in queued_stages() else INFLIGHT
 
 
 def scaling_annotations(stage: str, options: RenderOptions) -> dict[str, str]:

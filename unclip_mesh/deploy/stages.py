@@ -1,14 +1,8 @@
 """Names every manifest shares: stage -> object name, labels, selectors, ports."""
 
-from services.gateway.settings import GATEWAY_PORT
-from services.runtime.settings import STAGE_PORTS
+from services import stage_registry
+from services.stage_registry import GATEWAY
 
-ORCHESTRATOR = "orchestrator"
-GATEWAY = "gateway"  # the OpenAI Images API over HTTP, in front of the orchestrator
-MODEL_STAGES = ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024")
-ALL_STAGES = (*MODEL_STAGES, ORCHESTRATOR, GATEWAY)
-# Stages whose calls wait in a denoising queue (unclip_queue_depth); the others report 0 there.
-QUEUED_STAGES = ("prior", "decoder", "upsampler_256", "upsampler_1024")
 METRICS_PORT = 9090
 APP = "unclip-mesh"
 NAME_LABEL = "app.kubernetes.io/name"
@@ -28,13 +22,27 @@ def object_name(stage: str) -> str:
     return f"unclip-{component(stage)}"
 
 
+def all_stages() -> tuple[str, ...]:
+    """Every process the manifests deploy, from the stage registry."""
+    return stage_registry.names()
+
+
+def model_stages() -> tuple[str, ...]:
+    return stage_registry.model_stages()
+
+
+def queued_stages() -> tuple[str, ...]:
+    """Stages whose calls wait in a denoising queue (unclip_queue_depth); the others report 0 there."""
+    return stage_registry.sampled_stages()
+
+
 def grpc_port(stage: str) -> int:
-    return STAGE_PORTS[stage]
+    return stage_registry.get(stage).port
 
 
 def serving_port(stage: str) -> tuple[str, int]:
     """The name and number of the port a stage serves its callers on: gRPC, HTTP for the gateway."""
-    return ("http", GATEWAY_PORT) if stage == GATEWAY else ("grpc", grpc_port(stage))
+    return ("http" if stage == GATEWAY else "grpc", stage_registry.get(stage).port)
 
 
 def selector(stage: str) -> dict[str, str]:

@@ -3,11 +3,20 @@ the differences."""
 
 import math
 
+from services.stage_registry import GATEWAY
 from unclip_mesh.deploy.config import BUNDLE_MOUNT, config_hash, config_map
 from unclip_mesh.deploy.options import RenderOptions
 from unclip_mesh.deploy.scaling import scaling_annotations
-from unclip_mesh.deploy.stages import (GATEWAY, METRICS_PORT, MODEL_STAGES, component, grpc_port,
-                                    labels, object_name, selector, serving_port)
+from unclip_mesh.deploy.stages import (
+    METRICS_PORT,
+    component,
+    grpc_port,
+    labels,
+    model_stages,
+    object_name,
+    selector,
+    serving_port,
+)
 from unclip_mesh.deploy.storage import BUNDLE_CLAIM
 
 RUN_AS = 10001  # the image's unprivileged user
@@ -94,8 +103,8 @@ def _placement(stage: str, options: RenderOptions) -> dict:
 
 def _volumes(stage: str, options: RenderOptions) -> tuple[list[dict], list[dict]]:
     volumes = [{"name": "tmp", "emptyDir": {"sizeLimit": options.profile.scratch_size}}]
-    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
-    if stage in MODEL_STAGES:
+    mounts: list[dict] = [{"name": "tmp", "mountPath": "/tmp"}]
+    if stage in model_stages():
         volumes.append({"name": "models", "persistentVolumeClaim": {"claimName": BUNDLE_CLAIM,
                                                                     "readOnly": True}})
         mounts.append({"name": "models", "mountPath": BUNDLE_MOUNT, "readOnly": True})
@@ -112,7 +121,7 @@ def deployment(stage: str, options: RenderOptions) -> dict:
     volumes, mounts = _volumes(stage, options)
     container = {
         "name": component(stage),
-        "image": options.target_image,
+        "image": options.stage_image(stage),
         "imagePullPolicy": "IfNotPresent",
         "args": ["serve", stage],
         "envFrom": [{"configMapRef": {"name": object_name(stage)}}],
