@@ -74,7 +74,8 @@ def burst(target: str, callers: int, rounds: int) -> list[tuple[grpc.StatusCode,
     return results
 
 
-def stage_gone(mesh: LocalMesh, stage: str, requests: int, keep: int) -> list[tuple[grpc.StatusCode, float, str]]:
+def stage_gone(mesh: LocalMesh, stage: str, requests: int,
+               keep: int) -> list[tuple[grpc.StatusCode, float, str]]:
     """Kills all but `keep` replicas of `stage`, then `requests` calls one after the other."""
     for process in mesh.stage_processes(stage)[keep:]:
         process.popen.send_signal(signal.SIGKILL)

@@ -32,7 +32,8 @@ import torch
 
 from benchmarks import gpu_batching, unclip_peer
 from benchmarks.load import mesh_request
-from benchmarks.throughput import MODES, STAGES_FOR_SIZE
+from benchmarks.throughput import MODES
+from services.stage_registry import text_to_image_stages
 from unclip_mesh.cli.local_mesh import LocalMesh, bundle_stages
 from unclip_mesh.client.sdk import Sampling
 
@@ -80,7 +81,8 @@ def open_loop(request: Callable[[int], object], rate: float, count: int, seed: i
             time.sleep(max(0.0, start + offset - time.perf_counter()))
             futures.append(pool.submit(timed, index, start + offset))
         outcomes = [future.result() for future in futures]
-    return OpenLoopResult(rate, [latency for latency, _ in outcomes], max(done for _, done in outcomes) - start)
+    last = max(done for _, done in outcomes)
+    return OpenLoopResult(rate, [latency for latency, _ in outcomes], last - start)
 
 
 def lone_seconds(request: Callable[[int], object]) -> float:
@@ -113,7 +115,7 @@ def cpu_rows(args, fractions: list[float]) -> tuple[str, float, list[tuple]]:
     cap = os.cpu_count() / (time.process_time() - started)
     torch.set_num_threads(args.peer_threads)
     capacity = unclip_peer.images_per_second(pipe, args.steps, 3)
-    stages = bundle_stages(args.bundle)[:STAGES_FOR_SIZE[256]]
+    stages = tuple(s for s in bundle_stages(args.bundle) if s in text_to_image_stages(256))
     knobs = {stage: Sampling(steps=args.steps) for stage in stages[1:]}
     rows = []
     for mode in args.modes.split(","):
@@ -123,8 +125,8 @@ def cpu_rows(args, fractions: list[float]) -> tuple[str, float, list[tuple]]:
     peer = fifo(lambda seed: unclip_peer.generate(pipe, args.steps, seed))
     rows += sweep(f"UnCLIPPipeline, FIFO queue, {args.peer_threads} threads", peer, capacity, fractions,
                   args.requests)
-    where = (f"{args.bundle}, 256 px, {args.steps} steps per stage, {os.cpu_count()} cores; the machine's cap "
-             f"{cap:.2f} images/s; capacity: UnCLIPPipeline's sequential throughput at the start")
+    where = (f"{args.bundle}, 256 px, {args.steps} steps per stage, {os.cpu_count()} cores; the machine's "
+             f"cap {cap:.2f} images/s; capacity: UnCLIPPipeline's sequential throughput at the start")
     return where, capacity, rows
 
 
