@@ -2,6 +2,7 @@
 models called in one process, at the bundle's default sampling settings.
 
     python benchmarks/stage_seconds.py --bundle models/demo [--size 1024] [--runs 3] [--threads 2]
+        [--compute-dtype bfloat16 [--compute-dtype decoder=float32]]
 
 Both sides run the same work with the same torch thread count per process, PNG encoding of the result
 included (the mesh returns PNGs). Mesh and in-process requests alternate; the table reports medians
@@ -17,6 +18,7 @@ import torch
 
 from services.inprocess_cascade import InProcessCascade
 from services.orchestrator.images import to_pngs
+from services.runtime.settings import parse_stage_compute_dtypes
 from services.stage_registry import text_to_image_stages
 from unclip.v1 import generation_pb2
 from unclip_mesh.cli.local_mesh import LocalMesh
@@ -50,14 +52,16 @@ def medians(samples: list[tuple[dict, float]]) -> tuple[dict, float]:
             statistics.median(total for _, total in samples))
 
 
-def time_both(bundle: str, size: int, runs: int, threads: int) -> tuple[list, list]:
+def time_both(bundle: str, size: int, runs: int, threads: int, dtypes: dict[str, str]
+              ) -> tuple[list, list]:
     """Alternates mesh and in-process requests, so that both see the same machine: its speed drifts by
     more than the overhead measured, and back-to-back blocks of each would measure the drift."""
     torch.set_num_threads(threads)
     stages = text_to_image_stages(size)
-    cascade = InProcessCascade.open(bundle)
-    with LocalMesh(bundle, stages=stages, stage_args=("--torch-threads", str(threads))) as mesh, \
-            GenerationClient(mesh.target) as client:
+    cascade = InProcessCascade.open(bundle, compute_dtypes=dtypes)
+    with LocalMesh(bundle, stages=stages, stage_args=("--torch-threads", str(threads)),
+                   args_by_stage={stage: ("--compute-dtype", dtype) for stage, dtype in dtypes.items()}
+                   ) as mesh, GenerationClient(mesh.target) as client:
         mesh_request(client, size, 0)  # warm-ups
         in_process_request(cascade, size, 0)
         mesh, local = [], []
@@ -73,11 +77,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024, choices=(64, 256, 1024))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    parser.add_argument("--compute-dtype", action="append", default=[], metavar="[STAGE=]DTYPE",
+                        help="the stages' network dtype, as `unclip-mesh up --compute-dtype` takes it")
     args = parser.parse_args()
-    mesh, local = time_both(args.bundle, args.size, args.runs, args.threads)
+    dtypes = parse_stage_compute_dtypes(args.compute_dtype)
+    mesh, local = time_both(args.bundle, args.size, args.runs, args.threads, dtypes)
     (mesh_stages, mesh_total), (local_stages, local_total) = medians(mesh), medians(local)
     print(f"bundle {args.bundle}, {args.size} px, default steps, {args.threads} torch threads, "
-          f"median of {args.runs}, mesh and in-process requests alternating")
+          f"compute dtypes {dtypes or 'float32'}, median of {args.runs}, mesh and in-process requests "
+          f"alternating")
     print("| stage | mesh s | in-process s |")
     print("| --- | ---: | ---: |")
     for stage, seconds in mesh_stages.items():

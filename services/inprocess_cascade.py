@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -16,8 +17,10 @@ import torch
 from services.bundle.loader import Bundle, open_bundle
 from services.cascade import hop_dtype, through_wire
 from services.decoder.model import DecoderJob, DecoderModel
+from services.diffusion.compute_dtype import compute_dtype
 from services.prior.model import PriorJob, PriorModel
 from services.runtime.image_dtype import cast_images
+from services.runtime.settings import check_compute_dtype
 from services.stage_registry import stages_for_size, upsamplers
 from services.text_encoder.model import TextEncoderModel
 from services.upsampler.model import UpsampleJob, UpsamplerModel
@@ -46,18 +49,27 @@ def run_stage(model, job) -> torch.Tensor:
 
 
 class InProcessCascade:
-    def __init__(self, bundle: Bundle, device: str = "cpu"):
+    """`compute_dtypes`: stage -> compute dtype name (as parse_stage_compute_dtypes gives them),
+    float32 for a stage not named, as each stage server's --compute-dtype."""
+
+    def __init__(self, bundle: Bundle, device: str = "cpu", compute_dtypes: Mapping[str, str] | None = None):
+        def dtype(stage: str) -> torch.dtype:
+            name = (compute_dtypes or {}).get(stage, "float32")
+            check_compute_dtype(name, device)
+            return compute_dtype(name)
+
         self.bundle = bundle
-        self.text_encoder = TextEncoderModel.load(bundle, device)
-        self.prior = PriorModel.load(bundle, device)
-        self.decoder = DecoderModel.load(bundle, device)
-        upsampling = [UpsamplerModel.load(bundle, stage, device) for stage in upsamplers()
+        self.text_encoder = TextEncoderModel.load(bundle, device, dtype("text_encoder"))
+        self.prior = PriorModel.load(bundle, device, dtype("prior"))
+        self.decoder = DecoderModel.load(bundle, device, dtype("decoder"))
+        upsampling = [UpsamplerModel.load(bundle, stage, device, dtype(stage)) for stage in upsamplers()
                       if bundle.has_stage(stage)]
         self.models = {model.stage: model for model in (self.prior, self.decoder, *upsampling)}
 
     @classmethod
-    def open(cls, path, device: str = "cpu") -> InProcessCascade:
-        return cls(open_bundle(path), device)
+    def open(cls, path, device: str = "cpu", compute_dtypes: Mapping[str, str] | None = None
+             ) -> InProcessCascade:
+        return cls(open_bundle(path), device, compute_dtypes)
 
     @staticmethod
     def _knobs(model, knobs: StageKnobs | None) -> tuple[int, float, str]:

@@ -23,18 +23,30 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     return _cache["bundle"]
 
 
-@pytest.fixture(scope="session")
-def stage_models(tiny_bundle: Bundle) -> SimpleNamespace:
-    """Every stage model of the tiny bundle, loaded once on CPU."""
-    if "models" not in _cache:
+def _models(bundle: Bundle, dtype: torch.dtype) -> SimpleNamespace:
+    """Every stage model of `bundle` on CPU, loaded once per compute dtype."""
+    key = f"models {dtype}"
+    if key not in _cache:
         from services.decoder.model import DecoderModel
         from services.prior.model import PriorModel
         from services.text_encoder.model import TextEncoderModel
         from services.upsampler.model import UpsamplerModel
 
-        _cache["models"] = SimpleNamespace(
-            text_encoder=TextEncoderModel.load(tiny_bundle), prior=PriorModel.load(tiny_bundle),
-            decoder=DecoderModel.load(tiny_bundle),
-            upsampler_256=UpsamplerModel.load(tiny_bundle, "upsampler_256"),
-            upsampler_1024=UpsamplerModel.load(tiny_bundle, "upsampler_1024"))
-    return _cache["models"]
+        _cache[key] = SimpleNamespace(
+            text_encoder=TextEncoderModel.load(bundle, "cpu", dtype),
+            prior=PriorModel.load(bundle, "cpu", dtype), decoder=DecoderModel.load(bundle, "cpu", dtype),
+            upsampler_256=UpsamplerModel.load(bundle, "upsampler_256", "cpu", dtype),
+            upsampler_1024=UpsamplerModel.load(bundle, "upsampler_1024", "cpu", dtype))
+    return _cache[key]
+
+
+@pytest.fixture(scope="session")
+def stage_models(tiny_bundle: Bundle) -> SimpleNamespace:
+    """Every stage model of the tiny bundle, loaded once on CPU."""
+    return _models(tiny_bundle, torch.float32)
+
+
+@pytest.fixture(scope="session")
+def bfloat16_stage_models(tiny_bundle: Bundle) -> SimpleNamespace:
+    """The same models with their networks in bfloat16 (--compute-dtype bfloat16)."""
+    return _models(tiny_bundle, torch.bfloat16)

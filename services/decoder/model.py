@@ -14,6 +14,7 @@ from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 
 from services.bundle.loader import Bundle
 from services.decoder.folded_network import unfolded
+from services.diffusion.compute_dtype import image_layout
 from services.diffusion.stage_model import DiffusionStageModel
 from services.diffusion.text import TextTensors
 from services.diffusion.trajectory import Trajectory, batched_forward, start_trajectory
@@ -51,7 +52,8 @@ class DecoderModel(DiffusionStageModel):
                               lambda f: UNet2DConditionModel.from_pretrained(f, torch_dtype=dtype))
         text_proj = bundle.load(STAGE, "text_proj",
                                 lambda f: UnCLIPTextProjModel.from_pretrained(f, torch_dtype=dtype))
-        return cls(decoder.to(device).eval(), text_proj.to(device).eval(), bundle, torch.device(device))
+        decoder = decoder.to(device, memory_format=image_layout(dtype)).eval()
+        return cls(decoder, text_proj.to(device).eval(), bundle, torch.device(device))
 
     @property
     def image_size(self) -> int:
@@ -65,6 +67,7 @@ class DecoderModel(DiffusionStageModel):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The network's compute dtype; the latents are float32 (services/diffusion/compute_dtype.py)."""
         return self.decoder.dtype
 
     @torch.inference_mode()
@@ -84,7 +87,7 @@ class DecoderModel(DiffusionStageModel):
         return start_trajectory(
             shape=(rows, channels, self.image_size, self.image_size), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
-            device=self.device, dtype=self.dtype, guidance_scale=job.guidance_scale, eta=job.eta,
+            device=self.device, guidance_scale=job.guidance_scale, eta=job.eta,
             latents=job.latents,
             conditioning=dict(zip(_KEYS, (hidden_states, time_embeddings, mask), strict=True)))
 
@@ -93,7 +96,7 @@ class DecoderModel(DiffusionStageModel):
         """The network output of each trajectory's current step, from ONE forward for the batch."""
         def forward(sample, timesteps, **conditioning):
             return self.decoder(sample=sample, timestep=timesteps, **conditioning).sample
-        return batched_forward(batch, _KEYS, forward)
+        return batched_forward(batch, _KEYS, forward, self.dtype, image_layout(self.dtype))
 
     @torch.inference_mode()
     def finish(self, trajectory: Trajectory) -> torch.Tensor:

@@ -7,7 +7,7 @@ class DecoderStage(DiffusionStageService):
     def load_model(self, bundle):
         from services.decoder.model import DecoderModel
 
-        return DecoderModel.load(bundle, self.settings.device)
+        return DecoderModel.load(bundle, self.settings.device, self.compute_dtype)
 
     def servicer(self):
         from services.decoder.servicer import DecoderServicer

@@ -8,7 +8,7 @@ import torch
 
 from services.bundle.loader import Bundle
 from services.diffusion.schedulers import max_steps
-from services.diffusion.trajectory import Trajectory
+from services.diffusion.trajectory import Trajectory, advance_batch
 
 
 class DiffusionStageModel(ABC):
@@ -28,6 +28,5 @@ class DiffusionStageModel(ABC):
     @torch.inference_mode()
     def denoise(self, batch: list[Trajectory]) -> None:
         """One step for every trajectory in the batch: batched network forward, then each trajectory's
-        own guidance and scheduler step (noise from its own generator)."""
-        for trajectory, output in zip(batch, self.predict(batch), strict=True):
-            trajectory.advance(output)
+        own guidance and one batched scheduler step (noise from each trajectory's own generator)."""
+        advance_batch(batch, self.predict(batch))

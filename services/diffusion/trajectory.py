@@ -9,6 +9,7 @@ import torch
 from diffusers import SchedulerMixin
 from diffusers.utils.torch_utils import randn_tensor
 
+from services.diffusion.batched_step import RowStep, batched_step, same_step, vectorised
 from services.diffusion.schedulers import build_scheduler, scheduler_step
 
 
@@ -57,19 +58,12 @@ class Trajectory:
         """Rows this trajectory contributes to a batched network forward."""
         return self.latents.shape[0] * (2 if self.guided else 1)
 
-    def model_input(self) -> torch.Tensor:
-        return torch.cat([self.latents] * 2) if self.guided else self.latents
-
     def guide(self, output: torch.Tensor) -> torch.Tensor:
         """Classifier-free guidance on the mean channels; a learned variance comes from the text half."""
         if not self.guided:
             return output
         uncond, text = output.chunk(2)
-        channels = self.latents.shape[1]
-        uncond_mean = uncond[:, :channels]
-        text_mean, variance = text[:, :channels], text[:, channels:]
-        guided = uncond_mean + self.guidance_scale * (text_mean - uncond_mean)
-        return torch.cat([guided, variance], dim=1) if variance.shape[1] else guided
+        return _classifier_free(uncond, text, self.guidance_scale, self.latents.shape[1])
 
     def advance(self, output: torch.Tensor) -> None:
         """Guidance, then this trajectory's scheduler step (drawing noise from its generator)."""
@@ -77,30 +71,94 @@ class Trajectory:
                                       self.prev_timestep, self.generator, self.eta)
         self.step += 1
 
+    def row_step(self) -> RowStep:
+        """This trajectory's part of a batched scheduler step."""
+        prev = self.prev_timestep
+        return RowStep(self.scheduler, self.latents.shape[0], int(self.timestep),
+                       None if prev is None else int(prev), self.generator, self.eta)
+
+
+def _classifier_free(uncond: torch.Tensor, text: torch.Tensor, scale: float | torch.Tensor,
+                     channels: int) -> torch.Tensor:
+    uncond_mean = uncond[:, :channels]
+    text_mean, variance = text[:, :channels], text[:, channels:]
+    guided = uncond_mean + scale * (text_mean - uncond_mean)
+    return torch.cat([guided, variance], dim=1) if variance.shape[1] else guided
+
+
+def advance_batch(batch: list[Trajectory], outputs: list[torch.Tensor]) -> None:
+    """Trajectory.advance for each of the batch, with one vectorised guidance and scheduler step per group
+    of trajectories sharing a scheduler class and config (services.diffusion.batched_step). A trajectory
+    whose class extends `advance`, or whose scheduler has no vectorised step, advances alone."""
+    groups: list[list[tuple[Trajectory, torch.Tensor]]] = []
+    for trajectory, output in zip(batch, outputs, strict=True):
+        if type(trajectory).advance is not Trajectory.advance or not vectorised(trajectory.scheduler):
+            trajectory.advance(output)
+            continue
+        group = next((g for g in groups if same_step(g[0][0].scheduler, trajectory.scheduler)), None)
+        if group is None:
+            groups.append(group := [])
+        group.append((trajectory, output))
+    for group in groups:
+        group.sort(key=lambda item: not item[0].guided)  # the guided first: their rows are guided together
+        members = [trajectory for trajectory, _ in group]
+        output = _guide_rows(members, torch.cat([output for _, output in group]))
+        latents = batched_step([t.row_step() for t in members], output, torch.cat([t.latents for t in members]))
+        for trajectory, rows in zip(members, latents.split([t.latents.shape[0] for t in members]), strict=True):
+            trajectory.latents = rows
+            trajectory.step += 1
+
+
+def _guide_rows(members: list[Trajectory], output: torch.Tensor) -> torch.Tensor:
+    """Trajectory.guide of every member at once; `output` holds their rows in order, the guided first."""
+    uncond: list[int] = []
+    text: list[int] = []
+    scales: list[float] = []
+    start = 0
+    for trajectory in members:
+        if not trajectory.guided:
+            break
+        rows = trajectory.latents.shape[0]
+        uncond += range(start, start + rows)
+        text += range(start + rows, start + 2 * rows)
+        scales += [trajectory.guidance_scale] * rows
+        start += 2 * rows
+    if not start:
+        return output
+    unguided, guided_text = output.index_select(0, torch.tensor(uncond + text, device=output.device)).chunk(2)
+    scale = torch.tensor(scales, dtype=output.dtype).to(output.device).view(-1, *[1] * (output.dim() - 1))
+    guided = _classifier_free(unguided, guided_text, scale, members[0].latents.shape[1])
+    return torch.cat([guided, output[start:]]) if start < output.shape[0] else guided
+
 
 def start_trajectory(*, shape: tuple[int, ...], scheduler_name: str, scheduler_config: Mapping,
-                     steps: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype,
+                     steps: int, generator: torch.Generator, device: torch.device,
                      guidance_scale: float = 1.0, eta: float = 0.0, latents: torch.Tensor | None = None,
                      conditioning: dict[str, torch.Tensor] | None = None) -> Trajectory:
-    """Set the timesteps and draw the initial noise exactly as UnCLIPPipeline.prepare_latents does."""
+    """Set the timesteps and draw the initial noise exactly as UnCLIPPipeline.prepare_latents does
+    (float32 whatever the network's dtype: the latents and the scheduler's arithmetic stay float32)."""
     scheduler = build_scheduler(scheduler_name, scheduler_config)
     scheduler.set_timesteps(steps, device="cpu")
     if latents is None:
-        latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        latents = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
     elif tuple(latents.shape) != tuple(shape):
         raise ValueError(f"latents: expected shape {tuple(shape)}, got {tuple(latents.shape)}")
-    latents = latents.to(device, dtype) * scheduler.init_noise_sigma
+    latents = latents.to(device, torch.float32) * scheduler.init_noise_sigma
     return Trajectory(latents=latents, scheduler=scheduler, timesteps=scheduler.timesteps,
                       generator=generator, guidance_scale=guidance_scale, eta=eta,
                       conditioning=conditioning or {})
 
 
-def batched_forward(batch: list[Trajectory], keys: tuple[str, ...],
-                    forward) -> list[torch.Tensor]:
-    """Concatenate the batch's inputs (per-row timesteps), run `forward(sample, timesteps, **cond)` once,
-    and split the output back per trajectory."""
-    sample = torch.cat([t.model_input() for t in batch])
-    timesteps = torch.cat([t.timestep.expand(t.rows) for t in batch]).to(sample.device)
+def batched_forward(batch: list[Trajectory], keys: tuple[str, ...], forward, dtype: torch.dtype,
+                    layout: torch.memory_format = torch.preserve_format) -> list[torch.Tensor]:
+    """Concatenate the batch's inputs (per-row timesteps), run `forward(sample, timesteps, **cond)` once
+    on the sample cast to the network's dtype and layout, and split the output back per trajectory,
+    float32 and contiguous like the latents. The conditioning is already in the network's dtype (each
+    stage's start() puts it there)."""
+    sample = torch.cat([latents for t in batch for latents in [t.latents] * (2 if t.guided else 1)])
+    sample = sample.to(dtype=dtype, memory_format=layout)
+    timesteps = torch.tensor([int(t.timestep) for t in batch for _ in range(t.rows)]).to(sample.device)
     conditioning = {k: torch.cat([t.conditioning[k] for t in batch]) for k in keys}
     output = forward(sample, timesteps, **conditioning)
+    output = output.to(torch.float32, memory_format=torch.contiguous_format)
     return list(output.split([t.rows for t in batch]))

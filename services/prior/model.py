@@ -54,6 +54,7 @@ class PriorModel(DiffusionStageModel):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The network's compute dtype; the latents are float32 (services/diffusion/compute_dtype.py)."""
         return self.prior.dtype
 
     @torch.inference_mode()
@@ -68,7 +69,7 @@ class PriorModel(DiffusionStageModel):
         return start_trajectory(
             shape=(rows, self.embedding_dim), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
-            device=self.device, dtype=self.dtype, guidance_scale=job.guidance_scale, eta=job.eta,
+            device=self.device, guidance_scale=job.guidance_scale, eta=job.eta,
             latents=job.latents, conditioning=conditioning)
 
     @torch.inference_mode()
@@ -76,7 +77,7 @@ class PriorModel(DiffusionStageModel):
         """The network output of each trajectory's current step, from ONE forward for the batch."""
         def forward(sample, timesteps, **conditioning):
             return self.prior(sample, timestep=timesteps, **conditioning).predicted_image_embedding
-        return batched_forward(batch, _KEYS, forward)
+        return batched_forward(batch, _KEYS, forward, self.dtype)
 
     @torch.inference_mode()
     def finish(self, trajectory: Trajectory) -> torch.Tensor:

@@ -7,7 +7,7 @@ class PriorStage(DiffusionStageService):
     def load_model(self, bundle):
         from services.prior.model import PriorModel
 
-        return PriorModel.load(bundle, self.settings.device)
+        return PriorModel.load(bundle, self.settings.device, self.compute_dtype)
 
     def servicer(self):
         from services.prior.servicer import PriorServicer

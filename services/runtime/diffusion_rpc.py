@@ -104,7 +104,8 @@ class DiffusionStage:
 
 class DiffusionStageService(StageService):
     """A diffusion stage: its model (in process, or its network on Triton) behind a StepBatcher with the
-    stage's limits. Subclasses load their model class and make their servicer over `self.holder`."""
+    stage's limits. Subclasses load their model class (in `self.compute_dtype`) and make their servicer
+    over `self.holder`. A network on Triton runs in float32 whatever --compute-dtype says."""
 
     def __init__(self, stage: str, settings: ServerSettings) -> None:
         super().__init__(stage, settings)

@@ -24,6 +24,13 @@ class StageService:
     def load(self) -> None:
         """Reads the model (blocking; runs in a worker thread). Nothing to load by default."""
 
+    @property
+    def compute_dtype(self):
+        """The torch dtype of --compute-dtype, that a model stage loads its networks in."""
+        from services.diffusion.compute_dtype import compute_dtype
+
+        return compute_dtype(self.settings.compute_dtype)
+
     def servicer(self) -> object:
         raise NotImplementedError
 

@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime.errors import ResourceExhausted, abort
 from services.runtime.request_parsing import Undecodable, tolerant
 from services.runtime.settings import ServerSettings
+from services.runtime.torch_threads import in_passing_thread
 from services.security.tls import load_tls, server_credentials
 from services.telemetry.grpc_tracing import server_tracing_interceptor
 from services.telemetry.metrics import MODEL_LOAD_SECONDS, export_stage_gauges, observed_rpc
@@ -128,7 +129,7 @@ class StageServer:
         if self._load is not None:
             started = time.perf_counter()
             try:
-                await asyncio.to_thread(self._load)
+                await in_passing_thread(self._load)  # its OpenMP pool ends with it
             except Exception as error:  # any load failure ends the process
                 await self._fail("cannot load the model", error)
             MODEL_LOAD_SECONDS.labels(self.stage).set(time.perf_counter() - started)

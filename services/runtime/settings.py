@@ -17,6 +17,8 @@ from typing import Any
 from services import stage_registry
 
 DEFAULT_BUNDLE = str(Path(__file__).resolve().parents[2] / "models" / "demo")
+COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
+_COMPUTE_DTYPE_FLAG, _COMPUTE_DTYPE_ENV = "--compute-dtype", "UNCLIP_COMPUTE_DTYPE"
 _STAGE_ATTR = "_unclip_stage"  # set by add_server_arguments, picks the stage's default port
 
 
@@ -26,6 +28,7 @@ class ServerSettings:
     port: int = 0
     bundle: str = DEFAULT_BUNDLE
     device: str = "cpu"
+    compute_dtype: str = "float32"  # the networks' dtype (stages only; see check_compute_dtype)
     torch_threads: int = 0
     max_message_mb: int = 64
     grace_seconds: float = 30.0
@@ -118,6 +121,7 @@ class Option:
     help: str
     orchestrator_only: bool = False
     repeatable: bool = False  # given several times, the parser gets the list of values
+    model_stages_only: bool = False  # only the model stages take it (they run a network)
 
     @property
     def dest(self) -> str:
@@ -130,6 +134,9 @@ SERVER_OPTIONS = (
     Option("--port", "UNCLIP_PORT", PORT, "port to bind, 0 picks a free one"),
     Option("--bundle", "UNCLIP_BUNDLE", text, "model bundle folder"),
     Option("--device", "UNCLIP_DEVICE", choice("cpu", "cuda"), "torch device: cpu or cuda"),
+    Option(_COMPUTE_DTYPE_FLAG, _COMPUTE_DTYPE_ENV, choice(*COMPUTE_DTYPES),
+           "the networks' dtype: float32, bfloat16 (CPU or GPU) or float16 (cuda only); latents, "
+           "scheduler and noise stay float32 (model stages only)", model_stages_only=True),
     Option("--torch-threads", "UNCLIP_TORCH_THREADS", integer(0),
            "torch intra-op threads, 0 keeps torch's default"),
     Option("--max-message-mb", "UNCLIP_MAX_MESSAGE_MB", integer(1),
@@ -204,7 +211,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     role = stage_registry.get(stage).role
     defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": stage_registry.get(stage).port}
     options = tuple(o for o in SERVER_OPTIONS
-                    if not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
+                    if (not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
+                    and (not o.model_stages_only or role == stage_registry.MODEL))
     add_flags(parser.add_argument_group("server"), options, defaults, SERVER_FIELDS)
     parser.set_defaults(**{_STAGE_ATTR: stage})
 
@@ -212,5 +220,34 @@ def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> ServerSettings:
     """The settings for parsed `args` (from a parser given add_server_arguments) and `environ`."""
     stage = getattr(args, _STAGE_ATTR)
-    return ServerSettings(**{"port": stage_registry.get(stage).port,
-                             **read_options(SERVER_OPTIONS, args, environ, SERVER_FIELDS)})
+    settings = ServerSettings(**{"port": stage_registry.get(stage).port,
+                                 **read_options(SERVER_OPTIONS, args, environ, SERVER_FIELDS)})
+    check_compute_dtype(settings.compute_dtype, settings.device)
+    return settings
+
+
+def check_compute_dtype(compute_dtype: str, device: str) -> None:
+    """ValueError naming the setting for a dtype the device cannot run: float16 on a CPU (its
+    float16 kernels are slow or missing; bfloat16 is the CPU's reduced precision)."""
+    if compute_dtype == "float16" and device == "cpu":
+        raise ValueError(f"{_COMPUTE_DTYPE_FLAG} / {_COMPUTE_DTYPE_ENV}: float16 needs --device cuda; "
+                         f"on a CPU use bfloat16 or float32")
+
+
+def parse_stage_compute_dtypes(items: list[str]) -> dict[str, str]:
+    """Each model stage's compute dtype from `DTYPE` (every stage) and `STAGE=DTYPE` (one stage)
+    items, later items winning, as `unclip-mesh up --compute-dtype` and the in-process cascade take
+    them: ["bfloat16", "decoder=float32"] runs every stage but the decoder in bfloat16."""
+    parse = choice(*COMPUTE_DTYPES)
+    dtypes: dict[str, str] = {}
+    for item in items:
+        stage, _, name = item.rpartition("=")
+        if stage and stage not in stage_registry.model_stages():
+            raise ValueError(f"{_COMPUTE_DTYPE_FLAG} {item!r}: unknown stage {stage!r} "
+                             f"(one of {', '.join(stage_registry.model_stages())})")
+        try:
+            dtype = parse(name)
+        except ValueError as error:
+            raise ValueError(f"{_COMPUTE_DTYPE_FLAG} {item!r}: {error}") from None
+        dtypes.update(dict.fromkeys([stage] if stage else stage_registry.model_stages(), dtype))
+    return dtypes

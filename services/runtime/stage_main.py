@@ -5,6 +5,7 @@ import asyncio
 import os
 from collections.abc import Callable
 
+from services.runtime import torch_threads
 from services.runtime.lifecycle import StageService
 from services.runtime.server import StageServer, run_until_signal
 from services.runtime.settings import ServerSettings, add_server_arguments, settings_from_args
@@ -21,12 +22,14 @@ def serve_stage(stage: str, argv: list[str] | None,
     parser.add_argument("stage", choices=[stage])
     add_server_arguments(parser, stage)
     args = parser.parse_args(argv)
-    settings = settings_from_args(args, os.environ)
+    try:
+        settings = settings_from_args(args, os.environ)
+    except ValueError as error:
+        parser.error(str(error))  # the setting at fault and why, exit status 2, no traceback
     tracer_provider = start_telemetry(stage, settings, os.environ)
     import torch
 
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
+    torch_threads.configure(settings.torch_threads)  # the event loop's thread keeps one
     # TF32 matmuls/convolutions move results far from float32 (and from the reference pipeline).
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False

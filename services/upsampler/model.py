@@ -19,6 +19,7 @@ from diffusers import ModelMixin, UNet2DModel
 from diffusers.utils.torch_utils import randn_tensor
 
 from services.bundle.loader import Bundle
+from services.diffusion.compute_dtype import image_layout
 from services.diffusion.schedulers import noise_augment
 from services.diffusion.stage_model import DiffusionStageModel
 from services.diffusion.trajectory import Trajectory, batched_forward, start_trajectory
@@ -39,11 +40,21 @@ class UpsampleJob:
     eta: float = 0.0                     # DDIM's stochasticity (0: deterministic)
 
 
-def _load_network(folder: Path, dtype: torch.dtype) -> ModelMixin:
+def _load_network(folder: Path, device: str, dtype: torch.dtype) -> ModelMixin:
     class_name = json.loads((folder / "config.json").read_text()).get("_class_name", "UNet2DModel")
     if class_name not in _NETWORKS:
         raise ValueError(f"unsupported upsampler network {class_name!r}")
-    return _NETWORKS[class_name].from_pretrained(folder, torch_dtype=dtype)
+    network = _NETWORKS[class_name].from_pretrained(folder, torch_dtype=dtype)
+    if network.config.get("class_embed_type") == "timestep":
+        network.class_embedding.register_forward_pre_hook(_to_weight_dtype)
+    return network.to(device, memory_format=image_layout(dtype)).eval()
+
+
+def _to_weight_dtype(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """UNet2DModel's "timestep" class embedding gets the float32 sinusoidal projection of the level
+    whatever the network's dtype (its time embedding gets a cast; this one does not)."""
+    dtype = next(module.parameters()).dtype
+    return tuple(a.to(dtype) for a in args)
 
 
 def _run(network: ModelMixin, sample: torch.Tensor, timesteps: torch.Tensor, image: torch.Tensor,
@@ -67,10 +78,10 @@ class UpsamplerModel(DiffusionStageModel):
         if stage not in upsamplers():
             raise ValueError(f"stage must be one of {upsamplers()}, got {stage!r}")
         bundle.verify(stage)
-        first = bundle.load(stage, "first", lambda f: _load_network(f, dtype)).to(device).eval()
+        first = bundle.load(stage, "first", lambda f: _load_network(f, device, dtype))
         last = first
         if "last" in bundle.roles(stage):
-            last = bundle.load(stage, "last", lambda f: _load_network(f, dtype)).to(device).eval()
+            last = bundle.load(stage, "last", lambda f: _load_network(f, device, dtype))
         return cls(first, last, bundle, stage, torch.device(device))
 
     @property
@@ -79,6 +90,7 @@ class UpsamplerModel(DiffusionStageModel):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The networks' compute dtype; the latents are float32 (services/diffusion/compute_dtype.py)."""
         return self.first.dtype
 
     @torch.inference_mode()
@@ -87,13 +99,14 @@ class UpsamplerModel(DiffusionStageModel):
         trajectory = start_trajectory(
             shape=(rows, self.first.config.in_channels // 2, size, size), scheduler_name=job.scheduler,
             scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
-            device=self.device, dtype=self.dtype, eta=job.eta, latents=job.latents)
-        image = F.interpolate(job.image.to(self.device, self.dtype), size=[size, size], mode="bicubic",
+            device=self.device, eta=job.eta, latents=job.latents)
+        image = F.interpolate(job.image.to(self.device, torch.float32), size=[size, size], mode="bicubic",
                               align_corners=False, antialias=True)
         if job.noise_level > 0:
-            noise = randn_tensor(image.shape, generator=job.generator, device=self.device, dtype=self.dtype)
+            noise = randn_tensor(image.shape, generator=job.generator, device=self.device,
+                                 dtype=torch.float32)
             image = noise_augment(self.scheduler_config, image, noise, job.noise_level)
-        trajectory.conditioning["image"] = image
+        trajectory.conditioning["image"] = image.to(self.dtype, memory_format=image_layout(self.dtype))
         if self.conditions_on_level:
             trajectory.conditioning["class_labels"] = torch.full((rows,), job.noise_level,
                                                                  dtype=torch.long, device=self.device)
@@ -107,7 +120,8 @@ class UpsamplerModel(DiffusionStageModel):
         for network in {id(n): n for n in (self.first, self.last)}.values():
             members = [i for i, t in enumerate(batch) if self._network(t) is network]
             if members:
-                results = batched_forward([batch[i] for i in members], keys, partial(_run, network))
+                results = batched_forward([batch[i] for i in members], keys, partial(_run, network),
+                                          self.dtype, image_layout(self.dtype))
                 for i, output in zip(members, results, strict=True):
                     outputs[i] = output
         return [outputs[i] for i in range(len(batch))]

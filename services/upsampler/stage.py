@@ -8,7 +8,7 @@ class UpsamplerStage(DiffusionStageService):
     def load_model(self, bundle):
         from services.upsampler.model import UpsamplerModel
 
-        return UpsamplerModel.load(bundle, self.stage, self.settings.device)
+        return UpsamplerModel.load(bundle, self.stage, self.settings.device, self.compute_dtype)
 
     def servicer(self):
         from services.upsampler.servicer import UpsamplerServicer

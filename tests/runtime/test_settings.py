@@ -7,8 +7,10 @@ from services.runtime.settings import (
     ServerSettings,
     add_server_arguments,
     parse_peers,
+    parse_stage_compute_dtypes,
     settings_from_args,
 )
+from services.stage_registry import model_stages
 
 
 def settings(stage: str, argv: list[str], environ: dict[str, str] | None = None) -> ServerSettings:
@@ -22,6 +24,7 @@ FLAGS = [
     ("--host", "UNCLIP_HOST", "0.0.0.0", "0.0.0.0", "127.0.0.1"),
     ("--bundle", "UNCLIP_BUNDLE", "/models/karlo", "/models/karlo", DEFAULT_BUNDLE),
     ("--device", "UNCLIP_DEVICE", "cuda", "cuda", "cpu"),
+    ("--compute-dtype", "UNCLIP_COMPUTE_DTYPE", "BFloat16", "bfloat16", "float32"),
     ("--torch-threads", "UNCLIP_TORCH_THREADS", "4", 4, 0),
     ("--max-message-mb", "UNCLIP_MAX_MESSAGE_MB", "128", 128, 64),
     ("--grace-seconds", "UNCLIP_GRACE_SECONDS", "2.5", 2.5, 30.0),
@@ -67,6 +70,9 @@ def test_default_port_per_stage_and_port_zero(stage, port):
     (["--max-connection-age-seconds", "0"], {}, "must be finite and > 0"),
     (["--host", " "], {}, "--host: must not be empty"),
     ([], {"UNCLIP_LOG_LEVEL": "loud"}, "UNCLIP_LOG_LEVEL: must be one of"),
+    (["--compute-dtype", "float8"], {}, "--compute-dtype: must be one of float32, bfloat16, float16 "
+                                        "\\(got 'float8'\\)"),
+    ([], {"UNCLIP_COMPUTE_DTYPE": "half"}, "UNCLIP_COMPUTE_DTYPE: must be one of"),
 ])
 def test_bad_values_name_their_source(argv, environ, message):
     with pytest.raises(ValueError, match=message):
@@ -121,3 +127,48 @@ def test_unknown_stage():
 def test_settings_are_frozen():
     with pytest.raises(AttributeError):
         ServerSettings().port = 1
+
+
+@pytest.mark.parametrize("argv, environ", [(["--compute-dtype", "float16"], {}),
+                                           ([], {"UNCLIP_COMPUTE_DTYPE": "float16"}),
+                                           (["--compute-dtype", "float16", "--device", "cpu"],
+                                            {"UNCLIP_DEVICE": "cuda"})])
+def test_float16_on_cpu_is_refused_naming_the_setting(argv, environ):
+    with pytest.raises(ValueError, match="--compute-dtype / UNCLIP_COMPUTE_DTYPE: float16 needs "
+                                         "--device cuda; on a CPU use bfloat16 or float32"):
+        settings("decoder", argv, environ)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_every_compute_dtype_on_cuda(dtype):
+    assert settings("upsampler_1024", ["--device", "cuda", "--compute-dtype", dtype]).compute_dtype == dtype
+
+
+def test_bfloat16_on_cpu():
+    assert settings("text_encoder", [], {"UNCLIP_COMPUTE_DTYPE": "bfloat16"}).compute_dtype == "bfloat16"
+
+
+def test_the_orchestrator_takes_no_compute_dtype():
+    with pytest.raises(SystemExit):
+        settings("orchestrator", ["--compute-dtype", "bfloat16"])
+    assert settings("orchestrator", [], {"UNCLIP_COMPUTE_DTYPE": "float16"}).compute_dtype == "float32"
+
+
+def test_stage_compute_dtypes_later_items_win():
+    assert parse_stage_compute_dtypes([]) == {}
+    assert parse_stage_compute_dtypes(["bfloat16"]) == dict.fromkeys(model_stages(), "bfloat16")
+    assert parse_stage_compute_dtypes(["BFLOAT16", "decoder=float32"]) == {
+        **dict.fromkeys(model_stages(), "bfloat16"), "decoder": "float32"}
+    assert parse_stage_compute_dtypes(["upsampler_1024=float16"]) == {"upsampler_1024": "float16"}
+    assert parse_stage_compute_dtypes(["decoder=float32", "bfloat16"])["decoder"] == "bfloat16"
+
+
+@pytest.mark.parametrize("items, message", [
+    (["float64"], "--compute-dtype 'float64': must be one of float32, bfloat16, float16"),
+    (["decoder=int8"], "--compute-dtype 'decoder=int8': must be one of"),
+    (["orchestrator=bfloat16"], "unknown stage 'orchestrator' \\(one of text_encoder, prior, decoder"),
+    (["vae=bfloat16"], "unknown stage 'vae'"),
+])
+def test_stage_compute_dtypes_refuse_unknown_names(items, message):
+    with pytest.raises(ValueError, match=message):
+        parse_stage_compute_dtypes(items)

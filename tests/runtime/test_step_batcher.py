@@ -236,3 +236,22 @@ def test_idle_worker_exits_and_restarts_on_demand():
 def test_invalid_limits():
     with pytest.raises(ValueError):
         StepBatcher(FakeModel(), 0, 1)
+
+
+def test_one_step_wakes_each_callers_loop_once():
+    """The worker hands all of a step's events for one event loop over in one call."""
+    from services.runtime.step_batcher import _Job, _post
+
+    class Loop:
+        calls = 0
+
+        def call_soon_threadsafe(self, callback, *args):
+            Loop.calls += 1
+            callback(*args)
+
+    loop = Loop()
+    jobs = [_Job(Traj(name, 3), loop, None) for name in "abc"]
+    _post([(job, ("step", 1, 3)) for job in jobs] + [(jobs[0], ("result", "done"))])
+    assert Loop.calls == 1
+    assert [job.inbox.qsize() for job in jobs] == [2, 1, 1]
+    assert jobs[0].inbox.get_nowait() == ("step", 1, 3)

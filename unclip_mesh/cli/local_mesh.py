@@ -71,12 +71,14 @@ class LocalMesh:
 
     def __init__(self, bundle: str | Path, *, stages: tuple[str, ...] | None = None,
                  replicas: dict[str, int] | None = None, stage_args: tuple[str, ...] = (),
+                 args_by_stage: dict[str, tuple[str, ...]] | None = None,
                  orchestrator_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
                  echo_logs: bool = False, host: str = "127.0.0.1"):
         self.bundle = str(bundle)
         self.stages = stages or bundle_stages(bundle)
         self.replicas = replicas or {}
         self.stage_args = stage_args
+        self.args_by_stage = args_by_stage or {}  # a stage's own flags, after stage_args
         self.orchestrator_args = orchestrator_args
         self.env = {**os.environ, **(env or {})}
         self.echo_logs = echo_logs
@@ -120,7 +122,8 @@ class LocalMesh:
     def start(self, timeout: float = 300.0) -> None:
         for stage in self.stages:
             for _ in range(self.replicas.get(stage, 1)):
-                self.processes.append(self.spawn(stage, "--bundle", self.bundle, *self.stage_args))
+                self.processes.append(self.spawn(stage, "--bundle", self.bundle, *self.stage_args,
+                                                 *self.args_by_stage.get(stage, ())))
         deadline = time.monotonic() + timeout
         for process in self.processes:
             self.await_ready(process, deadline)

@@ -5,8 +5,10 @@ generations, then the stages stop); a second one kills what is still running.
 """
 
 import signal
+import sys
 import threading
 
+from services.runtime.settings import parse_stage_compute_dtypes
 from unclip_mesh.cli.local_mesh import LocalMesh
 from unclip_mesh.cli.options import add_bundle_argument, bundle_path
 
@@ -19,12 +21,21 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--replicas", action="append", default=[], metavar="STAGE=N",
                         help="start N replicas of STAGE (repeatable)")
     parser.add_argument("--orchestrator-port", type=int, default=50056)
+    parser.add_argument("--compute-dtype", action="append", default=[], metavar="[STAGE=]DTYPE",
+                        help="the stages' network dtype: float32 (default), bfloat16, or float16 "
+                             "(cuda only); STAGE=DTYPE sets one stage, later values win (repeatable)")
 
 
 def run(args) -> int:
     replicas = {stage: int(n) for stage, _, n in (item.partition("=") for item in args.replicas)}
     stages = tuple(args.stages.split(",")) if args.stages else None
+    try:
+        dtypes = parse_stage_compute_dtypes(args.compute_dtype)
+    except ValueError as error:
+        print(f"unclip-mesh up: {error}", file=sys.stderr)
+        return 2
     mesh = LocalMesh(bundle_path(args), stages=stages, replicas=replicas,
+                     args_by_stage={stage: ("--compute-dtype", dtype) for stage, dtype in dtypes.items()},
                      orchestrator_args=("--port", str(args.orchestrator_port)), echo_logs=True)
     stop = threading.Event()
 
