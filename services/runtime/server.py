@@ -14,6 +14,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
+from contextlib import aclosing
 from typing import NoReturn
 
 import grpc
@@ -181,8 +182,11 @@ class StageServer:
                 async with observed_rpc(self.stage, method, context):
                     await self._enter(request, context)
                     try:
-                        async for response in behavior(request, context):
-                            yield response
+                        # Closed here when the call ends early (a cancel): left to the collector, the
+                        # inner (traced) stream would detach its trace context from another context.
+                        async with aclosing(behavior(request, context)) as responses:
+                            async for response in responses:
+                                yield response
                     finally:
                         self._leave()
             return streaming
