@@ -14,7 +14,6 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
-from contextlib import aclosing
 from typing import NoReturn
 
 import grpc
@@ -75,10 +74,8 @@ class StageServer:
     services are admission-controlled: `accepting` and `in_flight` count their calls, and a call
     past `max_queue` in flight is refused at once with RESOURCE_EXHAUSTED.
     `interceptors` run before admission (the orchestrator's authentication): a call they refuse
-    takes no admission slot and is refused as they say, even when the server is full. The call's
-    trace span opens after admission, so a refusal records none (recording one cost ~1 ms of the
-    event loop per call: the tail of a burst's refusals); refusals are counted in the RPC metrics.
-    With TLS the port requires client certificates signed by the configured CA (mutual TLS).
+    takes no admission slot and is refused as they say, even when the server is full. With TLS the
+    port requires client certificates signed by the configured CA (mutual TLS).
     """
 
     def __init__(self, stage: str, settings: ServerSettings,
@@ -107,7 +104,7 @@ class StageServer:
     async def start(self) -> None:
         """Binds, serves NOT_SERVING while loading, then SERVING. Exits (SystemExit 1) on failure."""
         self._server = grpc.aio.server(
-            interceptors=[*self._interceptors, _Admission(self), server_tracing_interceptor()],
+            interceptors=[server_tracing_interceptor(), *self._interceptors, _Admission(self)],
             options=server_options(self.settings))
         self.services = list(self._register(self._server))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
@@ -182,11 +179,8 @@ class StageServer:
                 async with observed_rpc(self.stage, method, context):
                     await self._enter(request, context)
                     try:
-                        # Closed here when the call ends early (a cancel): left to the collector, the
-                        # inner (traced) stream would detach its trace context from another context.
-                        async with aclosing(behavior(request, context)) as responses:
-                            async for response in responses:
-                                yield response
+                        async for response in behavior(request, context):
+                            yield response
                     finally:
                         self._leave()
             return streaming
