@@ -17,6 +17,7 @@ hops (measured separately by tensor_hop.py). Prints a table of images per second
 import argparse
 import asyncio
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import torch
@@ -97,22 +98,32 @@ def random_text(configs: dict, rows: int, device: str, dtype: torch.dtype) -> Te
                        torch.ones(rows, shape["length"], dtype=torch.bool, device=device))
 
 
+def stage_batchers(models: SimpleNamespace, max_batch: int, max_queue: int, join: str) -> dict:
+    """One StepBatcher per diffusion stage, as each stage server has."""
+    return {name: StepBatcher(model, max_batch, max_queue, join)
+            for name, model in (("prior", models.prior_model), ("decoder", models.decoder_model),
+                                ("upsampler_256", models.upsampler_model))}
+
+
+async def one_request(models: SimpleNamespace, batchers: dict, text: TextTensors, seed: int) -> None:
+    """One 256 px image through the three stages' batchers at Karlo's default steps."""
+    generator = torch.Generator().manual_seed(seed)
+    unconditional = text
+    embedding = await batchers["prior"].run(models.prior_model.start(
+        PriorJob(text, unconditional, 25, 4.0, "unclip", generator)))
+    image = await batchers["decoder"].run(models.decoder_model.start(
+        DecoderJob(embedding, text, unconditional, 25, 8.0, "unclip", generator)))
+    await batchers["upsampler_256"].run(models.upsampler_model.start(
+        UpsampleJob(image, 7, "unclip", generator)))
+
+
 async def serve_clients(models: SimpleNamespace, text: TextTensors, clients: int, requests: int,
                         max_batch: int, join: str) -> float:
     """Images per second with one StepBatcher per stage, `clients` concurrent request loops."""
-    batchers = {name: StepBatcher(model, max_batch, 4 * clients, join)
-                for name, model in (("prior", models.prior_model), ("decoder", models.decoder_model),
-                                    ("upsampler_256", models.upsampler_model))}
+    batchers = stage_batchers(models, max_batch, 4 * clients, join)
 
     async def one(seed: int) -> None:
-        generator = torch.Generator().manual_seed(seed)
-        unconditional = text
-        embedding = await batchers["prior"].run(models.prior_model.start(
-            PriorJob(text, unconditional, 25, 4.0, "unclip", generator)))
-        image = await batchers["decoder"].run(models.decoder_model.start(
-            DecoderJob(embedding, text, unconditional, 25, 8.0, "unclip", generator)))
-        await batchers["upsampler_256"].run(models.upsampler_model.start(
-            UpsampleJob(image, 7, "unclip", generator)))
+        await one_request(models, batchers, text, seed)
 
     async def client(index: int) -> None:
         for n in range(requests):
@@ -124,9 +135,8 @@ async def serve_clients(models: SimpleNamespace, text: TextTensors, clients: int
     return clients * requests / (time.perf_counter() - started)
 
 
-def pipeline_images_per_second(models: SimpleNamespace, configs: dict, text: TextTensors, images: int,
-                               batch: int) -> float:
-    """UnCLIPPipeline on the same weights: `images` images, `batch` per call."""
+def karlo_pipeline(models: SimpleNamespace, configs: dict, text: TextTensors) -> Callable[[int], None]:
+    """UnCLIPPipeline on the same weights: a function that makes `batch` images in one call."""
     class StandInTokenizer:
         model_max_length = configs["text"]["length"]
 
@@ -151,16 +161,22 @@ def pipeline_images_per_second(models: SimpleNamespace, configs: dict, text: Tex
         text_encoder=StandInTextEncoder(), tokenizer=StandInTokenizer())
     pipe.set_progress_bar_config(disable=True)
 
-    def call() -> None:
+    def call(batch: int) -> None:
         pipe(text_model_output=(text.text_embedding[:1].expand(batch, -1), text.token_states[:1].expand(
             batch, -1, -1)), text_attention_mask=text.attention_mask[:1].expand(batch, -1),
             generator=torch.Generator(device=text.text_embedding.device).manual_seed(0), output_type="pt")
-    call()  # warm-up
-    synchronize()
+        synchronize()
+    return call
+
+
+def pipeline_images_per_second(models: SimpleNamespace, configs: dict, text: TextTensors, images: int,
+                               batch: int) -> float:
+    """UnCLIPPipeline on the same weights: `images` images, `batch` per call."""
+    call = karlo_pipeline(models, configs, text)
+    call(batch)  # warm-up
     started = time.perf_counter()
     for _ in range(images // batch):
-        call()
-    synchronize()
+        call(batch)
     return images / (time.perf_counter() - started)
 
 
@@ -169,22 +185,31 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=2)
-    parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU (a smoke run)")
-    args = parser.parse_args()
-    configs = TINY if args.tiny else KARLO
-    device = "cpu" if args.tiny else "cuda"
-    dtype = torch.float32 if args.tiny else torch.float16
+def setup(tiny: bool) -> tuple[dict, str, torch.dtype]:
+    """Configs, device and dtype: Karlo's sizes in fp16 on the GPU, or tiny ones in fp32 on the CPU."""
     torch.backends.cuda.matmul.allow_tf32 = False
+    return (TINY, "cpu", torch.float32) if tiny else (KARLO, "cuda", torch.float16)
+
+
+def stage_models(configs: dict, device: str, dtype: torch.dtype) -> SimpleNamespace:
+    """The random modules and the mesh's stage models around them."""
     modules = build(configs, device, dtype)
     bundle = InMemoryBundle()
     modules.prior_model = PriorModel(modules.prior, bundle, torch.device(device))
     modules.decoder_model = DecoderModel(modules.decoder, modules.text_proj, bundle, torch.device(device))
     modules.upsampler_model = UpsamplerModel(modules.super_res, modules.super_res, bundle, "upsampler_256",
                                              torch.device(device))
+    return modules
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=2)
+    parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU (a smoke run)")
+    args = parser.parse_args()
+    configs, device, dtype = setup(args.tiny)
+    modules = stage_models(configs, device, dtype)
     text = random_text(configs, 1, device, dtype)
     images = args.clients * args.requests
     rows = [("UnCLIPPipeline, one image per call",

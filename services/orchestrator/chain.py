@@ -8,6 +8,7 @@ returned, so the same request with the same seed gives the same images.
 import asyncio
 import secrets
 import time
+from asyncio import to_thread
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from services.cascade import conditioning_stages, hop_dtype
 from services.orchestrator.deadline import Deadline
 from services.orchestrator.images import preview_png, to_pngs
 from services.orchestrator.request_checks import RequestLimits, check_generate, image_stages
-from services.orchestrator.stage_clients import MeshClients
+from services.orchestrator.stage_clients import MeshClients, StageClient
 from services.orchestrator.stage_errors import from_stage_failure
 from services.runtime.shared_memory import METADATA_KEY, SharedMemory, inline
 from services.runtime.tensor_codec import from_proto, to_proto
@@ -73,10 +74,18 @@ class GenerationChain:
     def served_stages(self) -> set[str]:
         return {stage for stage in stage_registry.model_stages() if self._clients.has(stage)}
 
+    async def plan(self, request, inputs: tuple[str, ...]) -> tuple[str, ...]:
+        """The request's image stages (image_stages; `inputs`: the stages its flow calls before the
+        decoder), once each stage it needs has a reachable replica: a request that cannot finish
+        fails before any work, naming the stage."""
+        stages = image_stages(request, inputs, self.served_stages())
+        await self._clients.require((*inputs, *stages))
+        return stages
+
     async def generate(self, request: generation_pb2.GenerateImagesRequest,
                        deadline: Deadline) -> AsyncIterator[Event]:
         check_generate(request, self.limits)
-        stages = image_stages(request, conditioning_stages(), self.served_stages())
+        stages = await self.plan(request, conditioning_stages())
         count = request.num_images or 1
         seed = request.seed if request.HasField("seed") else secrets.randbits(63)
 
@@ -97,7 +106,7 @@ class GenerationChain:
             random=sampling_pb2.RandomState(generator_state=prior.result.generator_state))
         async for event in self.decode_and_upsample(decode, request, stages, deadline, images):
             yield event
-        yield self.result_event(images, stages, seed)
+        yield await self.result_event(images, stages, seed)
 
     async def encode_text(self, prompts: list[str], deadline: Deadline,
                           outcome: StageOutcome) -> AsyncIterator[Event]:
@@ -150,14 +159,19 @@ class GenerationChain:
                 yield event
 
     @staticmethod
-    def result_event(images: StageOutcome, stages: tuple[str, ...], seed: int,
-                     finish: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Event:
-        """The final event: the last stage's images as PNGs (after `finish`, e.g. a composite)."""
-        final = from_proto(images.result.images, f"{stages[-1]}.images")
-        if finish is not None:
-            final = finish(final)
-        return Event(result=generation_pb2.GeneratedImages(png_images=to_pngs(final), seed=seed,
-                                                           size=final.shape[-1]))
+    async def result_event(images: StageOutcome, stages: tuple[str, ...], seed: int,
+                           finish: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Event:
+        """The final event: the last stage's images as PNGs (after `finish`, e.g. a composite).
+
+        Encoded on a worker thread, as the previews are: a 256 px PNG takes 10-40 ms of CPU, which on
+        the event loop would hold up every other call, refusals of an overload among them."""
+        def encode() -> tuple[int, list[bytes]]:
+            final = from_proto(images.result.images, f"{stages[-1]}.images")
+            if finish is not None:
+                final = finish(final)
+            return final.shape[-1], to_pngs(final)
+        size, pngs = await to_thread(encode)
+        return Event(result=generation_pb2.GeneratedImages(png_images=pngs, seed=seed, size=size))
 
     def finished_event(self, stage: str, seconds: float, preview: bytes = b"") -> Event:
         return Event(stage_finished=generation_pb2.StageFinished(
@@ -171,17 +185,20 @@ class GenerationChain:
             try:
                 return await call(channel, deadline.remaining(stage))
             except grpc.aio.AioRpcError as error:
-                await self._before_retry(stage, field_name, deadline, error, attempt)
+                await self._before_retry(client, field_name, deadline, error, attempt)
 
     @staticmethod
-    async def _before_retry(stage: str, field_name: str, deadline: Deadline,
+    async def _before_retry(client: StageClient, field_name: str, deadline: Deadline,
                             error: grpc.aio.AioRpcError, attempt: int) -> None:
         """Raises the caller's error unless the failure is worth another attempt (UNAVAILABLE: a replica
-        down, restarting or draining; the next attempt goes to the next replica), then backs off.
+        down, restarting or draining, while some replica can still be reached; the next attempt goes
+        to the next replica), then backs off.
 
         Stage calls are replayable (all their randomness comes from the request), so a whole call is
         retried; grpc's own retries are off because they stop beyond a 256 KB retry buffer."""
-        if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == len(RETRY_BACKOFF_SECONDS):
+        stage = client.stage
+        if (error.code() != grpc.StatusCode.UNAVAILABLE or attempt == len(RETRY_BACKOFF_SECONDS)
+                or not await client.reachable()):
             raise from_stage_failure(stage, field_name, error) from None
         pause = RETRY_BACKOFF_SECONDS[attempt]
         left = deadline.remaining(stage)
@@ -210,13 +227,16 @@ class GenerationChain:
                         outcome.result = response.result
                 break
             except grpc.aio.AioRpcError as error:
-                await self._before_retry(stage, field_name, deadline, error, attempt)
+                await self._before_retry(client, field_name, deadline, error, attempt)
         if outcome.result is None:
             raise from_stage_failure(stage, field_name, _EndedWithoutResult())
         if preview:
             inline(outcome.result.images, self._shared, f"{stage}.images")
         outcome.seconds = time.monotonic() - started
-        png = preview_png(from_proto(outcome.result.images, f"{stage}.images")) if preview else b""
+        png = b""
+        if preview:  # on a worker thread, as result_event's PNGs
+            images = outcome.result.images
+            png = await to_thread(lambda: preview_png(from_proto(images, f"{stage}.images")))
         yield self.finished_event(stage, outcome.seconds, png)
 
 

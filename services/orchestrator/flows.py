@@ -22,7 +22,7 @@ from services.orchestrator.input_images import (
     repaint_mask,
     rgb_pixels,
 )
-from services.orchestrator.request_checks import check_count, check_prompt, check_stage_knobs, image_stages
+from services.orchestrator.request_checks import check_count, check_prompt, check_stage_knobs
 from services.runtime.errors import InvalidArgument
 from services.runtime.image_dtype import quantize, to_float
 from services.runtime.tensor_codec import from_proto, to_proto
@@ -69,10 +69,6 @@ class ImageFlows:
     def __init__(self, chain: GenerationChain):
         self._chain = chain
         self._limits = chain.limits
-
-    def _stages(self, request, inputs: tuple[str, ...]) -> tuple[str, ...]:
-        """The image stages for the request's size; `inputs`: the stages its flow calls first."""
-        return image_stages(request, inputs, self._chain.served_stages())
 
     async def _encode(self, prompts: list[str], images: list, deadline: Deadline,
                       outcome: StageOutcome) -> AsyncIterator[Event]:
@@ -121,7 +117,7 @@ class ImageFlows:
         check_stage_knobs(request, ("decoder", *upsamplers()), self._limits)
         if request.HasField("eta"):
             eta_value(request.eta, "eta")
-        stages, seed = self._stages(request, conditioning_stages(prompted=False)), _seed(request)
+        stages, seed = await self._chain.plan(request, conditioning_stages(prompted=False)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([""], [image], deadline, encoded):
             yield event
@@ -140,7 +136,7 @@ class ImageFlows:
         images = StageOutcome()
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images):
             yield event
-        yield self._chain.result_event(images, stages, seed)
+        yield await self._chain.result_event(images, stages, seed)
 
     async def interpolate_images(self, request: generation_pb2.InterpolateImagesRequest,
                                  deadline: Deadline) -> AsyncIterator[Event]:
@@ -157,7 +153,7 @@ class ImageFlows:
         count = check_count(request.num_images, "num_images", 2, self._limits.max_images)
         check_stage_knobs(request, sampled_stages(), self._limits)
         prompts = [e.prompt for e in endpoints if e.HasField("prompt")]
-        stages = self._stages(request, conditioning_stages(prompted=bool(prompts)))
+        stages = await self._chain.plan(request, conditioning_stages(prompted=bool(prompts)))
         seed = _seed(request)
         encoded = StageOutcome()
         async for event in self._encode(prompts or [""], [i for i in images if i is not None],
@@ -200,7 +196,7 @@ class ImageFlows:
             random=sampling_pb2.RandomState(seed=seed), latents=to_proto(noise))
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images_out):
             yield event
-        yield self._chain.result_event(images_out, stages, seed)
+        yield await self._chain.result_event(images_out, stages, seed)
 
     async def edit_image(self, request: generation_pb2.EditImageRequest,
                          deadline: Deadline) -> AsyncIterator[Event]:
@@ -214,7 +210,7 @@ class ImageFlows:
         if not 0 < strength <= 1:
             raise InvalidArgument("strength", "must be in (0, 1]")
         check_stage_knobs(request, ("decoder", *upsamplers()), self._limits)
-        stages, seed = self._stages(request, conditioning_stages(prompted=False)), _seed(request)
+        stages, seed = await self._chain.plan(request, conditioning_stages(prompted=False)), _seed(request)
         encoded = StageOutcome()
         async for event in self._encode([request.original_caption, request.instruction], [image],
                                         deadline, encoded):
@@ -237,7 +233,7 @@ class ImageFlows:
             random=sampling_pb2.RandomState(seed=seed), latents=to_proto(inverted.result))
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images):
             yield event
-        yield self._chain.result_event(images, stages, seed)
+        yield await self._chain.result_event(images, stages, seed)
 
     async def inpaint_image(self, request: generation_pb2.InpaintImageRequest,
                             deadline: Deadline) -> AsyncIterator[Event]:
@@ -249,7 +245,7 @@ class ImageFlows:
         check_prompt(request.prompt, "prompt", self._limits)
         count = check_count(request.num_images, "num_images", 1, self._limits.max_images)
         check_stage_knobs(request, sampled_stages(), self._limits)
-        stages, seed = self._stages(request, conditioning_stages()), _seed(request)
+        stages, seed = await self._chain.plan(request, conditioning_stages()), _seed(request)
         encoded = StageOutcome()
         async for event in self._chain.encode_text([request.prompt], deadline, encoded):
             yield event
@@ -275,4 +271,4 @@ class ImageFlows:
             keep = 1 - mask_tensor(marks, side)
             drawn = drawn if drawn.dtype == torch.uint8 else quantize(to_float(drawn))
             return (keep * known + (1 - keep) * drawn).round().to(torch.uint8)
-        yield self._chain.result_event(images, stages, seed, finish=keep_unmasked)
+        yield await self._chain.result_event(images, stages, seed, finish=keep_unmasked)

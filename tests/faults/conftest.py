@@ -36,14 +36,22 @@ class MeteredMesh(LocalMesh):
         return super().spawn(stage, *args, "--metrics-port", str(_free_port()))
 
 
-def metrics(process: StageProcess) -> dict[str, float]:
-    """The process's samples by name (labels dropped: one stage per process)."""
+def _scrape(process: StageProcess) -> list:
     args = process.popen.args
     port = args[args.index("--metrics-port") + 1]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
-    return {s.name: s.value for family in text_string_to_metric_families(text)
-            for s in family.samples if not s.labels.keys() - {"stage"}}
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def metrics(process: StageProcess) -> dict[str, float]:
+    """The process's samples by name (labels dropped: one stage per process)."""
+    return {s.name: s.value for s in _scrape(process) if not s.labels.keys() - {"stage"}}
+
+
+def samples(process: StageProcess, name: str) -> list[float]:
+    """The values of every sample called `name`, whatever its labels."""
+    return [s.value for s in _scrape(process) if s.name == name]
 
 
 def rss_bytes(process: StageProcess) -> int:

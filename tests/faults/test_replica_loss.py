@@ -1,4 +1,5 @@
-"""A replica killed mid-request: the orchestrator retries on the other; the only one: UNAVAILABLE."""
+"""A replica killed mid-request: the orchestrator retries on the other; the only one: UNAVAILABLE.
+Every replica of a stage gone: a request that needs it is refused by name before any stage is called."""
 
 import signal
 import time
@@ -6,7 +7,7 @@ import time
 import grpc
 import pytest
 
-from tests.faults.conftest import metrics
+from tests.faults.conftest import FAST, metrics, samples
 from unclip.v1 import generation_pb2
 from unclip_mesh.client.sdk import Sampling
 
@@ -50,3 +51,24 @@ def test_the_only_replica_killed_is_unavailable_by_name_then_recovers(mesh, clie
     assert client.generate("a red circle", seed=1, size=64, timeout=60, stages={
         "prior": Sampling(steps=2), "decoder": Sampling(steps=2)}).size == 64
     assert mesh.orchestrator.popen.pid == orchestrator_pid
+
+
+def test_every_replica_of_a_stage_gone_fails_by_name_before_any_stage_is_called(mesh, client):
+    def stage_calls() -> float:
+        return sum(samples(mesh.orchestrator, "unclip_stage_call_duration_seconds_count"))
+
+    decoders = mesh.stage_processes("decoder")
+    for decoder in decoders:
+        decoder.popen.send_signal(signal.SIGKILL)
+        decoder.popen.wait(timeout=10)
+    try:
+        called = stage_calls()
+        with pytest.raises(grpc.RpcError) as error:
+            client.generate("a red circle", seed=1, size=64, stages=FAST, timeout=60)
+        assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "decoder" in error.value.details()
+        assert stage_calls() == called  # neither the text encoder nor the prior worked for it
+    finally:
+        for decoder in decoders:
+            mesh.restart(decoder)
+    assert client.generate("a red circle", seed=1, size=64, stages=FAST, timeout=60).size == 64

@@ -80,6 +80,10 @@ class FakeChannel:
         self._serve = serve
         self._clock = clock
         self.closed = False
+        self.connectivity = grpc.ChannelConnectivity.READY  # TRANSIENT_FAILURE: the replica is gone
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        return self.connectivity
 
     def unary_unary(self, method: str, request_serializer: Callable, response_deserializer: Callable,
                     _registered_method: bool = False) -> Callable:

@@ -54,12 +54,14 @@ def _service_of(stage: str) -> str:
 @dataclass(frozen=True)
 class Fault:
     """How one replica answers every call: `progress` progress messages (streaming calls), then the
-    status `code`; with `stall`, no end at all until the caller cancels."""
+    status `code`; with `stall`, no end at all until the caller cancels; with `gone`, its channel
+    fails to connect from then on (the replica was killed)."""
 
     code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
     details: str = "connection refused"
     progress: int = 0
     stall: bool = False
+    gone: bool = False
 
 
 def drawn(key: str | bytes, *shape: int) -> torch.Tensor:
@@ -144,6 +146,7 @@ class FakeMesh:
         self.seconds = dict.fromkeys(stages, 1.0)
         self.faults: dict[str, Fault] = {}
         self.calls: list[Call] = []
+        self.channels: dict[str, FakeChannel] = {}  # by address, once the clients have opened them
         self.stalled = asyncio.Event()
 
     def clients(self) -> MeshClients:
@@ -157,7 +160,8 @@ class FakeMesh:
         return [(c.stage, c.method) for c in self.calls]
 
     def _open_channel(self, stage: str, address: str, options, credentials) -> FakeChannel:
-        return FakeChannel(stage, address, self._serve, self.clock)
+        self.channels[address] = FakeChannel(stage, address, self._serve, self.clock)
+        return self.channels[address]
 
     def _serve(self, call: Call):
         self.calls.append(call)
@@ -187,4 +191,6 @@ class FakeMesh:
         if fault.stall:
             self.stalled.set()
             await asyncio.get_running_loop().create_future()
+        if fault.gone:
+            self.channels[call.address].connectivity = grpc.ChannelConnectivity.TRANSIENT_FAILURE
         raise StageFailure(fault.code, fault.details)

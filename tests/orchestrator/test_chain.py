@@ -166,6 +166,24 @@ def test_every_replica_down_ends_unavailable_naming_the_stage_after_the_last_bac
     assert not mesh.calls_to("upsampler_256")
 
 
+def test_a_stage_with_no_reachable_replica_fails_naming_it_before_any_stage_is_called(
+        servicer, mesh, clock):
+    for address in mesh.addresses["upsampler_256"]:
+        mesh.channels[address].connectivity = grpc.ChannelConnectivity.TRANSIENT_FAILURE
+    answer = ask(servicer.GenerateImages, text_to_image(256))
+    assert answer.code == grpc.StatusCode.UNAVAILABLE and answer.failure.stage == "upsampler_256"
+    assert mesh.calls == [] and clock.sleeps == []
+
+
+def test_a_failed_call_is_not_retried_once_no_replica_can_be_reached(servicer, mesh, clock):
+    """The decoder's replicas die: the call fails, and their channels refuse connections since."""
+    mesh.faults.update({address: Fault(gone=True) for address in mesh.addresses["decoder"]})
+    answer = ask(servicer.GenerateImages, text_to_image(64))
+    assert answer.code == grpc.StatusCode.UNAVAILABLE and answer.failure.stage == "decoder"
+    assert [c.address for c in mesh.calls_to("decoder")] == ["decoder-0", "decoder-1"]
+    assert clock.sleeps == list(RETRY_BACKOFF_SECONDS[:1])
+
+
 def test_a_retry_does_not_back_off_beyond_the_deadline(servicer, mesh, clock):
     """Text encoder and prior take 1 s each: of 2.5 s, 0.5 s are left for the decoder's retries."""
     mesh.faults.update({address: Fault() for address in mesh.addresses["decoder"]})
