@@ -1,29 +1,38 @@
 """The scheduler registry: each sampler's name, its unclip.v1.Scheduler value and what it takes.
 
 The builders live in services/diffusion/schedulers.py; the wire enum, validation, the SDK, the command
-line and bundle manifests take their names from here.
+line and bundle manifests take their names from here. Like the stage registry it imports no generated
+code until asked for an enum value (bundle manifests are read inside Triton's Python backend).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from unclip.v1 import sampling_pb2
+if TYPE_CHECKING:
+    from unclip.v1 import sampling_pb2
 
 
 @dataclass(frozen=True)
 class Scheduler:
     name: str
-    enum: sampling_pb2.Scheduler  # its value in unclip.v1.Scheduler
     min_steps: int = 1    # UnCLIPScheduler spaces timesteps by (T - 1) / (steps - 1): 2 at least
     takes_eta: bool = False  # DDIM's stochasticity
 
+    @property
+    def enum(self) -> sampling_pb2.Scheduler:
+        """Its value in unclip.v1.Scheduler: SCHEDULER_ and its name in capitals."""
+        from unclip.v1 import sampling_pb2
+
+        return sampling_pb2.Scheduler.Value(f"SCHEDULER_{self.name.upper()}")
+
 
 SCHEDULERS = (
-    Scheduler("unclip", sampling_pb2.SCHEDULER_UNCLIP, min_steps=2),
-    Scheduler("ddpm", sampling_pb2.SCHEDULER_DDPM),
-    Scheduler("ddim", sampling_pb2.SCHEDULER_DDIM, takes_eta=True),
-    Scheduler("dpm_solver_pp", sampling_pb2.SCHEDULER_DPM_SOLVER_PP),
+    Scheduler("unclip", min_steps=2),
+    Scheduler("ddpm"),
+    Scheduler("ddim", takes_eta=True),
+    Scheduler("dpm_solver_pp"),
 )
 NAMES = tuple(s.name for s in SCHEDULERS)
 

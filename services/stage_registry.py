@@ -4,6 +4,9 @@ Everything else that needs the list of stages (settings' default ports, the orch
 chain, request checks, bundle layouts, deploy rendering, the command line, certificates, the local
 mesh) asks this module at the time it needs it, so a stage registered here (a test registers one)
 appears everywhere. Order matters: model stages are listed in cascade order.
+
+It imports no generated code until asked for a service or an enum value: the bundle loader reads it
+inside Triton's Python backend, whose environment has a protobuf of its own.
 """
 
 from __future__ import annotations
@@ -12,18 +15,10 @@ import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-import grpc
-
-from unclip.v1 import (
-    decoder_pb2_grpc,
-    generation_pb2,
-    generation_pb2_grpc,
-    prior_pb2_grpc,
-    text_encoder_pb2_grpc,
-    upsampler_pb2_grpc,
-)
+if TYPE_CHECKING:
+    from unclip.v1 import generation_pb2
 
 MODEL = "model"                  # a stage of the cascade, serving a network from a bundle
 ORCHESTRATOR = "orchestrator"    # chains the model stages; what internal callers call
@@ -39,22 +34,24 @@ class PipelineDefaults(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class GrpcService:
-    """A service of protos/unclip/v1: its generated module and its name there."""
+    """A service of protos/unclip/v1: the proto file it is declared in and its name there."""
 
-    module: ModuleType  # the generated *_pb2_grpc module
-    name: str           # e.g. "DecoderService"
+    proto: str  # e.g. "decoder" for protos/unclip/v1/decoder.proto
+    name: str   # e.g. "DecoderService"
+
+    def _module(self, suffix: str) -> ModuleType:
+        return importlib.import_module(f"unclip.v1.{self.proto}{suffix}")
 
     @property
     def full_name(self) -> str:
         """"unclip.v1.DecoderService": what health checks and reflection list."""
-        messages = importlib.import_module(self.module.__name__.removesuffix("_grpc"))
-        return messages.DESCRIPTOR.services_by_name[self.name].full_name
+        return self._module("_pb2").DESCRIPTOR.services_by_name[self.name].full_name
 
-    def stub(self, channel: grpc.aio.Channel):
-        return getattr(self.module, f"{self.name}Stub")(channel)
+    def stub(self, channel: Any) -> Any:
+        return getattr(self._module("_pb2_grpc"), f"{self.name}Stub")(channel)
 
-    def add_to_server(self, servicer: object, server: grpc.aio.Server) -> None:
-        getattr(self.module, f"add_{self.name}Servicer_to_server")(servicer, server)
+    def add_to_server(self, servicer: object, server: Any) -> None:
+        getattr(self._module("_pb2_grpc"), f"add_{self.name}Servicer_to_server")(servicer, server)
 
 
 @dataclass(frozen=True)
@@ -66,11 +63,21 @@ class Stage:
     module: str                                 # the module whose main(argv) serves it
     role: str = MODEL
     service: GrpcService | None = None          # the gRPC service it serves (None: the HTTP gateway)
-    enum: generation_pb2.Stage = generation_pb2.STAGE_UNSPECIFIED  # its unclip.v1.Stage value (model stages)
     folders: Mapping[str, str] = field(default_factory=dict)  # bundle role -> folder (diffusers layout)
     pipeline_defaults: PipelineDefaults = field(default_factory=PipelineDefaults)  # UnCLIPPipeline's sampling
     sampled: bool = False                       # takes SamplingParams knobs (request field = its name)
     output_size: int = 0                        # side in px of the images it makes (0: no images)
+
+    @property
+    def enum(self) -> generation_pb2.Stage:
+        """Its value in unclip.v1.Stage, STAGE_ and its name in capitals; STAGE_UNSPECIFIED (0) for a
+        process that is no stage of the cascade."""
+        from unclip.v1 import generation_pb2
+
+        try:
+            return generation_pb2.Stage.Value(f"STAGE_{self.name.upper()}")
+        except ValueError:
+            return generation_pb2.STAGE_UNSPECIFIED
 
 
 _REGISTRY: dict[str, Stage] = {}
@@ -148,28 +155,28 @@ def by_enum(value: int) -> str:
 
 
 for _stage in (
-    Stage("text_encoder", 50051, "services.text_encoder.__main__", enum=generation_pb2.STAGE_TEXT_ENCODER,
-          service=GrpcService(text_encoder_pb2_grpc, "TextEncoderService"),
+    Stage("text_encoder", 50051, "services.text_encoder.__main__",
+          service=GrpcService("text_encoder", "TextEncoderService"),
           folders={"text_encoder": "text_encoder"}),
-    Stage("prior", 50052, "services.prior.__main__", enum=generation_pb2.STAGE_PRIOR, sampled=True,
-          service=GrpcService(prior_pb2_grpc, "PriorService"),
+    Stage("prior", 50052, "services.prior.__main__", sampled=True,
+          service=GrpcService("prior", "PriorService"),
           folders={"prior": "prior", "scheduler": "prior_scheduler"},
           pipeline_defaults={"num_inference_steps": 25, "guidance_scale": 4.0}),
-    Stage("decoder", 50053, "services.decoder.__main__", enum=generation_pb2.STAGE_DECODER, sampled=True,
-          service=GrpcService(decoder_pb2_grpc, "DecoderService"),
+    Stage("decoder", 50053, "services.decoder.__main__", sampled=True,
+          service=GrpcService("decoder", "DecoderService"),
           folders={"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
           pipeline_defaults={"num_inference_steps": 25, "guidance_scale": 8.0}, output_size=64),
-    Stage("upsampler_256", 50054, "services.upsampler.__main__", enum=generation_pb2.STAGE_UPSAMPLER_256,
-          sampled=True, service=GrpcService(upsampler_pb2_grpc, "UpsamplerService"),
+    Stage("upsampler_256", 50054, "services.upsampler.__main__",
+          sampled=True, service=GrpcService("upsampler", "UpsamplerService"),
           folders={"first": "super_res_first", "last": "super_res_last", "scheduler": "super_res_scheduler"},
           pipeline_defaults={"num_inference_steps": 7}, output_size=256),
     Stage("upsampler_1024", 50055, "services.upsampler.__main__",
-          enum=generation_pb2.STAGE_UPSAMPLER_1024, sampled=True,
-          service=GrpcService(upsampler_pb2_grpc, "UpsamplerService"),
+          sampled=True,
+          service=GrpcService("upsampler", "UpsamplerService"),
           folders={"first": "super_res_1024", "scheduler": "super_res_1024_scheduler"},
           pipeline_defaults={"num_inference_steps": 7}, output_size=1024),
     Stage("orchestrator", 50056, "services.orchestrator.__main__", role=ORCHESTRATOR,
-          service=GrpcService(generation_pb2_grpc, "GenerationService")),
+          service=GrpcService("generation", "GenerationService")),
     Stage("gateway", 8080, "services.gateway.__main__", role=GATEWAY),
 ):
     register(_stage)

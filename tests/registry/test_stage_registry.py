@@ -4,6 +4,8 @@ registries writes a list of stage or scheduler names of its own."""
 
 import argparse
 import ast
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from services import scheduler_registry, stage_registry
 from services.runtime.settings import add_server_arguments, settings_from_args
-from unclip.v1 import decoder_pb2_grpc, generation_pb2, sampling_pb2
+from unclip.v1 import generation_pb2, sampling_pb2
 from unclip_mesh.cli.calls import add_call_options
 from unclip_mesh.cli.main import build_parser
 from unclip_mesh.deploy import options as deploy_options
@@ -21,7 +23,7 @@ from unclip_mesh.deploy.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTRA = stage_registry.Stage("denoiser", 50099, "services.decoder.__main__", sampled=True,
-                             service=stage_registry.GrpcService(decoder_pb2_grpc, "DecoderService"))
+                             service=stage_registry.GrpcService("decoder", "DecoderService"))
 
 
 @pytest.fixture
@@ -61,6 +63,13 @@ def test_a_registered_stage_is_known_to_the_command_line(extra_stage):
 def test_registering_a_name_twice_is_refused():
     with pytest.raises(ValueError, match="registered already"):
         stage_registry.register(stage_registry.get("decoder"))
+
+
+def test_the_registries_import_no_generated_code():
+    """The bundle loader reads them inside Triton's Python backend, under a protobuf of its own."""
+    script = ("import sys; import services.bundle.loader; "
+              "sys.exit(any(name.startswith('unclip.v1') for name in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", script], cwd=ROOT).returncode == 0
 
 
 def test_every_stage_of_the_wire_enum_is_registered_once():
