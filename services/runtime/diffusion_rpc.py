@@ -5,6 +5,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 import torch
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from services.bundle.loader import Bundle
 from services.diffusion.schedulers import min_steps
@@ -91,15 +93,28 @@ class DiffusionStage:
         batcher = batcher or self.batcher
         if batcher is None:
             raise Unavailable(self.stage, "the model is still loading")
-        with tracer().start_as_current_span("sampling loop", attributes=attributes):
+        # The span is current only while the trajectory joins the batch (the batcher links its batch
+        # spans to it then), never across a yield: a stream a cancel leaves suspended is closed later
+        # by the event loop in another task, where detaching a context attached here fails.
+        span = tracer().start_span("sampling loop", attributes=attributes)
+        try:
             async with aclosing(batcher.events(trajectory)) as events:
-                async for item in events:
+                with trace.use_span(span):
+                    item = await anext(events, None)
+                while item is not None:
                     if isinstance(item, Progress):
                         yield response_type(progress=sampling_pb2.StepProgress(
                             step=item.step, total_steps=item.total_steps))
                     else:
                         yield response_type(result=result(
                             item, bytes(trajectory.generator.get_state().numpy())))
+                    item = await anext(events, None)
+        except Exception as error:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, str(error)))
+            raise
+        finally:
+            span.end()
 
 
 class DiffusionStageService(StageService):

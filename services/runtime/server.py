@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime.errors import ResourceExhausted, abort
 from services.runtime.request_parsing import Undecodable, tolerant
 from services.runtime.settings import ServerSettings
+from services.runtime.stream_writer import StreamWriter
 from services.runtime.torch_threads import in_passing_thread
 from services.security.tls import load_tls, server_credentials
 from services.telemetry.grpc_tracing import server_tracing_interceptor
@@ -104,7 +105,7 @@ class StageServer:
     async def start(self) -> None:
         """Binds, serves NOT_SERVING while loading, then SERVING. Exits (SystemExit 1) on failure."""
         self._server = grpc.aio.server(
-            interceptors=[server_tracing_interceptor(), *self._interceptors, _Admission(self)],
+            interceptors=[StreamWriter(), server_tracing_interceptor(), *self._interceptors, _Admission(self)],
             options=server_options(self.settings))
         self.services = list(self._register(self._server))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
