@@ -34,15 +34,20 @@ def _identity(sample: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
 class IdentityModel:
     """A stage model (the step batcher's BatchModel) whose network returns its input."""
 
-    def __init__(self, scheduler: str, shape: tuple[int, ...], steps: int, guidance: float,
-                 vectorised: bool):
+    def __init__(self, scheduler: str, shape: tuple[int, ...], steps: int, guidance: float, vectorised: bool):
         self.scheduler, self.shape, self.steps, self.guidance = scheduler, shape, steps, guidance
         self.vectorised = vectorised
 
     def start(self, seed: int) -> Trajectory:
-        return start_trajectory(shape=self.shape, scheduler_name=self.scheduler, scheduler_config=CONFIG,
-                                steps=self.steps, generator=torch.Generator().manual_seed(seed),
-                                device=torch.device("cpu"), guidance_scale=self.guidance)
+        return start_trajectory(
+            shape=self.shape,
+            scheduler_name=self.scheduler,
+            scheduler_config=CONFIG,
+            steps=self.steps,
+            generator=torch.Generator().manual_seed(seed),
+            device=torch.device("cpu"),
+            guidance_scale=self.guidance,
+        )
 
     @torch.inference_mode()
     def denoise(self, batch: list[Trajectory]) -> None:
@@ -84,14 +89,17 @@ def main() -> None:
     print(f"{args.trajectories} trajectories x {args.steps} steps, latents {shape}, guidance {args.guidance}")
     print(f"{'scheduler':<14} {'step':<15} {'wall us':>18} {'CPU us':>18}")
     for scheduler in SCHEDULER_NAMES:
-        models = {way: IdentityModel(scheduler, shape, args.steps, args.guidance, way == "vectorised")
-                  for way in ("per trajectory", "vectorised")}
+        models = {
+            way: IdentityModel(scheduler, shape, args.steps, args.guidance, way == "vectorised")
+            for way in ("per trajectory", "vectorised")
+        }
         times: dict[str, list[tuple[float, float]]] = {way: [] for way in models}
         asyncio.run(_seconds(models["vectorised"], args.trajectories))  # warm-up
         for _ in range(args.repeats):
             for way, model in models.items():
-                times[way].append(tuple(seconds / per_step for seconds in
-                                        asyncio.run(_seconds(model, args.trajectories))))
+                times[way].append(
+                    tuple(seconds / per_step for seconds in asyncio.run(_seconds(model, args.trajectories)))
+                )
         for way, samples in times.items():
             wall, cpu = zip(*samples, strict=True)
             print(f"{scheduler:<14} {way:<15} {_cell(wall):>18} {_cell(cpu):>18}")

@@ -20,8 +20,11 @@ from services.runtime.image_dtype import quantize
 from services.upsampler.model import UpsampleJob
 from training import world
 
-PROMPTS = ["a red circle on a white background", "a large blue star on a black background",
-           "a green square on the left on a gray background"]
+PROMPTS = [
+    "a red circle on a white background",
+    "a large blue star on a black background",
+    "a green square on the left on a gray background",
+]
 
 
 def _scene(seed: int, size: int) -> torch.Tensor:
@@ -41,8 +44,9 @@ def _job(stages: InProcessCascade, stage: str, seed: int, guidance: float, promp
         pixels = quantize(_scene(seed, stages.text_encoder.image_size))
         embedding = stages.text_encoder.encode_image(pixels.permute(0, 2, 3, 1))
         return DecoderJob(embedding, text, empty, d.num_inference_steps, guidance, d.scheduler, generator)
-    return UpsampleJob(_scene(seed, model.output_size // 4), d.num_inference_steps, d.scheduler, generator,
-                       d.noise_level)
+    return UpsampleJob(
+        _scene(seed, model.output_size // 4), d.num_inference_steps, d.scheduler, generator, d.noise_level
+    )
 
 
 def drift(stages: InProcessCascade, stage: str) -> dict:
@@ -50,8 +54,10 @@ def drift(stages: InProcessCascade, stage: str) -> dict:
     guidance = max(model.defaults.guidance_scale, 1.0)
     alone = model.start(_job(stages, stage, 0, guidance, PROMPTS[0]))
     target = model.start(_job(stages, stage, 0, guidance, PROMPTS[0]))
-    others = [model.start(_job(stages, stage, seed, g, prompt))
-              for seed, g, prompt in ((1, 1.0, PROMPTS[1]), (2, guidance + 1.5, PROMPTS[2]))]
+    others = [
+        model.start(_job(stages, stage, seed, g, prompt))
+        for seed, g, prompt in ((1, 1.0, PROMPTS[1]), (2, guidance + 1.5, PROMPTS[2]))
+    ]
     model.denoise(others)
     model.denoise(others[1:])
     step_drift = 0.0
@@ -68,11 +74,17 @@ def drift(stages: InProcessCascade, stage: str) -> dict:
         alone.advance(alone_output)
     final_alone, final_batched = model.finish(alone), model.finish(target)
     difference = (final_batched - final_alone).abs()
-    levels_changed = None if stage == "prior" else \
-        (quantize(final_batched) != quantize(final_alone)).float().mean().item()
-    return {"stage": stage, "steps": alone.total_steps, "step_drift": step_drift,
-            "final_max": difference.max().item(), "final_mean": difference.mean().item(),
-            "levels_changed": levels_changed}
+    levels_changed = (
+        None if stage == "prior" else (quantize(final_batched) != quantize(final_alone)).float().mean().item()
+    )
+    return {
+        "stage": stage,
+        "steps": alone.total_steps,
+        "step_drift": step_drift,
+        "final_max": difference.max().item(),
+        "final_mean": difference.mean().item(),
+        "levels_changed": levels_changed,
+    }
 
 
 def main() -> None:
@@ -82,14 +94,19 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     stages = InProcessCascade.open(args.bundle)
-    print("| stage | steps | max per-step output difference | final max difference | final mean difference "
-          "| 8-bit pixels changed |")
+    print(
+        "| stage | steps | max per-step output difference | final max difference | final mean difference "
+        "| 8-bit pixels changed |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for stage in ("prior", "decoder", "upsampler_256", "upsampler_1024"):
         row = drift(stages, stage)
         changed = "-" if row["levels_changed"] is None else f"{100 * row['levels_changed']:.3f}%"
-        print(f"| {row['stage']} | {row['steps']} | {row['step_drift']:.1e} | {row['final_max']:.1e} | "
-              f"{row['final_mean']:.1e} | {changed} |", flush=True)
+        print(
+            f"| {row['stage']} | {row['steps']} | {row['step_drift']:.1e} | {row['final_max']:.1e} | "
+            f"{row['final_mean']:.1e} | {changed} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,8 @@ def burst(target: str, callers: int, rounds: int) -> list[tuple[grpc.StatusCode,
             outcome = timed_call(client, seed)
             with lock:
                 results.append(outcome)
-        threads = [threading.Thread(target=caller, args=(c, i, barrier))
-                   for i, c in enumerate(clients)]
+
+        threads = [threading.Thread(target=caller, args=(c, i, barrier)) for i, c in enumerate(clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -74,8 +74,9 @@ def burst(target: str, callers: int, rounds: int) -> list[tuple[grpc.StatusCode,
     return results
 
 
-def stage_gone(mesh: LocalMesh, stage: str, requests: int,
-               keep: int) -> list[tuple[grpc.StatusCode, float, str]]:
+def stage_gone(
+    mesh: LocalMesh, stage: str, requests: int, keep: int
+) -> list[tuple[grpc.StatusCode, float, str]]:
     """Kills all but `keep` replicas of `stage`, then `requests` calls one after the other."""
     for process in mesh.stage_processes(stage)[keep:]:
         process.popen.send_signal(signal.SIGKILL)
@@ -89,9 +90,11 @@ def row(label: str, results: list, code: grpc.StatusCode, expect_in_details: str
     others = {c.name for c, _, d in results if c != code or expect_in_details not in d}
     if not matching:
         return f"| {label} | 0 of {len(results)} {code.name} ({', '.join(sorted(others))}) | - | - | - | - |"
-    return (f"| {label} | {len(matching)} of {len(results)} {code.name} | "
-            f"{statistics.median(matching) * 1000:.0f} | {quantile(matching, 0.95) * 1000:.0f} | "
-            f"{quantile(matching, 0.99) * 1000:.0f} | {max(matching) * 1000:.0f} |")
+    return (
+        f"| {label} | {len(matching)} of {len(results)} {code.name} | "
+        f"{statistics.median(matching) * 1000:.0f} | {quantile(matching, 0.95) * 1000:.0f} | "
+        f"{quantile(matching, 0.99) * 1000:.0f} | {max(matching) * 1000:.0f} |"
+    )
 
 
 def main() -> None:
@@ -106,18 +109,24 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         bundle = args.bundle or write_tiny_bundle(scratch, seed=0).root
-        with LocalMesh(bundle, stages=STAGES, replicas={args.gone: 2},
-                       stage_args=("--torch-threads", "1"),
-                       orchestrator_args=("--max-queue", str(args.max_queue))) as mesh:
+        with LocalMesh(
+            bundle,
+            stages=STAGES,
+            replicas={args.gone: 2},
+            stage_args=("--torch-threads", "1"),
+            orchestrator_args=("--max-queue", str(args.max_queue)),
+        ) as mesh:
             for process in mesh.processes:
                 pid = process.popen.pid
                 os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, pid) + args.stage_nice)
             burst_results = burst(mesh.target, args.callers, args.rounds)
             one_left = stage_gone(mesh, args.gone, args.requests, keep=1)
             none_left = stage_gone(mesh, args.gone, args.requests, keep=0)
-    print(f"{args.callers} callers x {args.rounds} rounds at --max-queue {args.max_queue}; "
-          f"{args.requests} requests with {args.gone} down; 256 px, 2 steps per stage; "
-          f"stages at nice +{args.stage_nice}")
+    print(
+        f"{args.callers} callers x {args.rounds} rounds at --max-queue {args.max_queue}; "
+        f"{args.requests} requests with {args.gone} down; 256 px, 2 steps per stage; "
+        f"stages at nice +{args.stage_nice}"
+    )
     print("| case | outcome | p50 ms | p95 ms | p99 ms | max ms |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     print(row("burst: refused", burst_results, grpc.StatusCode.RESOURCE_EXHAUSTED))

@@ -62,4 +62,5 @@ def mesh_request(target: str, prompt: str, options: dict) -> Callable[[int], int
         if not hasattr(local, "client"):
             local.client = GenerationClient(target)
         return len(local.client.generate(prompt, seed=seed, **options).png_images)
+
     return request

@@ -38,8 +38,11 @@ from unclip_mesh.cli.local_mesh import LocalMesh, bundle_stages
 from unclip_mesh.client.sdk import Sampling
 
 MAX_IN_FLIGHT = 64  # callers at once; later arrivals wait in line, their latency counted from arrival
-GPU_MODES = (("no batching", 1, "step"), ("request-level batching", 16, "request"),
-             ("step-level batching", 16, "step"))
+GPU_MODES = (
+    ("no batching", 1, "step"),
+    ("request-level batching", 16, "request"),
+    ("step-level batching", 16, "step"),
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ def poisson_arrivals(rate: float, count: int, seed: int) -> list[float]:
 
 def open_loop(request: Callable[[int], object], rate: float, count: int, seed: int = 0) -> OpenLoopResult:
     """`count` calls of request(seed), each started at its Poisson arrival whatever is in flight."""
+
     def timed(index: int, arrival: float) -> tuple[float, float]:
         request(seed * 10_000 + index)
         done = time.perf_counter()
@@ -93,11 +97,14 @@ def lone_seconds(request: Callable[[int], object]) -> float:
     return time.perf_counter() - started
 
 
-def sweep(label: str, request: Callable[[int], object], capacity: float, fractions: list[float],
-          count: int) -> list[tuple]:
+def sweep(
+    label: str, request: Callable[[int], object], capacity: float, fractions: list[float], count: int
+) -> list[tuple]:
     lone = lone_seconds(request)
-    return [(label, fraction, lone, open_loop(request, fraction * capacity, count, seed=n))
-            for n, fraction in enumerate(fractions)]
+    return [
+        (label, fraction, lone, open_loop(request, fraction * capacity, count, seed=n))
+        for n, fraction in enumerate(fractions)
+    ]
 
 
 def fifo(call: Callable[[int], object]) -> Callable[[int], object]:
@@ -123,10 +130,13 @@ def cpu_rows(args, fractions: list[float]) -> tuple[str, float, list[tuple]]:
             request = mesh_request(mesh.target, "a red circle", {"size": 256, "stages": knobs})
             rows += sweep(f"mesh, batching {mode}", request, capacity, fractions, args.requests)
     peer = fifo(lambda seed: unclip_peer.generate(pipe, args.steps, seed))
-    rows += sweep(f"UnCLIPPipeline, FIFO queue, {args.peer_threads} threads", peer, capacity, fractions,
-                  args.requests)
-    where = (f"{args.bundle}, 256 px, {args.steps} steps per stage, {os.cpu_count()} cores; the machine's "
-             f"cap {cap:.2f} images/s; capacity: UnCLIPPipeline's sequential throughput at the start")
+    rows += sweep(
+        f"UnCLIPPipeline, FIFO queue, {args.peer_threads} threads", peer, capacity, fractions, args.requests
+    )
+    where = (
+        f"{args.bundle}, 256 px, {args.steps} steps per stage, {os.cpu_count()} cores; the machine's "
+        f"cap {cap:.2f} images/s; capacity: UnCLIPPipeline's sequential throughput at the start"
+    )
     return where, capacity, rows
 
 
@@ -142,17 +152,21 @@ def gpu_rows(args, fractions: list[float]) -> tuple[str, float, list[tuple]]:
 
     def through(batchers: dict) -> Callable[[int], None]:
         return lambda seed: on_loop(gpu_batching.one_request(models, batchers, text, seed))
+
     capacity = on_loop(gpu_batching.serve_clients(models, text, 16, 2, 16, "step"))
     rows = []
     for label, max_batch, join in GPU_MODES:
         batchers = gpu_batching.stage_batchers(models, max_batch, MAX_IN_FLIGHT, join)
         rows += sweep(f"stage batchers, {label}", through(batchers), capacity, fractions, args.requests)
     pipeline = gpu_batching.karlo_pipeline(models, configs, text)
-    rows += sweep("UnCLIPPipeline, FIFO queue", fifo(lambda seed: pipeline(1)), capacity, fractions,
-                  args.requests)
+    rows += sweep(
+        "UnCLIPPipeline, FIFO queue", fifo(lambda seed: pipeline(1)), capacity, fractions, args.requests
+    )
     loop.call_soon_threadsafe(loop.stop)
-    where = (f"{'tiny' if args.tiny else 'Karlo-sized'} random stages, {dtype}, 25/25/7 steps, 256 px; "
-             "capacity: step-level batching's closed-loop throughput at 16 clients")
+    where = (
+        f"{'tiny' if args.tiny else 'Karlo-sized'} random stages, {dtype}, 25/25/7 steps, 256 px; "
+        "capacity: step-level batching's closed-loop throughput at 16 clients"
+    )
     return where, capacity, rows
 
 
@@ -176,8 +190,10 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, fraction, lone, result in rows:
         p50 = statistics.median(result.latencies)
-        print(f"| {label} | {fraction:.0%} | {result.rate:.2f} | {result.throughput:.2f} | {p50:.2f} | "
-              f"{result.quantile(0.99):.2f} | {lone:.2f} | {p50 / lone:.1f}x |")
+        print(
+            f"| {label} | {fraction:.0%} | {result.rate:.2f} | {result.throughput:.2f} | {p50:.2f} | "
+            f"{result.quantile(0.99):.2f} | {lone:.2f} | {p50 / lone:.1f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -43,11 +43,14 @@ def _one(client: GenerationClient, rng: random.Random, image: bytes) -> str:
         elif kind == "variation":
             client.create_variations(image, size=64, stages=VARIATION_STEPS, timeout=120)
         else:
-            client.generate("a red circle", size=int(kind), seed=rng.randrange(2**31), stages=STEPS,
-                            timeout=300)
+            client.generate(
+                "a red circle", size=int(kind), seed=rng.randrange(2**31), stages=STEPS, timeout=300
+            )
     except grpc.RpcError as error:
-        if (kind, error.code()) not in (("bad", grpc.StatusCode.INVALID_ARGUMENT),
-                                        ("cancel", grpc.StatusCode.CANCELLED)):
+        if (kind, error.code()) not in (
+            ("bad", grpc.StatusCode.INVALID_ARGUMENT),
+            ("cancel", grpc.StatusCode.CANCELLED),
+        ):
             return f"{kind}: {error.code().name}"
     return kind
 

@@ -33,6 +33,7 @@ def mesh_request(client: GenerationClient, size: int, seed: int) -> tuple[dict, 
         if event.HasField("stage_finished"):
             name = generation_pb2.Stage.Name(event.stage_finished.stage)
             seen[name.removeprefix("STAGE_").lower()] = event.stage_finished.seconds
+
     started = time.perf_counter()
     client.generate("a red circle", size=size, seed=seed, on_event=record)
     return seen, time.perf_counter() - started
@@ -48,20 +49,27 @@ def in_process_request(cascade: InProcessCascade, size: int, seed: int) -> tuple
 
 def medians(samples: list[tuple[dict, float]]) -> tuple[dict, float]:
     stages = samples[0][0]
-    return ({stage: statistics.median(seen[stage] for seen, _ in samples) for stage in stages},
-            statistics.median(total for _, total in samples))
+    return (
+        {stage: statistics.median(seen[stage] for seen, _ in samples) for stage in stages},
+        statistics.median(total for _, total in samples),
+    )
 
 
-def time_both(bundle: str, size: int, runs: int, threads: int, dtypes: dict[str, str]
-              ) -> tuple[list, list]:
+def time_both(bundle: str, size: int, runs: int, threads: int, dtypes: dict[str, str]) -> tuple[list, list]:
     """Alternates mesh and in-process requests, so that both see the same machine: its speed drifts by
     more than the overhead measured, and back-to-back blocks of each would measure the drift."""
     torch.set_num_threads(threads)
     stages = text_to_image_stages(size)
     cascade = InProcessCascade.open(bundle, compute_dtypes=dtypes)
-    with LocalMesh(bundle, stages=stages, stage_args=("--torch-threads", str(threads)),
-                   args_by_stage={stage: ("--compute-dtype", dtype) for stage, dtype in dtypes.items()}
-                   ) as mesh, GenerationClient(mesh.target) as client:
+    with (
+        LocalMesh(
+            bundle,
+            stages=stages,
+            stage_args=("--torch-threads", str(threads)),
+            args_by_stage={stage: ("--compute-dtype", dtype) for stage, dtype in dtypes.items()},
+        ) as mesh,
+        GenerationClient(mesh.target) as client,
+    ):
         mesh_request(client, size, 0)  # warm-ups
         in_process_request(cascade, size, 0)
         mesh, local = [], []
@@ -77,23 +85,32 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024, choices=(64, 256, 1024))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
-    parser.add_argument("--compute-dtype", action="append", default=[], metavar="[STAGE=]DTYPE",
-                        help="the stages' network dtype, as `unclip-mesh up --compute-dtype` takes it")
+    parser.add_argument(
+        "--compute-dtype",
+        action="append",
+        default=[],
+        metavar="[STAGE=]DTYPE",
+        help="the stages' network dtype, as `unclip-mesh up --compute-dtype` takes it",
+    )
     args = parser.parse_args()
     dtypes = parse_stage_compute_dtypes(args.compute_dtype)
     mesh, local = time_both(args.bundle, args.size, args.runs, args.threads, dtypes)
     (mesh_stages, mesh_total), (local_stages, local_total) = medians(mesh), medians(local)
-    print(f"bundle {args.bundle}, {args.size} px, default steps, {args.threads} torch threads, "
-          f"compute dtypes {dtypes or 'float32'}, median of {args.runs}, mesh and in-process requests "
-          f"alternating")
+    print(
+        f"bundle {args.bundle}, {args.size} px, default steps, {args.threads} torch threads, "
+        f"compute dtypes {dtypes or 'float32'}, median of {args.runs}, mesh and in-process requests "
+        f"alternating"
+    )
     print("| stage | mesh s | in-process s |")
     print("| --- | ---: | ---: |")
     for stage, seconds in mesh_stages.items():
         print(f"| {stage} | {seconds:.2f} | {local_stages[stage]:.2f} |")
     print(f"| end to end | {mesh_total:.2f} | {local_total:.2f} |")
     pairs = sorted((m / lo - 1) * 100 for (_, m), (_, lo) in zip(mesh, local, strict=True))
-    print(f"\nmesh overhead: {(mesh_total / local_total - 1) * 100:+.1f}% of in-process "
-          f"(request pairs: {pairs[0]:+.1f}% to {pairs[-1]:+.1f}%)")
+    print(
+        f"\nmesh overhead: {(mesh_total / local_total - 1) * 100:+.1f}% of in-process "
+        f"(request pairs: {pairs[0]:+.1f}% to {pairs[-1]:+.1f}%)"
+    )
 
 
 if __name__ == "__main__":

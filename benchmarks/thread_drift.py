@@ -27,8 +27,9 @@ def images(folder: str, seed: int, threads: int) -> dict[int, np.ndarray]:
     pipe = reference_pipeline(folder)
     rec = record(pipe)
     final = pipe(PROMPT, generator=torch.Generator().manual_seed(seed), output_type="np").images
-    return {size: (image[0] * 255).round().astype(int)
-            for size, image in ((64, rec.image_64()), (256, final))}
+    return {
+        size: (image[0] * 255).round().astype(int) for size, image in ((64, rec.image_64()), (256, final))
+    }
 
 
 def main() -> None:
@@ -47,8 +48,11 @@ def main() -> None:
                 other = images(folder, seed, threads)
                 for size in (64, 256):
                     difference = np.abs(other[size] - base[size])
-                    print(f"| {seed} | {threads} | {size} | {difference.max()} | {difference.mean():.4f} | "
-                          f"{np.count_nonzero(difference)} of {difference.size} |", flush=True)
+                    print(
+                        f"| {seed} | {threads} | {size} | {difference.max()} | {difference.mean():.4f} | "
+                        f"{np.count_nonzero(difference)} of {difference.size} |",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -20,19 +20,32 @@ from services.stage_registry import text_to_image_stages
 from unclip_mesh.cli.local_mesh import LocalMesh, bundle_stages
 from unclip_mesh.client.sdk import Sampling
 
-MODES = {"none": ("--max-batch-size", "1"),
-         "request": ("--max-batch-size", "16", "--batch-join", "request"),
-         "step": ("--max-batch-size", "16", "--batch-join", "step"),
-         "step-2": ("--max-batch-size", "2", "--batch-join", "step")}
+MODES = {
+    "none": ("--max-batch-size", "1"),
+    "request": ("--max-batch-size", "16", "--batch-join", "request"),
+    "step": ("--max-batch-size", "16", "--batch-join", "step"),
+    "step-2": ("--max-batch-size", "2", "--batch-join", "step"),
+}
 
 
-def measure(bundle: str, size: int, steps: int, requests: int, mode: str, clients: list[int],
-            decoder_replicas: int = 1) -> list[tuple]:
+def measure(
+    bundle: str,
+    size: int,
+    steps: int,
+    requests: int,
+    mode: str,
+    clients: list[int],
+    decoder_replicas: int = 1,
+) -> list[tuple]:
     stages = tuple(s for s in bundle_stages(bundle) if s in text_to_image_stages(size))
     knobs = {stage: Sampling(steps=steps) for stage in stages[1:]}
     rows = []
-    with LocalMesh(bundle, stages=stages, replicas={"decoder": decoder_replicas},
-                   stage_args=("--torch-threads", "1", *MODES[mode])) as mesh:
+    with LocalMesh(
+        bundle,
+        stages=stages,
+        replicas={"decoder": decoder_replicas},
+        stage_args=("--torch-threads", "1", *MODES[mode]),
+    ) as mesh:
         request = mesh_request(mesh.target, "a red circle", {"size": size, "stages": knobs})
         run_clients(1, 1, request)  # warm-up
         for count in clients:
@@ -54,13 +67,16 @@ def main() -> None:
     rows = []
     for mode in args.modes.split(","):
         rows += measure(args.bundle, args.size, args.steps, args.requests, mode, clients)
-        rows += measure(args.bundle, args.size, args.steps, args.requests, mode, [max(clients)],
-                        decoder_replicas=2)
+        rows += measure(
+            args.bundle, args.size, args.steps, args.requests, mode, [max(clients)], decoder_replicas=2
+        )
     peers = []
     if (Path(args.bundle) / "model_index.json").is_file():
         peers = peer_rows(args.bundle, args.steps, max(clients) * args.requests)
-    print(f"bundle {args.bundle}, {args.size} px (stage depth), {args.steps} steps per stage, "
-          f"{args.requests} requests per client")
+    print(
+        f"bundle {args.bundle}, {args.size} px (stage depth), {args.steps} steps per stage, "
+        f"{args.requests} requests per client"
+    )
     print("| batching | decoder replicas | clients | images/s | median latency s |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for mode, replicas, count, rate, latency in rows:

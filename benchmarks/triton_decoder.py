@@ -25,12 +25,20 @@ from services.triton.stage_models import triton_stage_model
 def _job(model: DecoderModel, seed: int) -> DecoderJob:
     generator = torch.Generator().manual_seed(seed)
     width, length = model.text_proj.embedding_proj.in_features, 77  # CLIP width
-    text = TextTensors(torch.randn(1, width, generator=generator),
-                       torch.randn(1, length, width, generator=generator),
-                       torch.ones(1, length, dtype=torch.bool))
-    return DecoderJob(image_embedding=torch.randn(1, width, generator=generator), text=text,
-                      unconditional=text, steps=1000, guidance_scale=8.0, scheduler="ddpm",
-                      generator=generator)
+    text = TextTensors(
+        torch.randn(1, width, generator=generator),
+        torch.randn(1, length, width, generator=generator),
+        torch.ones(1, length, dtype=torch.bool),
+    )
+    return DecoderJob(
+        image_embedding=torch.randn(1, width, generator=generator),
+        text=text,
+        unconditional=text,
+        steps=1000,
+        guidance_scale=8.0,
+        scheduler="ddpm",
+        generator=generator,
+    )
 
 
 def seconds_per_step(model: DecoderModel, trajectories: int, steps: int) -> float:
@@ -58,8 +66,12 @@ def main() -> None:
     bundle = open_bundle(args.bundle)
     models = {"native": DecoderModel.load(bundle)}
     for memory in ("off", "system"):
-        settings = ServerSettings(bundle=args.bundle, model_backend="triton", triton_url=args.triton_url,
-                                  triton_shared_memory=memory)
+        settings = ServerSettings(
+            bundle=args.bundle,
+            model_backend="triton",
+            triton_url=args.triton_url,
+            triton_shared_memory=memory,
+        )
         models[f"triton, shared memory {memory}"] = triton_stage_model("decoder", bundle, settings)
     rounds = {(name, n): [] for n in batches for name in models}
     for _ in range(args.rounds):  # interleaved, so that a busy moment of the machine hits all alike

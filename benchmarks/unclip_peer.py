@@ -20,16 +20,25 @@ def load(folder: str) -> UnCLIPPipeline:
 
 def generate(pipe: UnCLIPPipeline, steps: int, seed: int, batch: int = 1) -> None:
     """`batch` images of "a red circle" in one call, `steps` steps in every stage."""
-    pipe("a red circle", num_images_per_prompt=batch, generator=torch.Generator().manual_seed(seed),
-         prior_num_inference_steps=steps, decoder_num_inference_steps=steps,
-         super_res_num_inference_steps=steps, output_type="np")
+    pipe(
+        "a red circle",
+        num_images_per_prompt=batch,
+        generator=torch.Generator().manual_seed(seed),
+        prior_num_inference_steps=steps,
+        decoder_num_inference_steps=steps,
+        super_res_num_inference_steps=steps,
+        output_type="np",
+    )
 
 
-def images_per_second(pipe: UnCLIPPipeline, steps: int, images: int, *, threads: int = 1,
-                      batch: int = 1) -> float:
+def images_per_second(
+    pipe: UnCLIPPipeline, steps: int, images: int, *, threads: int = 1, batch: int = 1
+) -> float:
     """`images` images of "a red circle", `batch` per call, calls spread over `threads` threads."""
+
     def call(seed: int) -> None:
         generate(pipe, steps, seed, batch)
+
     call(0)  # warm-up
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
@@ -39,7 +48,8 @@ def images_per_second(pipe: UnCLIPPipeline, steps: int, images: int, *, threads:
 
 def peer_rows(folder: str, steps: int, images: int) -> list[tuple[str, float]]:
     pipe = load(folder)
-    return [("UnCLIPPipeline, sequential", images_per_second(pipe, steps, images)),
-            ("UnCLIPPipeline, 4-thread pool", images_per_second(pipe, steps, images, threads=4)),
-            (f"UnCLIPPipeline, {images} images per call",
-             images_per_second(pipe, steps, images, batch=images))]
+    return [
+        ("UnCLIPPipeline, sequential", images_per_second(pipe, steps, images)),
+        ("UnCLIPPipeline, 4-thread pool", images_per_second(pipe, steps, images, threads=4)),
+        (f"UnCLIPPipeline, {images} images per call", images_per_second(pipe, steps, images, batch=images)),
+    ]

@@ -15,8 +15,7 @@ def conditioning_stages(prompted: bool = True) -> tuple[str, ...]:
     """The stages a flow runs before the decoder: every stage that makes no image (the text encoder,
     then the prior) for a text prompt; the encoder alone where the flow starts from an image, whose
     CLIP image embedding the decoder takes as it is."""
-    stages = tuple(name for name in stage_registry.model_stages()
-                   if not stage_registry.get(name).output_size)
+    stages = tuple(name for name in stage_registry.model_stages() if not stage_registry.get(name).output_size)
     return stages if prompted else stages[:1]
 
 

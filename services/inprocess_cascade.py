@@ -35,9 +35,9 @@ class StageKnobs:
 
 @dataclass
 class CascadeResult:
-    images: torch.Tensor                                # uint8 [B, 3, S, S]
+    images: torch.Tensor  # uint8 [B, 3, S, S]
     intermediates: dict[str, torch.Tensor] = field(default_factory=dict)  # stage -> its output
-    seconds: dict[str, float] = field(default_factory=dict)              # stage -> wall time
+    seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall time
 
 
 def run_stage(model, job) -> torch.Tensor:
@@ -62,51 +62,75 @@ class InProcessCascade:
         self.text_encoder = TextEncoderModel.load(bundle, device, dtype("text_encoder"))
         self.prior = PriorModel.load(bundle, device, dtype("prior"))
         self.decoder = DecoderModel.load(bundle, device, dtype("decoder"))
-        upsampling = [UpsamplerModel.load(bundle, stage, device, dtype(stage)) for stage in upsamplers()
-                      if bundle.has_stage(stage)]
+        upsampling = [
+            UpsamplerModel.load(bundle, stage, device, dtype(stage))
+            for stage in upsamplers()
+            if bundle.has_stage(stage)
+        ]
         self.models = {model.stage: model for model in (self.prior, self.decoder, *upsampling)}
 
     @classmethod
-    def open(cls, path, device: str = "cpu", compute_dtypes: Mapping[str, str] | None = None
-             ) -> InProcessCascade:
+    def open(
+        cls, path, device: str = "cpu", compute_dtypes: Mapping[str, str] | None = None
+    ) -> InProcessCascade:
         return cls(open_bundle(path), device, compute_dtypes)
 
     @staticmethod
     def _knobs(model, knobs: StageKnobs | None) -> tuple[int, float, str]:
         knobs = knobs or StageKnobs()
         defaults = model.defaults
-        return (knobs.steps or defaults.num_inference_steps,
-                defaults.guidance_scale if knobs.guidance_scale is None else knobs.guidance_scale,
-                knobs.scheduler or defaults.scheduler)
+        return (
+            knobs.steps or defaults.num_inference_steps,
+            defaults.guidance_scale if knobs.guidance_scale is None else knobs.guidance_scale,
+            knobs.scheduler or defaults.scheduler,
+        )
 
     @torch.inference_mode()
-    def generate(self, prompts: str | list[str], *, num_images: int = 1, size: int = 1024, seed: int = 0,
-                 stages: dict[str, StageKnobs] | None = None) -> CascadeResult:
+    def generate(
+        self,
+        prompts: str | list[str],
+        *,
+        num_images: int = 1,
+        size: int = 1024,
+        seed: int = 0,
+        stages: dict[str, StageKnobs] | None = None,
+    ) -> CascadeResult:
         """`num_images` per prompt; one generator seeded with `seed` runs through every stage, as in the
         mesh. `stages` maps a stage to its knobs (the bundle's defaults otherwise)."""
         stages = stages or {}
         seconds: dict[str, float] = {}
         started = time.perf_counter()
         text, _ = self.text_encoder.encode_text([prompts] if isinstance(prompts, str) else list(prompts))
-        text = type(text)(*(t.repeat_interleave(num_images, 0) for t in
-                            (text.text_embedding, text.token_states, text.attention_mask)))
+        text = type(text)(
+            *(
+                t.repeat_interleave(num_images, 0)
+                for t in (text.text_embedding, text.token_states, text.attention_mask)
+            )
+        )
         unconditional = self.text_encoder.unconditional()
         seconds["text_encoder"] = time.perf_counter() - started
         generator = torch.Generator().manual_seed(seed)
         steps, guidance, scheduler = self._knobs(self.prior, stages.get("prior"))
-        embedding = self._timed(seconds, "prior", PriorJob(text, unconditional, steps, guidance, scheduler,
-                                                           generator))
+        embedding = self._timed(
+            seconds, "prior", PriorJob(text, unconditional, steps, guidance, scheduler, generator)
+        )
         steps, guidance, scheduler = self._knobs(self.decoder, stages.get("decoder"))
-        images = self._timed(seconds, "decoder", DecoderJob(embedding, text, unconditional, steps, guidance,
-                                                            scheduler, generator))
+        images = self._timed(
+            seconds,
+            "decoder",
+            DecoderJob(embedding, text, unconditional, steps, guidance, scheduler, generator),
+        )
         result = CascadeResult(images, {"prior": embedding, "decoder": images}, seconds)
         chain = stages_for_size(size)
         for previous, stage in itertools.pairwise(chain):
             model = self.models[stage]
             steps, _, scheduler = self._knobs(model, stages.get(stage))
             low = through_wire(images, hop_dtype(previous, chain))
-            images = self._timed(seconds, stage, UpsampleJob(low, steps, scheduler, generator,
-                                                             noise_level=model.defaults.noise_level))
+            images = self._timed(
+                seconds,
+                stage,
+                UpsampleJob(low, steps, scheduler, generator, noise_level=model.defaults.noise_level),
+            )
             result.intermediates[stage] = images
         result.images = cast_images(images, hop_dtype(chain[-1], chain))
         return result

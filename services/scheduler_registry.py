@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Scheduler:
     name: str
-    min_steps: int = 1    # UnCLIPScheduler spaces timesteps by (T - 1) / (steps - 1): 2 at least
+    min_steps: int = 1  # UnCLIPScheduler spaces timesteps by (T - 1) / (steps - 1): 2 at least
     takes_eta: bool = False  # DDIM's stochasticity
 
     @property

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, TypedDict
 if TYPE_CHECKING:
     from unclip.v1 import generation_pb2
 
-MODEL = "model"                  # a stage of the cascade, serving a network from a bundle
-ORCHESTRATOR = "orchestrator"    # chains the model stages; what internal callers call
-GATEWAY = "gateway"              # the OpenAI Images API over HTTP, in front of the orchestrator
+MODEL = "model"  # a stage of the cascade, serving a network from a bundle
+ORCHESTRATOR = "orchestrator"  # chains the model stages; what internal callers call
+GATEWAY = "gateway"  # the OpenAI Images API over HTTP, in front of the orchestrator
 
 
 class PipelineDefaults(TypedDict, total=False):
@@ -37,14 +37,14 @@ class GrpcService:
     """A service of protos/unclip/v1: the proto file it is declared in and its name there."""
 
     proto: str  # e.g. "decoder" for protos/unclip/v1/decoder.proto
-    name: str   # e.g. "DecoderService"
+    name: str  # e.g. "DecoderService"
 
     def _module(self, suffix: str) -> ModuleType:
         return importlib.import_module(f"unclip.v1.{self.proto}{suffix}")
 
     @property
     def full_name(self) -> str:
-        """"unclip.v1.DecoderService": what health checks and reflection list."""
+        """ "unclip.v1.DecoderService": what health checks and reflection list."""
         return self._module("_pb2").DESCRIPTOR.services_by_name[self.name].full_name
 
     def stub(self, channel: Any) -> Any:
@@ -59,14 +59,14 @@ class Stage:
     """One process of the mesh."""
 
     name: str
-    port: int                                   # default serving port (gRPC; HTTP for the gateway)
-    module: str                                 # the module whose main(argv) serves it
+    port: int  # default serving port (gRPC; HTTP for the gateway)
+    module: str  # the module whose main(argv) serves it
     role: str = MODEL
-    service: GrpcService | None = None          # the gRPC service it serves (None: the HTTP gateway)
+    service: GrpcService | None = None  # the gRPC service it serves (None: the HTTP gateway)
     folders: Mapping[str, str] = field(default_factory=dict)  # bundle role -> folder (diffusers layout)
     pipeline_defaults: PipelineDefaults = field(default_factory=PipelineDefaults)  # UnCLIPPipeline's sampling
-    sampled: bool = False                       # takes SamplingParams knobs (request field = its name)
-    output_size: int = 0                        # side in px of the images it makes (0: no images)
+    sampled: bool = False  # takes SamplingParams knobs (request field = its name)
+    output_size: int = 0  # side in px of the images it makes (0: no images)
 
     @property
     def enum(self) -> generation_pb2.Stage:
@@ -120,8 +120,7 @@ def sampled_stages() -> tuple[str, ...]:
 
 def image_stages() -> tuple[str, ...]:
     """Model stages that make images, smallest first: the decoder, then each upsampler."""
-    return tuple(s.name for s in sorted(_REGISTRY.values(), key=lambda s: s.output_size)
-                 if s.output_size)
+    return tuple(s.name for s in sorted(_REGISTRY.values(), key=lambda s: s.output_size) if s.output_size)
 
 
 def upsamplers() -> tuple[str, ...]:
@@ -155,28 +154,59 @@ def by_enum(value: int) -> str:
 
 
 for _stage in (
-    Stage("text_encoder", 50051, "services.text_encoder.__main__",
-          service=GrpcService("text_encoder", "TextEncoderService"),
-          folders={"text_encoder": "text_encoder"}),
-    Stage("prior", 50052, "services.prior.__main__", sampled=True,
-          service=GrpcService("prior", "PriorService"),
-          folders={"prior": "prior", "scheduler": "prior_scheduler"},
-          pipeline_defaults={"num_inference_steps": 25, "guidance_scale": 4.0}),
-    Stage("decoder", 50053, "services.decoder.__main__", sampled=True,
-          service=GrpcService("decoder", "DecoderService"),
-          folders={"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
-          pipeline_defaults={"num_inference_steps": 25, "guidance_scale": 8.0}, output_size=64),
-    Stage("upsampler_256", 50054, "services.upsampler.__main__",
-          sampled=True, service=GrpcService("upsampler", "UpsamplerService"),
-          folders={"first": "super_res_first", "last": "super_res_last", "scheduler": "super_res_scheduler"},
-          pipeline_defaults={"num_inference_steps": 7}, output_size=256),
-    Stage("upsampler_1024", 50055, "services.upsampler.__main__",
-          sampled=True,
-          service=GrpcService("upsampler", "UpsamplerService"),
-          folders={"first": "super_res_1024", "scheduler": "super_res_1024_scheduler"},
-          pipeline_defaults={"num_inference_steps": 7}, output_size=1024),
-    Stage("orchestrator", 50056, "services.orchestrator.__main__", role=ORCHESTRATOR,
-          service=GrpcService("generation", "GenerationService")),
+    Stage(
+        "text_encoder",
+        50051,
+        "services.text_encoder.__main__",
+        service=GrpcService("text_encoder", "TextEncoderService"),
+        folders={"text_encoder": "text_encoder"},
+    ),
+    Stage(
+        "prior",
+        50052,
+        "services.prior.__main__",
+        sampled=True,
+        service=GrpcService("prior", "PriorService"),
+        folders={"prior": "prior", "scheduler": "prior_scheduler"},
+        pipeline_defaults={"num_inference_steps": 25, "guidance_scale": 4.0},
+    ),
+    Stage(
+        "decoder",
+        50053,
+        "services.decoder.__main__",
+        sampled=True,
+        service=GrpcService("decoder", "DecoderService"),
+        folders={"decoder": "decoder", "text_proj": "text_proj", "scheduler": "decoder_scheduler"},
+        pipeline_defaults={"num_inference_steps": 25, "guidance_scale": 8.0},
+        output_size=64,
+    ),
+    Stage(
+        "upsampler_256",
+        50054,
+        "services.upsampler.__main__",
+        sampled=True,
+        service=GrpcService("upsampler", "UpsamplerService"),
+        folders={"first": "super_res_first", "last": "super_res_last", "scheduler": "super_res_scheduler"},
+        pipeline_defaults={"num_inference_steps": 7},
+        output_size=256,
+    ),
+    Stage(
+        "upsampler_1024",
+        50055,
+        "services.upsampler.__main__",
+        sampled=True,
+        service=GrpcService("upsampler", "UpsamplerService"),
+        folders={"first": "super_res_1024", "scheduler": "super_res_1024_scheduler"},
+        pipeline_defaults={"num_inference_steps": 7},
+        output_size=1024,
+    ),
+    Stage(
+        "orchestrator",
+        50056,
+        "services.orchestrator.__main__",
+        role=ORCHESTRATOR,
+        service=GrpcService("generation", "GenerationService"),
+    ),
     Stage("gateway", 8080, "services.gateway.__main__", role=GATEWAY),
 ):
     register(_stage)

@@ -29,7 +29,9 @@ def karlo_models(tiny_karlo: Bundle) -> SimpleNamespace:
         from services.upsampler.model import UpsamplerModel
 
         _cache["models"] = SimpleNamespace(
-            text_encoder=TextEncoderModel.load(tiny_karlo), prior=PriorModel.load(tiny_karlo),
+            text_encoder=TextEncoderModel.load(tiny_karlo),
+            prior=PriorModel.load(tiny_karlo),
             decoder=DecoderModel.load(tiny_karlo),
-            upsampler_256=UpsamplerModel.load(tiny_karlo, "upsampler_256"))
+            upsampler_256=UpsamplerModel.load(tiny_karlo, "upsampler_256"),
+        )
     return _cache["models"]

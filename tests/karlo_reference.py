@@ -23,9 +23,9 @@ SCHEDULERS = {"prior": "prior_scheduler", "decoder": "decoder_scheduler", "super
 
 @dataclass
 class Step:
-    sample: torch.Tensor          # the step's input latents
+    sample: torch.Tensor  # the step's input latents
     generator_state: torch.Tensor  # the generator before the step's noise draw
-    prev_sample: torch.Tensor     # the step's output
+    prev_sample: torch.Tensor  # the step's output
 
 
 @dataclass
@@ -69,13 +69,15 @@ def record(pipe) -> Record:
         if module is not None:
             module.register_forward_pre_hook(_first_call(rec.calls, name), with_kwargs=True)
     pipe.text_encoder.register_forward_hook(
-        lambda _m, _a, out: rec.text_outputs.append((out.text_embeds.clone(), out.last_hidden_state.clone())))
+        lambda _m, _a, out: rec.text_outputs.append((out.text_embeds.clone(), out.last_hidden_state.clone()))
+    )
     return rec
 
 
 def _first_call(calls: dict, name: str):
     def hook(_module, _args, kwargs) -> None:
         calls.setdefault(name, {k: v.clone() for k, v in kwargs.items() if isinstance(v, torch.Tensor)})
+
     return hook
 
 
@@ -89,6 +91,7 @@ def _record_steps(scheduler, steps: list[Step]) -> None:
         out = original(*args, **kwargs)
         steps.append(Step(bound["sample"].clone(), state, out.prev_sample.clone()))
         return out
+
     scheduler.step = step
 
 

@@ -34,9 +34,11 @@ def _models(bundle: Bundle, dtype: torch.dtype) -> SimpleNamespace:
 
         _cache[key] = SimpleNamespace(
             text_encoder=TextEncoderModel.load(bundle, "cpu", dtype),
-            prior=PriorModel.load(bundle, "cpu", dtype), decoder=DecoderModel.load(bundle, "cpu", dtype),
+            prior=PriorModel.load(bundle, "cpu", dtype),
+            decoder=DecoderModel.load(bundle, "cpu", dtype),
             upsampler_256=UpsamplerModel.load(bundle, "upsampler_256", "cpu", dtype),
-            upsampler_1024=UpsamplerModel.load(bundle, "upsampler_1024", "cpu", dtype))
+            upsampler_1024=UpsamplerModel.load(bundle, "upsampler_1024", "cpu", dtype),
+        )
     return _cache[key]
 
 

@@ -24,7 +24,6 @@ def test_ruff_lint_rules_hold():
     _run("ruff", "check", *PYTHON_TREES)
 
 
-@pytest.mark.xfail(strict=True, reason="the tree is reformatted after the branches merge")
 def test_the_tree_is_formatted():
     _run("ruff", "format", "--check", *PYTHON_TREES)
 

@@ -38,9 +38,15 @@ def detected(png: bytes) -> tuple[str, str, str]:
 
 def edit(client: GenerationClient, shape: str, decoder: Sampling, strength: float, seed: int) -> bytes:
     """The 64 px PNG of a red `shape` on white edited to blue (tools/flows_contact_sheet.py draws it too)."""
-    result = client.edit(scene_png("red", shape, "white"), prompt("blue", shape, "white"),
-                         original_caption=prompt("red", shape, "white"), strength=strength, size=SIDE,
-                         seed=seed, stages={"decoder": decoder})
+    result = client.edit(
+        scene_png("red", shape, "white"),
+        prompt("blue", shape, "white"),
+        original_caption=prompt("red", shape, "white"),
+        strength=strength,
+        size=SIDE,
+        seed=seed,
+        stages={"decoder": decoder},
+    )
     return result.png_images[0]
 
 
@@ -60,16 +66,22 @@ def main() -> None:
     print("| steps | guidance | strength | seed | " + " | ".join(SHAPES) + " | white, blue, shape kept |")
     print("| ---: | ---: | ---: | ---: |" + " --- |" * len(SHAPES) + " ---: |")
     sheet_rows = []
-    with LocalMesh(args.bundle, stages=("text_encoder", "prior", "decoder")) as mesh, \
-            GenerationClient(mesh.target) as client:
+    with (
+        LocalMesh(args.bundle, stages=("text_encoder", "prior", "decoder")) as mesh,
+        GenerationClient(mesh.target) as client,
+    ):
         for steps, guidance, strength, seed in itertools.product(
-                numbers(args.steps, int), numbers(args.guidance, float), numbers(args.strength, float),
-                numbers(args.seeds, int)):
+            numbers(args.steps, int),
+            numbers(args.guidance, float),
+            numbers(args.strength, float),
+            numbers(args.seeds, int),
+        ):
             decoder = Sampling(steps=steps, guidance=guidance)
             edits = [edit(client, shape, decoder, strength, seed) for shape in SHAPES]
             seen = [detected(image) for image in edits]
-            kept = sum(seen_as == ("white", "blue", shape)
-                       for shape, seen_as in zip(SHAPES, seen, strict=True))
+            kept = sum(
+                seen_as == ("white", "blue", shape) for shape, seen_as in zip(SHAPES, seen, strict=True)
+            )
             cells = " | ".join(" ".join(map(str, seen_as)) for seen_as in seen)
             print(f"| {steps} | {guidance:g} | {strength:g} | {seed} | {cells} | {kept}/4 |", flush=True)
             sheet_rows.append(edits)

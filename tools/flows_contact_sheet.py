@@ -36,24 +36,49 @@ def rows(client: GenerationClient) -> list[tuple[str, list[bytes]]]:
     mask = np.zeros((256, 256), np.uint8)
     mask[48:208, 48:208] = 255
     return [
-        ("CreateVariations(eta=0.8), seed 1", [red_square, *client.create_variations(
-            red_square, num_images=4, eta=0.8, size=64, seed=1).png_images]),
-        ("InterpolateImages(red circle -> blue square, 5)", [start, *client.interpolate(
-            start, end, num_images=5, size=64, seed=2).png_images, end]),
-        ("EditImage(red -> blue, strength 0.5, seed 1): each input, then its edit",
-         [png for shape in SHAPES
-          for png in (scene_png("red", shape, "white"), edit(client, shape, Sampling(), 0.5, seed=1))]),
-        ("InpaintImage(white, centre mask, 'a large green circle on a white background')",
-         [white, png_bytes(mask), *client.inpaint(white, "a large green circle on a white background",
-                                                  mask=png_bytes(mask), num_images=2, size=64,
-                                                  seed=4).png_images]),
+        (
+            "CreateVariations(eta=0.8), seed 1",
+            [
+                red_square,
+                *client.create_variations(red_square, num_images=4, eta=0.8, size=64, seed=1).png_images,
+            ],
+        ),
+        (
+            "InterpolateImages(red circle -> blue square, 5)",
+            [start, *client.interpolate(start, end, num_images=5, size=64, seed=2).png_images, end],
+        ),
+        (
+            "EditImage(red -> blue, strength 0.5, seed 1): each input, then its edit",
+            [
+                png
+                for shape in SHAPES
+                for png in (scene_png("red", shape, "white"), edit(client, shape, Sampling(), 0.5, seed=1))
+            ],
+        ),
+        (
+            "InpaintImage(white, centre mask, 'a large green circle on a white background')",
+            [
+                white,
+                png_bytes(mask),
+                *client.inpaint(
+                    white,
+                    "a large green circle on a white background",
+                    mask=png_bytes(mask),
+                    num_images=2,
+                    size=64,
+                    seed=4,
+                ).png_images,
+            ],
+        ),
     ]
 
 
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "flows_contact_sheet.png"
-    with LocalMesh(REPO / "models" / "demo", stages=("text_encoder", "prior", "decoder")) as mesh, \
-            GenerationClient(mesh.target) as client:
+    with (
+        LocalMesh(REPO / "models" / "demo", stages=("text_encoder", "prior", "decoder")) as mesh,
+        GenerationClient(mesh.target) as client,
+    ):
         sheet_rows = rows(client)
     width = max(len(images) for _, images in sheet_rows) * CELL
     sheet = Image.new("RGB", (width, len(sheet_rows) * (CELL + LABEL)), "white")

@@ -29,8 +29,9 @@ def _default(value: object) -> str:
     return str(value)
 
 
-def table(options: tuple[Option, ...], settings: type, field_names: Mapping[str, str],
-          special: Mapping[str, str]) -> str:
+def table(
+    options: tuple[Option, ...], settings: type, field_names: Mapping[str, str], special: Mapping[str, str]
+) -> str:
     """A markdown table: flag, variable, default and meaning of each option."""
     defaults = {f.name: f.default for f in fields(settings)}
     rows = ["| flag | variable | default | meaning |", "| --- | --- | --- | --- |"]
@@ -43,8 +44,9 @@ def table(options: tuple[Option, ...], settings: type, field_names: Mapping[str,
 
 
 def tables() -> dict[str, str]:
-    ports = ", ".join(f"{s.name} {s.port}" for s in stage_registry.all_stages()
-                      if s.role != stage_registry.GATEWAY)
+    ports = ", ".join(
+        f"{s.name} {s.port}" for s in stage_registry.all_stages() if s.role != stage_registry.GATEWAY
+    )
     return {
         "server": table(SERVER_OPTIONS, ServerSettings, SERVER_FIELDS, {"port": f"the stage's: {ports}"}),
         "gateway": table(GATEWAY_OPTIONS, GatewaySettings, {}, {}),

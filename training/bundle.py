@@ -42,8 +42,14 @@ def assemble(config: dict, runs: Path, out: Path) -> Bundle:
     if config.get("weights_dtype") == "float16":
         to_float16(out)
     defaults = {stage: SamplingDefaults(**values) for stage, values in config["defaults"].items()}
-    write_manifest(out, name=config["name"], version=config["version"], stages=STAGE_FOLDERS,
-                   defaults=defaults, vocabulary=world.vocabulary())
+    write_manifest(
+        out,
+        name=config["name"],
+        version=config["version"],
+        stages=STAGE_FOLDERS,
+        defaults=defaults,
+        vocabulary=world.vocabulary(),
+    )
     return open_bundle(out)
 
 

@@ -14,8 +14,12 @@ def read_config(description: str, argv: list[str] | None = None) -> tuple[dict, 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--device", default=None, help="auto | cpu | cuda (default: the config's, else auto)")
-    parser.add_argument("--max-minutes", type=float, default=None,
-                        help="stop at a checkpoint after this long (resume by running again)")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop at a checkpoint after this long (resume by running again)",
+    )
     args = parser.parse_args(argv)
     config = json.loads(args.config.read_text())
     if args.max_minutes is not None:

@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     shape_groups = config.get("shape_groups", False)
 
     def loss_fn(generator: torch.Generator) -> torch.Tensor:
-        scenes = world.sample_shape_groups(batch_size // 3, generator) if shape_groups \
+        scenes = (
+            world.sample_shape_groups(batch_size // 3, generator)
+            if shape_groups
             else world.sample_scenes(batch_size, generator)
+        )
         images = (world.render(scenes, image_size, device=device) + 1) / 2
         ids = backend.tokenize(world.captions(scenes, generator)).ids
         image_features = model.encode_image(TF.normalize(images, backend.mean, backend.std), normalize=True)

@@ -43,18 +43,27 @@ class FrozenClip:
 def drop_text(text: TextTensors, empty: TextTensors, drop: torch.Tensor) -> TextTensors:
     """Rows where `drop` is True get the empty prompt's encoding (classifier-free guidance training)."""
     empty = empty.expand(len(text))
+
     def pick(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return torch.where(drop.view(-1, *[1] * (a.dim() - 1)).to(a.device), b, a)
-    return TextTensors(pick(text.text_embedding, empty.text_embedding),
-                       pick(text.token_states, empty.token_states),
-                       pick(text.attention_mask, empty.attention_mask))
+
+    return TextTensors(
+        pick(text.text_embedding, empty.text_embedding),
+        pick(text.token_states, empty.token_states),
+        pick(text.attention_mask, empty.attention_mask),
+    )
 
 
 @torch.no_grad()
 def embedding_statistics(clip: FrozenClip, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-dimension mean and std [1, D] of the image embeddings of `samples` training scenes."""
     generator = torch.Generator().manual_seed(seed)
-    embeddings = torch.cat([clip.images(world.render(world.sample_scenes(256, generator),
-                                                     clip.backend.image_size, device=clip.device))
-                            for _ in range(max(1, samples // 256))])
+    embeddings = torch.cat(
+        [
+            clip.images(
+                world.render(world.sample_scenes(256, generator), clip.backend.image_size, device=clip.device)
+            )
+            for _ in range(max(1, samples // 256))
+        ]
+    )
     return embeddings.mean(0, keepdim=True), embeddings.std(0, keepdim=True)

@@ -44,23 +44,31 @@ def main(argv: list[str] | None = None) -> None:
     if "init" in config:
         init = Path(config["init"])
         decoder = UNet2DConditionModel.from_pretrained(init / "decoder", torch_dtype=torch.float32).to(device)
-        text_proj = UnCLIPTextProjModel.from_pretrained(init / "text_proj",
-                                                        torch_dtype=torch.float32).to(device)
+        text_proj = UnCLIPTextProjModel.from_pretrained(init / "text_proj", torch_dtype=torch.float32).to(
+            device
+        )
         prediction = UnCLIPScheduler.load_config(init / "decoder_scheduler")["prediction_type"]
     else:
         unet_config, fold = config["decoder"], config.get("pixel_fold", 1)
-        folded = {"sample_size": unet_config["sample_size"] // fold, "in_channels": 3 * fold * fold,
-                  "out_channels": 3 * fold * fold}
+        folded = {
+            "sample_size": unet_config["sample_size"] // fold,
+            "in_channels": 3 * fold * fold,
+            "out_channels": 3 * fold * fold,
+        }
         decoder = UNet2DConditionModel(**{**unet_config, **folded}, class_embed_type="identity").to(device)
-        text_proj = UnCLIPTextProjModel(clip_embeddings_dim=embed_dim,
-                                        time_embed_dim=4 * unet_config["block_out_channels"][0],
-                                        cross_attention_dim=unet_config["cross_attention_dim"]).to(device)
+        text_proj = UnCLIPTextProjModel(
+            clip_embeddings_dim=embed_dim,
+            time_embed_dim=4 * unet_config["block_out_channels"][0],
+            cross_attention_dim=unet_config["cross_attention_dim"],
+        ).to(device)
         prediction = config.get("prediction_type", "epsilon")
     network = unfolded(decoder)
     process, batch_size, size = schedule(), config["batch_size"], network.config.sample_size
-    mean, std = embedding_statistics(clip, 8192, config["loop"]["seed"]) \
-        if config.get("standardise_embedding") \
+    mean, std = (
+        embedding_statistics(clip, 8192, config["loop"]["seed"])
+        if config.get("standardise_embedding")
         else (torch.zeros(1, embed_dim, device=device), torch.ones(1, embed_dim, device=device))
+    )
     min_snr_gamma, bias = config.get("min_snr_gamma"), config.get("high_noise_bias", 1.0)
     caption_layout, shape_groups = config.get("caption_layout", False), config.get("shape_groups", False)
 
@@ -70,8 +78,14 @@ def main(argv: list[str] | None = None) -> None:
             scenes, captions = world.caption_layout(scenes, generator)
         rows = len(scenes)
         images = world.render(scenes, size, device=device)
-        embeddings = (clip.images(F.interpolate(images, size=clip.backend.image_size, mode="area")
-                                  if size != clip.backend.image_size else images) - mean) / std
+        embeddings = (
+            clip.images(
+                F.interpolate(images, size=clip.backend.image_size, mode="area")
+                if size != clip.backend.image_size
+                else images
+            )
+            - mean
+        ) / std
         drop_image = (torch.rand(rows, generator=generator) < config["image_embedding_drop"]).to(device)
         drop = torch.rand(rows, generator=generator) < config["text_drop"]
         if not caption_layout:  # drawn here, after the drops, as the open-layout recipe always drew them
@@ -80,14 +94,23 @@ def main(argv: list[str] | None = None) -> None:
         null = text_proj.learned_classifier_free_guidance_embeddings.expand_as(embeddings)
         embeddings = torch.where(drop_image[:, None], null, embeddings)
         hidden_states, time_embeddings = text_proj(
-            image_embeddings=embeddings, prompt_embeds=text.text_embedding,
-            text_encoder_hidden_states=text.token_states, do_classifier_free_guidance=False)
+            image_embeddings=embeddings,
+            prompt_embeds=text.text_embedding,
+            text_encoder_hidden_states=text.token_states,
+            do_classifier_free_guidance=False,
+        )
         mask = F.pad(text.attention_mask, (text_proj.clip_extra_context_tokens, 0), value=True)
-        timesteps = None if bias == 1.0 \
-            else sample_timesteps(rows, TRAIN_TIMESTEPS, generator, bias).to(device)
+        timesteps = (
+            None if bias == 1.0 else sample_timesteps(rows, TRAIN_TIMESTEPS, generator, bias).to(device)
+        )
         noisy, timesteps, noise = add_noise(process, images, generator, timesteps)
-        predicted = network(sample=noisy, timestep=timesteps, encoder_hidden_states=hidden_states,
-                            class_labels=time_embeddings, attention_mask=mask).sample
+        predicted = network(
+            sample=noisy,
+            timestep=timesteps,
+            encoder_hidden_states=hidden_states,
+            class_labels=time_embeddings,
+            attention_mask=mask,
+        ).sample
         target = images if prediction == "sample" else noise
         errors = (predicted.float() - target).pow(2).mean(dim=(1, 2, 3))
         return (errors * loss_weights(process, timesteps, min_snr_gamma)).mean()
@@ -99,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, module in trained.items():
         module.save_pretrained(final / name)
     UnCLIPScheduler(variance_type="fixed_small_log", prediction_type=prediction).save_pretrained(
-        final / "decoder_scheduler")
+        final / "decoder_scheduler"
+    )
 
 
 if __name__ == "__main__":

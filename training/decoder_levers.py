@@ -13,8 +13,9 @@ from diffusers.pipelines.deprecated.unclip.text_proj import UnCLIPTextProjModel
 from training import world
 
 
-def loss_weights(process: DDPMScheduler, timesteps: torch.Tensor,
-                 min_snr_gamma: float | None) -> torch.Tensor:
+def loss_weights(
+    process: DDPMScheduler, timesteps: torch.Tensor, min_snr_gamma: float | None
+) -> torch.Tensor:
     """[B] weights of a clean-image loss: 1, or min(SNR, gamma) / gamma (Min-SNR-gamma, Hang et al.
     2023, written for x0 targets and scaled so that the clean end of the schedule weighs 1)."""
     if min_snr_gamma is None:
@@ -24,8 +25,9 @@ def loss_weights(process: DDPMScheduler, timesteps: torch.Tensor,
     return snr.clamp(max=min_snr_gamma) / min_snr_gamma
 
 
-def sample_timesteps(rows: int, train_timesteps: int, generator: torch.Generator,
-                     high_noise_bias: float) -> torch.Tensor:
+def sample_timesteps(
+    rows: int, train_timesteps: int, generator: torch.Generator, high_noise_bias: float
+) -> torch.Tensor:
     """[B] training timesteps: uniform at bias 1; with bias b > 1, t = T (1 - u^b), so more of them fall
     at the noisy end, where the layout is decided."""
     u = torch.rand(rows, generator=generator)
@@ -45,8 +47,10 @@ def fold_standardisation(text_proj: UnCLIPTextProjModel, mean: torch.Tensor, std
     read the image embedding get weight / std and bias - weight @ (mean / std), and the learned null
     embedding moves to raw space. The bundle stays in diffusers' layout and needs nothing new."""
     mean, std = mean.flatten(), std.flatten()
-    for layer in (text_proj.clip_image_embeddings_project_to_time_embeddings,
-                  text_proj.clip_extra_context_tokens_proj):
+    for layer in (
+        text_proj.clip_image_embeddings_project_to_time_embeddings,
+        text_proj.clip_extra_context_tokens_proj,
+    ):
         layer.bias -= layer.weight @ (mean / std)
         layer.weight /= std
     null = text_proj.learned_classifier_free_guidance_embeddings

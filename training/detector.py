@@ -61,7 +61,7 @@ def dominant_colour(image: torch.Tensor, min_fraction: float = 0.01, threshold: 
 def _unit_area(shape: str) -> float:
     """Area of `shape` with radius 1 (in squared radius units), measured on a fine grid."""
     side, radius = 512, 0.25
-    return shape_mask(shape, 0.5, 0.5, radius, side).float().mean().item() / radius ** 2
+    return shape_mask(shape, 0.5, 0.5, radius, side).float().mean().item() / radius**2
 
 
 def _mask_scores(mask: torch.Tensor) -> dict[str, float]:

@@ -56,10 +56,14 @@ def bundle_with_decoder(base_bundle: Path, exported: Path, out: Path) -> Path:
         shutil.rmtree(out / folder)
         shutil.copytree(exported / folder, out / folder)
     manifest = open_bundle(base_bundle).manifest
-    write_manifest(out, name=manifest.name, version=manifest.version,
-                   stages={s: e.folders for s, e in manifest.stages.items()},
-                   defaults={s: e.defaults for s, e in manifest.stages.items() if e.defaults},
-                   vocabulary=manifest.vocabulary)
+    write_manifest(
+        out,
+        name=manifest.name,
+        version=manifest.version,
+        stages={s: e.folders for s, e in manifest.stages.items()},
+        defaults={s: e.defaults for s, e in manifest.stages.items() if e.defaults},
+        vocabulary=manifest.vocabulary,
+    )
     return out
 
 
@@ -80,11 +84,17 @@ def score(bundle: Path, seeds: list[int]) -> dict[str, float]:
 def train_to(config: dict, run_dir: Path, steps: int, log: Path) -> None:
     """Run training.decoder with `config` in `run_dir` up to `steps` (a copied checkpoint at `steps`
     only exports its EMA weights)."""
-    config = {**config,
-              "loop": {**config["loop"], "run_dir": str(run_dir), "steps": steps, "max_minutes": None}}
+    config = {
+        **config,
+        "loop": {**config["loop"], "run_dir": str(run_dir), "steps": steps, "max_minutes": None},
+    }
     (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    subprocess.run([sys.executable, "-m", "training.decoder", "--config", str(run_dir / "config.json")],
-                   check=True, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    subprocess.run(
+        [sys.executable, "-m", "training.decoder", "--config", str(run_dir / "config.json")],
+        check=True,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def score_run(run: Path, config: dict, bundle: Path, seeds: list[int]) -> dict:
@@ -96,8 +106,11 @@ def score_run(run: Path, config: dict, bundle: Path, seeds: list[int]) -> dict:
     shutil.copy(run / CHECKPOINT, snapshot / CHECKPOINT)
     state = torch.load(snapshot / CHECKPOINT, map_location="cpu", weights_only=False)
     train_to(config, snapshot, state["step"], snapshot / "export.log")
-    row = {"step": state["step"], "minutes": round(state["elapsed"] / 60, 1),
-           **score(bundle_with_decoder(bundle, snapshot / "final", snapshot / "bundle"), seeds)}
+    row = {
+        "step": state["step"],
+        "minutes": round(state["elapsed"] / 60, 1),
+        **score(bundle_with_decoder(bundle, snapshot / "final", snapshot / "bundle"), seeds),
+    }
     shutil.rmtree(snapshot)
     curve_path = run / "curve.json"
     curve = json.loads(curve_path.read_text()) if curve_path.exists() else []
@@ -106,32 +119,42 @@ def score_run(run: Path, config: dict, bundle: Path, seeds: list[int]) -> dict:
 
 
 def table(results: dict[str, dict]) -> str:
-    lines = ["| lever | trained shape | held-out shape | trained colour | held-out colour | samples/min |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| lever | trained shape | held-out shape | trained colour | held-out colour | samples/min |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['trained_shape']:.0%} | {r['held_out_shape']:.0%} "
-                     f"| {r['trained_colour']:.0%} | {r['held_out_colour']:.0%} "
-                     f"| {r['samples_per_minute']:.0f} |")
+        lines.append(
+            f"| {name} | {r['trained_shape']:.0%} | {r['held_out_shape']:.0%} "
+            f"| {r['trained_colour']:.0%} | {r['held_out_colour']:.0%} "
+            f"| {r['samples_per_minute']:.0f} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levers", type=Path,
-                        help="JSON: {base, bundle, common: overrides, levers: {name: overrides}}")
-    parser.add_argument("--score-run", type=Path,
-                        help="a decoder run folder to score at its latest checkpoint")
+    parser.add_argument(
+        "--levers", type=Path, help="JSON: {base, bundle, common: overrides, levers: {name: overrides}}"
+    )
+    parser.add_argument(
+        "--score-run", type=Path, help="a decoder run folder to score at its latest checkpoint"
+    )
     parser.add_argument("--config", type=Path, help="with --score-run: the run's decoder config")
-    parser.add_argument("--bundle", type=Path, default=Path("models/demo"),
-                        help="with --score-run: base bundle")
+    parser.add_argument(
+        "--bundle", type=Path, default=Path("models/demo"), help="with --score-run: base bundle"
+    )
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--seeds", type=int, default=4, help="eval seeds (48 images each)")
     parser.add_argument("--out", type=Path, default=Path("runs/levers"))
     parser.add_argument("--only", default="", help="comma-separated lever names (default: all)")
     args = parser.parse_args(argv)
     if args.score_run:
-        print(score_run(args.score_run, json.loads(args.config.read_text()), args.bundle,
-                        list(range(args.seeds))))
+        print(
+            score_run(
+                args.score_run, json.loads(args.config.read_text()), args.bundle, list(range(args.seeds))
+            )
+        )
         return
     spec = json.loads(args.levers.read_text())
     base = json.loads(Path(spec["base"]).read_text())
@@ -146,14 +169,21 @@ def main(argv: list[str] | None = None) -> None:
         train_to(config, folder / "run", args.steps, folder / "train.log")
         timing = json.loads((folder / "run" / "timing.json").read_text())
         bundle = bundle_with_decoder(Path(spec["bundle"]), folder / "run" / "final", folder / "bundle")
-        result = {**score(bundle, list(range(args.seeds))), "steps": timing["steps"],
-                  "batch_size": config["batch_size"], "torch_threads": config.get("torch_threads", 0),
-                  "samples_per_minute": timing["steps"] * config["batch_size"] / timing["seconds"] * 60}
+        result = {
+            **score(bundle, list(range(args.seeds))),
+            "steps": timing["steps"],
+            "batch_size": config["batch_size"],
+            "torch_threads": config.get("torch_threads", 0),
+            "samples_per_minute": timing["steps"] * config["batch_size"] / timing["seconds"] * 60,
+        }
         shutil.rmtree(bundle)
         (folder / RESULT).write_text(json.dumps(result, indent=2) + "\n")
         print(f"{name}: {result}", flush=True)
-    results = {name: json.loads((args.out / name / RESULT).read_text())
-               for name in spec["levers"] if (args.out / name / RESULT).exists()}
+    results = {
+        name: json.loads((args.out / name / RESULT).read_text())
+        for name in spec["levers"]
+        if (args.out / name / RESULT).exists()
+    }
     (args.out / "levers.md").write_text(table(results) + "\n")
     print(table(results))
 

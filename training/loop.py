@@ -32,7 +32,7 @@ class LoopConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     max_minutes: float | None = None  # stop (checkpointed, resumable) once this run has taken this long
-    bfloat16: bool = False            # autocast the forward pass to bfloat16 (GPU runs)
+    bfloat16: bool = False  # autocast the forward pass to bfloat16 (GPU runs)
 
     @classmethod
     def from_dict(cls, data: dict) -> LoopConfig:
@@ -51,8 +51,11 @@ def _save(path: Path, state: dict) -> None:
     tmp.replace(path)
 
 
-def train(config: LoopConfig, modules: dict[str, torch.nn.Module],
-          loss_fn: Callable[[torch.Generator], torch.Tensor]) -> dict[str, torch.nn.Module]:
+def train(
+    config: LoopConfig,
+    modules: dict[str, torch.nn.Module],
+    loss_fn: Callable[[torch.Generator], torch.Tensor],
+) -> dict[str, torch.nn.Module]:
     """Train `modules` (all trainable parameters) to config.steps; returns their EMA copies.
 
     Resumes from run_dir/checkpoint.pt when present; writes run_dir/timing.json at the end. With
@@ -62,7 +65,8 @@ def train(config: LoopConfig, modules: dict[str, torch.nn.Module],
     params = [p for m in modules.values() for p in m.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / config.warmup_steps))
+        optimizer, lambda s: min(1.0, (s + 1) / config.warmup_steps)
+    )
     emas = {name: copy.deepcopy(m).requires_grad_(False) for name, m in modules.items()}
     start, elapsed = 0, 0.0
     checkpoint_path = config.run_dir / CHECKPOINT
@@ -76,11 +80,17 @@ def train(config: LoopConfig, modules: dict[str, torch.nn.Module],
         start, elapsed = state["step"], state["elapsed"]
 
     def checkpoint(step: int) -> None:
-        _save(checkpoint_path, {
-            "modules": {n: m.state_dict() for n, m in modules.items()},
-            "emas": {n: m.state_dict() for n, m in emas.items()},
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "step": step, "elapsed": elapsed + time.perf_counter() - began})
+        _save(
+            checkpoint_path,
+            {
+                "modules": {n: m.state_dict() for n, m in modules.items()},
+                "emas": {n: m.state_dict() for n, m in emas.items()},
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "step": step,
+                "elapsed": elapsed + time.perf_counter() - began,
+            },
+        )
 
     for module in modules.values():
         module.train()
@@ -100,17 +110,27 @@ def train(config: LoopConfig, modules: dict[str, torch.nn.Module],
             _ema_update(emas[name], module, decay)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}")
-        out_of_time = config.max_minutes is not None and \
-            elapsed + time.perf_counter() - began > 60 * config.max_minutes
+        out_of_time = (
+            config.max_minutes is not None and elapsed + time.perf_counter() - began > 60 * config.max_minutes
+        )
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps or out_of_time:
             checkpoint(step + 1)
         if out_of_time:
             break
     bar.close()
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-    (config.run_dir / TIMING).write_text(json.dumps({
-        "steps": state["step"], "of_steps": config.steps, "seconds": round(state["elapsed"], 1),
-        "device": str(params[0].device)}, indent=2) + "\n")
+    (config.run_dir / TIMING).write_text(
+        json.dumps(
+            {
+                "steps": state["step"],
+                "of_steps": config.steps,
+                "seconds": round(state["elapsed"], 1),
+                "device": str(params[0].device),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     for name in emas:
         emas[name].load_state_dict(state["emas"][name])
     return {name: ema.eval() for name, ema in emas.items()}

@@ -12,8 +12,12 @@ def schedule() -> DDPMScheduler:
     return DDPMScheduler(num_train_timesteps=TRAIN_TIMESTEPS, beta_schedule="squaredcos_cap_v2")
 
 
-def add_noise(process: DDPMScheduler, clean: torch.Tensor, generator: torch.Generator,
-              timesteps: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def add_noise(
+    process: DDPMScheduler,
+    clean: torch.Tensor,
+    generator: torch.Generator,
+    timesteps: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(noisy sample, timesteps [B], the noise); timesteps uniform over the training range unless given."""
     if timesteps is None:
         timesteps = torch.randint(TRAIN_TIMESTEPS, (clean.shape[0],), generator=generator)

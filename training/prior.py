@@ -24,8 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     clip = FrozenClip.load(Path(config["clip"]), device)
     empty = clip.text([""])
     mean, std = embedding_statistics(clip, config["statistics_samples"], config["loop"]["seed"])
-    prior = PriorTransformer(**config["prior"], embedding_dim=mean.shape[1],
-                             num_embeddings=clip.backend.context_length).to(device)
+    prior = PriorTransformer(
+        **config["prior"], embedding_dim=mean.shape[1], num_embeddings=clip.backend.context_length
+    ).to(device)
     with torch.no_grad():
         prior.clip_mean.copy_(mean)
         prior.clip_std.copy_(std)
@@ -39,17 +40,24 @@ def main(argv: list[str] | None = None) -> None:
         drop = torch.rand(batch_size, generator=generator) < drop_rate
         text = drop_text(clip.text(world.captions(scenes, generator)), empty, drop)
         noisy, timesteps, _ = add_noise(process, target, generator)
-        predicted = prior(noisy, timestep=timesteps, proj_embedding=text.text_embedding,
-                          encoder_hidden_states=text.token_states,
-                          attention_mask=text.attention_mask).predicted_image_embedding
+        predicted = prior(
+            noisy,
+            timestep=timesteps,
+            proj_embedding=text.text_embedding,
+            encoder_hidden_states=text.token_states,
+            attention_mask=text.attention_mask,
+        ).predicted_image_embedding
         return F.mse_loss(predicted, target)
 
     loop = LoopConfig.from_dict(config["loop"])
     trained = train(loop, {"prior": prior}, loss_fn)["prior"]
     final = loop.run_dir / "final"
     trained.save_pretrained(final / "prior")
-    UnCLIPScheduler(variance_type="fixed_small_log", prediction_type="sample",
-                    clip_sample_range=config["clip_sample_range"]).save_pretrained(final / "prior_scheduler")
+    UnCLIPScheduler(
+        variance_type="fixed_small_log",
+        prediction_type="sample",
+        clip_sample_range=config["clip_sample_range"],
+    ).save_pretrained(final / "prior_scheduler")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,13 @@ from services import stage_registry
 from services.inprocess_cascade import InProcessCascade, StageKnobs
 
 
-def images_by_size(cascade: InProcessCascade, prompts: list[str], seed: int, size: int = 64,
-                   decoder_guidance: float | None = None) -> dict[int, torch.Tensor]:
+def images_by_size(
+    cascade: InProcessCascade,
+    prompts: list[str],
+    seed: int,
+    size: int = 64,
+    decoder_guidance: float | None = None,
+) -> dict[int, torch.Tensor]:
     """Images [B, 3, S, S] in [-1, 1] by side S: the decoder's (64) and, up to `size`, 256 and 1024 px.
     Every stage uses the bundle's default sampling, except the decoder's guidance when given."""
     knobs = {} if decoder_guidance is None else {"decoder": StageKnobs(guidance_scale=decoder_guidance)}

@@ -30,8 +30,9 @@ def degrade(source: torch.Tensor, config: dict, generator: torch.Generator) -> t
     for row in torch.nonzero(torch.rand(source.shape[0], generator=generator) < config["blur_probability"]):
         low, high = config["blur_sigma"]
         sigma = float(low + (high - low) * torch.rand(1, generator=generator))
-        blurred[row] = TF.gaussian_blur(source[row], kernel_size=[5, 5],
-                                        sigma=[sigma, sigma]).to(blurred.dtype)
+        blurred[row] = TF.gaussian_blur(source[row], kernel_size=[5, 5], sigma=[sigma, sigma]).to(
+            blurred.dtype
+        )
     return blurred
 
 
@@ -43,10 +44,11 @@ def upscaled_window(source: torch.Tensor, size: int, window: tuple[int, int, int
     margin = 2  # the bicubic kernel's reach, in source pixels
     y0, x0 = max(top - margin, 0), max(left - margin, 0)
     y1, x1 = min(top + side + margin, source.shape[-2]), min(left + side + margin, source.shape[-1])
-    part = F.interpolate(source[:, :, y0:y1, x0:x1], scale_factor=factor, mode="bicubic",
-                         align_corners=False, antialias=True)
+    part = F.interpolate(
+        source[:, :, y0:y1, x0:x1], scale_factor=factor, mode="bicubic", align_corners=False, antialias=True
+    )
     oy, ox = (top - y0) * factor, (left - x0) * factor
-    return part[:, :, oy:oy + window[2], ox:ox + window[2]]
+    return part[:, :, oy : oy + window[2], ox : ox + window[2]]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,8 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         levels = torch.randint(max_level + 1, (batch_size,), generator=generator)
         clean = torch.rand(batch_size, generator=generator) < config["clean_probability"]
         levels = torch.where(clean, 0, levels)
-        top, left = (int(v) * factor for v in torch.randint((target_size - crop) // factor + 1, (2,),
-                                                            generator=generator))
+        top, left = (
+            int(v) * factor
+            for v in torch.randint((target_size - crop) // factor + 1, (2,), generator=generator)
+        )
         condition = upscaled_window(source, target_size, (top, left, crop))
         noise = torch.randn(condition.shape, generator=generator).to(device)
         levels = levels.to(device)
@@ -75,8 +79,9 @@ def main(argv: list[str] | None = None) -> None:
         condition = torch.where((levels > 0).view(-1, 1, 1, 1), noised, condition)
         target = world.render(scenes, target_size, window=(top, left, crop), device=device)
         noisy, timesteps, eps = add_noise(process, target, generator)
-        predicted = network(sample=torch.cat([noisy, condition], dim=1), timestep=timesteps,
-                            class_labels=levels).sample
+        predicted = network(
+            sample=torch.cat([noisy, condition], dim=1), timestep=timesteps, class_labels=levels
+        ).sample
         return F.mse_loss(predicted, target if prediction == "sample" else eps)
 
     loop = LoopConfig.from_dict(config["loop"])

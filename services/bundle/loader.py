@@ -13,8 +13,12 @@ from services.bundle.manifest import MANIFEST_NAME, Manifest, SamplingDefaults, 
 
 T = TypeVar("T")
 
-WEIGHT_NAMES = ("diffusion_pytorch_model.safetensors", "model.safetensors",
-                "diffusion_pytorch_model.bin", "pytorch_model.bin")
+WEIGHT_NAMES = (
+    "diffusion_pytorch_model.safetensors",
+    "model.safetensors",
+    "diffusion_pytorch_model.bin",
+    "pytorch_model.bin",
+)
 TRANSFORMERS_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 TRANSFORMERS_ROLES = ("text_encoder", "image_encoder")  # CLIP towers saved by transformers
 OPEN_CLIP_CONFIG = "open_clip_config.json"
@@ -157,8 +161,9 @@ class Bundle:
                 raise BundleError(f"{rel}: missing")
             actual = sha256_file(path)
             if actual != expected:
-                raise BundleError(f"{rel}: sha256 mismatch (manifest {expected[:12]}..., "
-                                  f"file {actual[:12]}...)")
+                raise BundleError(
+                    f"{rel}: sha256 mismatch (manifest {expected[:12]}..., file {actual[:12]}...)"
+                )
 
     def load(self, stage: str, role: str, loader: Callable[[Path], T]) -> T:
         """`loader(folder)`, with any failure turned into a BundleError naming the weights file."""

@@ -75,9 +75,13 @@ class Manifest:
                 files=dict(entry.get("files", {})),
             )
         vocabulary = data.get("vocabulary")
-        return cls(name=str(data["name"]), version=str(data["version"]), stages=stages,
-                   format=int(data.get("format", FORMAT_VERSION)),
-                   vocabulary=None if vocabulary is None else tuple(str(w) for w in vocabulary))
+        return cls(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            stages=stages,
+            format=int(data.get("format", FORMAT_VERSION)),
+            vocabulary=None if vocabulary is None else tuple(str(w) for w in vocabulary),
+        )
 
     @classmethod
     def read(cls, path: Path) -> Manifest:

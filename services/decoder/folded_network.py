@@ -22,8 +22,9 @@ def fold_factor(in_channels: int) -> int:
     """f for a network with `in_channels` = 3 f^2 input channels; ValueError for any other count."""
     factor = math.isqrt(in_channels // IMAGE_CHANNELS)
     if factor < 1 or IMAGE_CHANNELS * factor * factor != in_channels:
-        raise ValueError(f"a decoder network takes 3 x f^2 input channels (RGB folded f x f), "
-                         f"not {in_channels}")
+        raise ValueError(
+            f"a decoder network takes 3 x f^2 input channels (RGB folded f x f), not {in_channels}"
+        )
     return factor
 
 
@@ -34,16 +35,18 @@ class FoldedNetwork:
     def __init__(self, network, factor: int) -> None:
         self.network = network
         self.factor = factor
-        self.config = SimpleNamespace(sample_size=network.config.sample_size * factor,
-                                      in_channels=IMAGE_CHANNELS)
+        self.config = SimpleNamespace(
+            sample_size=network.config.sample_size * factor, in_channels=IMAGE_CHANNELS
+        )
 
     @property
     def dtype(self) -> torch.dtype:
         return self.network.dtype
 
     def __call__(self, sample: torch.Tensor, timestep: torch.Tensor, **conditioning: torch.Tensor):
-        folded = self.network(sample=F.pixel_unshuffle(sample, self.factor), timestep=timestep,
-                              **conditioning).sample
+        folded = self.network(
+            sample=F.pixel_unshuffle(sample, self.factor), timestep=timestep, **conditioning
+        ).sample
         return SimpleNamespace(sample=F.pixel_shuffle(folded, self.factor))
 
 

@@ -39,19 +39,21 @@ _PREDICTIONS = ("epsilon", "sample")
 
 @dataclass
 class InversionJob:
-    images: torch.Tensor           # [B, 3, S, S] in [-1, 1]
+    images: torch.Tensor  # [B, 3, S, S] in [-1, 1]
     image_embedding: torch.Tensor  # [B, D]
-    text: TextTensors              # B rows
+    text: TextTensors  # B rows
     steps: int
-    generator: torch.Generator     # CPU: the noise of the forward-noised start
+    generator: torch.Generator  # CPU: the noise of the forward-noised start
 
 
 class DecoderInversion:
     def __init__(self, decoder: DecoderModel):
         prediction = decoder.scheduler_config.get("prediction_type", "epsilon")
         if prediction not in _PREDICTIONS:
-            raise FailedPrecondition(f"InvertImage: the decoder predicts {prediction!r}; inversion "
-                                     f"supports {' and '.join(_PREDICTIONS)}")
+            raise FailedPrecondition(
+                f"InvertImage: the decoder predicts {prediction!r}; inversion "
+                f"supports {' and '.join(_PREDICTIONS)}"
+            )
         self.decoder = decoder
         self.defaults = decoder.defaults
         self.max_steps = decoder.max_steps
@@ -68,18 +70,28 @@ class DecoderInversion:
         if start >= 0:
             noise = torch.randn(images.shape, generator=job.generator, dtype=images.dtype)
             images = noise_augment(self.decoder.scheduler_config, images, noise, int(timesteps[start]))
-        trajectory = self.decoder.start(DecoderJob(
-            image_embedding=job.image_embedding, text=job.text, unconditional=job.text, steps=job.steps,
-            guidance_scale=1.0, scheduler="ddim", generator=job.generator, latents=images))
+        trajectory = self.decoder.start(
+            DecoderJob(
+                image_embedding=job.image_embedding,
+                text=job.text,
+                unconditional=job.text,
+                steps=job.steps,
+                guidance_scale=1.0,
+                scheduler="ddim",
+                generator=job.generator,
+                latents=images,
+            )
+        )
         trajectory.scheduler, trajectory.timesteps, trajectory.step = scheduler, timesteps, start + 1
         return trajectory
 
     @torch.inference_mode()
     def denoise(self, batch: list[Trajectory]) -> None:
         for trajectory, output in zip(batch, self.decoder.predict(batch), strict=True):
-            epsilon = self._epsilon(output[:, :trajectory.latents.shape[1]], trajectory)
-            trajectory.latents = trajectory.scheduler.step(epsilon, trajectory.timestep,
-                                                           trajectory.latents).prev_sample
+            epsilon = self._epsilon(output[:, : trajectory.latents.shape[1]], trajectory)
+            trajectory.latents = trajectory.scheduler.step(
+                epsilon, trajectory.timestep, trajectory.latents
+            ).prev_sample
             trajectory.step += 1
 
     def _epsilon(self, output: torch.Tensor, trajectory: Trajectory) -> torch.Tensor:
@@ -88,7 +100,7 @@ class DecoderInversion:
             return output
         # A Python float: 1 - alpha_bar next to t = 0 would round to 0 in float16.
         alpha = float(trajectory.scheduler.alphas_cumprod[trajectory.timestep])
-        return (trajectory.latents - alpha ** 0.5 * output) / (1 - alpha) ** 0.5
+        return (trajectory.latents - alpha**0.5 * output) / (1 - alpha) ** 0.5
 
     def finish(self, trajectory: Trajectory) -> torch.Tensor:
         return trajectory.latents.float().cpu()

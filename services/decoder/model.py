@@ -26,21 +26,26 @@ _KEYS = ("encoder_hidden_states", "class_labels", "attention_mask")
 @dataclass
 class DecoderJob:
     image_embedding: torch.Tensor  # [B, D] from the prior (or the text encoder's EncodeImage)
-    text: TextTensors              # B rows
-    unconditional: TextTensors     # 1 row (the empty prompt), expanded to B
+    text: TextTensors  # B rows
+    unconditional: TextTensors  # 1 row (the empty prompt), expanded to B
     steps: int
     guidance_scale: float
     scheduler: str
-    generator: torch.Generator     # CPU
+    generator: torch.Generator  # CPU
     latents: torch.Tensor | None = None  # [B, 3, S, S] initial noise; drawn from `generator` when None
-    eta: float = 0.0                     # DDIM's stochasticity (0: deterministic)
+    eta: float = 0.0  # DDIM's stochasticity (0: deterministic)
 
 
 class DecoderModel(DiffusionStageModel):
     """The decoder's DiffusionModel: start / denoise (one forward per batch) / finish."""
 
-    def __init__(self, decoder: UNet2DConditionModel, text_proj: UnCLIPTextProjModel, bundle: Bundle,
-                 device: torch.device) -> None:
+    def __init__(
+        self,
+        decoder: UNet2DConditionModel,
+        text_proj: UnCLIPTextProjModel,
+        bundle: Bundle,
+        device: torch.device,
+    ) -> None:
         super().__init__(bundle, STAGE, device)
         self.decoder = unfolded(decoder)
         self.text_proj = text_proj
@@ -48,10 +53,12 @@ class DecoderModel(DiffusionStageModel):
     @classmethod
     def load(cls, bundle: Bundle, device: str = "cpu", dtype: torch.dtype = torch.float32) -> DecoderModel:
         bundle.verify(STAGE)
-        decoder = bundle.load(STAGE, "decoder",
-                              lambda f: UNet2DConditionModel.from_pretrained(f, torch_dtype=dtype))
-        text_proj = bundle.load(STAGE, "text_proj",
-                                lambda f: UnCLIPTextProjModel.from_pretrained(f, torch_dtype=dtype))
+        decoder = bundle.load(
+            STAGE, "decoder", lambda f: UNet2DConditionModel.from_pretrained(f, torch_dtype=dtype)
+        )
+        text_proj = bundle.load(
+            STAGE, "text_proj", lambda f: UnCLIPTextProjModel.from_pretrained(f, torch_dtype=dtype)
+        )
         decoder = decoder.to(device, memory_format=image_layout(dtype)).eval()
         return cls(decoder, text_proj.to(device).eval(), bundle, torch.device(device))
 
@@ -62,8 +69,10 @@ class DecoderModel(DiffusionStageModel):
     @property
     def text_widths(self) -> dict[str, int]:
         """The widths of the text conditioning it takes: CLIP embedding and token states."""
-        return {"embedding_dim": self.text_proj.embedding_proj.in_features,
-                "token_width": self.text_proj.encoder_hidden_states_proj.in_features}
+        return {
+            "embedding_dim": self.text_proj.embedding_proj.in_features,
+            "token_width": self.text_proj.encoder_hidden_states_proj.in_features,
+        }
 
     @property
     def dtype(self) -> torch.dtype:
@@ -80,22 +89,32 @@ class DecoderModel(DiffusionStageModel):
         text = text.to(self.device, self.dtype)
         hidden_states, time_embeddings = self.text_proj(
             image_embeddings=job.image_embedding.to(self.device, self.dtype),
-            prompt_embeds=text.text_embedding, text_encoder_hidden_states=text.token_states,
-            do_classifier_free_guidance=guided)
+            prompt_embeds=text.text_embedding,
+            text_encoder_hidden_states=text.token_states,
+            do_classifier_free_guidance=guided,
+        )
         mask = F.pad(text.attention_mask, (self.text_proj.clip_extra_context_tokens, 0), value=True)
         channels = self.decoder.config.in_channels
         return start_trajectory(
-            shape=(rows, channels, self.image_size, self.image_size), scheduler_name=job.scheduler,
-            scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
-            device=self.device, guidance_scale=job.guidance_scale, eta=job.eta,
+            shape=(rows, channels, self.image_size, self.image_size),
+            scheduler_name=job.scheduler,
+            scheduler_config=self.scheduler_config,
+            steps=job.steps,
+            generator=job.generator,
+            device=self.device,
+            guidance_scale=job.guidance_scale,
+            eta=job.eta,
             latents=job.latents,
-            conditioning=dict(zip(_KEYS, (hidden_states, time_embeddings, mask), strict=True)))
+            conditioning=dict(zip(_KEYS, (hidden_states, time_embeddings, mask), strict=True)),
+        )
 
     @torch.inference_mode()
     def predict(self, batch: list[Trajectory]) -> list[torch.Tensor]:
         """The network output of each trajectory's current step, from ONE forward for the batch."""
+
         def forward(sample, timesteps, **conditioning):
             return self.decoder(sample=sample, timestep=timesteps, **conditioning).sample
+
         return batched_forward(batch, _KEYS, forward, self.dtype, image_layout(self.dtype))
 
     @torch.inference_mode()

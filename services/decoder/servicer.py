@@ -23,8 +23,12 @@ class DecoderServicer(decoder_pb2_grpc.DecoderServiceServicer):
 
     def _embeddings_and_text(self, request, model):
         widths = model.text_widths
-        embeddings = from_proto(request.image_embeddings, "image_embeddings", dtypes=_FLOATS,
-                                shape=(None, widths["embedding_dim"])).float()
+        embeddings = from_proto(
+            request.image_embeddings,
+            "image_embeddings",
+            dtypes=_FLOATS,
+            shape=(None, widths["embedding_dim"]),
+        ).float()
         rows = embeddings.shape[0]
         check_rows(rows, "image_embeddings")
         if rows == 0:
@@ -41,26 +45,38 @@ class DecoderServicer(decoder_pb2_grpc.DecoderServiceServicer):
         model = self.stage.loaded_model()
         embeddings, text, widths = self._embeddings_and_text(request, model)
         rows, side = embeddings.shape[0], model.image_size
-        unconditional = from_wire(request.unconditional, "unconditional", rows=1,
-                                  length=text.token_states.shape[1], **widths)
+        unconditional = from_wire(
+            request.unconditional, "unconditional", rows=1, length=text.token_states.shape[1], **widths
+        )
         knobs = sampling_knobs(request, model)
         check_image_dtype(request.output_dtype, "output_dtype")
         latents = None
         if request.HasField("latents"):
             latents = self._images(request.latents, "latents", rows, 3, side)
-        trajectory = model.start(DecoderJob(
-            image_embedding=embeddings, text=text, unconditional=unconditional, steps=knobs.steps,
-            guidance_scale=knobs.guidance_scale, scheduler=knobs.scheduler, generator=knobs.generator,
-            latents=latents, eta=knobs.eta))
+        trajectory = model.start(
+            DecoderJob(
+                image_embedding=embeddings,
+                text=text,
+                unconditional=unconditional,
+                steps=knobs.steps,
+                guidance_scale=knobs.guidance_scale,
+                scheduler=knobs.scheduler,
+                generator=knobs.generator,
+                latents=latents,
+                eta=knobs.eta,
+            )
+        )
         if request.HasField("inpainting"):
             known = self._images(request.inpainting.image, "inpainting.image", rows, 3, side)
             mask = self._images(request.inpainting.repaint_mask, "inpainting.repaint_mask", rows, 1, side)
             trajectory = InpaintingTrajectory.wrap(trajectory, known.clamp(-1, 1), mask.clamp(0, 1))
         async for response in self.stage.stream(
-                trajectory, decoder_pb2.DecodeImageResponse,
-                lambda output, state: decoder_pb2.Images(
-                    images=to_proto(cast_images(output, request.output_dtype)),
-                    generator_state=state)):
+            trajectory,
+            decoder_pb2.DecodeImageResponse,
+            lambda output, state: decoder_pb2.Images(
+                images=to_proto(cast_images(output, request.output_dtype)), generator_state=state
+            ),
+        ):
             yield response
 
     @grpc_errors
@@ -71,16 +87,23 @@ class DecoderServicer(decoder_pb2_grpc.DecoderServiceServicer):
         params = sampling_pb2.SamplingParams()
         if request.HasField("num_inference_steps"):
             params.num_inference_steps = request.num_inference_steps
-        steps = validation.num_inference_steps(params, "num_inference_steps",
-                                               model.defaults.num_inference_steps, model.max_steps)
+        steps = validation.num_inference_steps(
+            params, "num_inference_steps", model.defaults.num_inference_steps, model.max_steps
+        )
         if self._inversion is None:
             inversion = DecoderInversion(model)
             self._inversion = inversion, self.stage.new_batcher(inversion)
         inversion, batcher = self._inversion
-        generator = (validation.random_state(request.random, "random") if request.HasField("random")
-                     else torch.Generator().manual_seed(0))
+        generator = (
+            validation.random_state(request.random, "random")
+            if request.HasField("random")
+            else torch.Generator().manual_seed(0)
+        )
         trajectory = inversion.start(InversionJob(images.clamp(-1, 1), embeddings, text, steps, generator))
         async for response in self.stage.stream(
-                trajectory, decoder_pb2.InvertImageResponse,
-                lambda output, state: to_proto(output), batcher=batcher):
+            trajectory,
+            decoder_pb2.InvertImageResponse,
+            lambda output, state: to_proto(output),
+            batcher=batcher,
+        ):
             yield response

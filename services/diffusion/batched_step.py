@@ -46,8 +46,11 @@ def vectorised(scheduler: SchedulerMixin) -> bool:
     if isinstance(scheduler, (UnCLIPScheduler, DDPMScheduler)):
         return config.variance_type in ("fixed_small_log", "learned_range")
     if isinstance(scheduler, DPMSolverMultistepScheduler):
-        return (config.algorithm_type, config.solver_type, config.solver_order) == ("dpmsolver++", "midpoint", 2) \
-            and not config.use_flow_sigmas and config.variance_type not in _LEARNED_VARIANCE
+        return (
+            (config.algorithm_type, config.solver_type, config.solver_order) == ("dpmsolver++", "midpoint", 2)
+            and not config.use_flow_sigmas
+            and config.variance_type not in _LEARNED_VARIANCE
+        )
     return isinstance(scheduler, DDIMScheduler)
 
 
@@ -61,8 +64,10 @@ def batched_step(parts: list[RowStep], model_output: torch.Tensor, sample: torch
     The parts' schedulers satisfy `vectorised` and `same_step`."""
     scheduler = parts[0].scheduler
     channels = sample.shape[1]
-    if model_output.shape[1] == 2 * channels and \
-            getattr(scheduler.config, "variance_type", None) not in _LEARNED_VARIANCE:
+    if (
+        model_output.shape[1] == 2 * channels
+        and getattr(scheduler.config, "variance_type", None) not in _LEARNED_VARIANCE
+    ):
         model_output = model_output[:, :channels]
     if isinstance(scheduler, DDIMScheduler):
         return _ddim(parts, model_output, sample)
@@ -72,7 +77,9 @@ def batched_step(parts: list[RowStep], model_output: torch.Tensor, sample: torch
 
 
 def _per_row(parts: list[RowStep], values: list, dtype: torch.dtype = torch.long) -> torch.Tensor:
-    return torch.tensor([value for part, value in zip(parts, values, strict=True) for _ in range(part.rows)], dtype=dtype)
+    return torch.tensor(
+        [value for part, value in zip(parts, values, strict=True) for _ in range(part.rows)], dtype=dtype
+    )
 
 
 def _on_rows(sample: torch.Tensor, *values: torch.Tensor) -> list[torch.Tensor]:
@@ -98,8 +105,11 @@ def _noise(parts: list[RowStep], draws: list[bool], sample: torch.Tensor) -> tor
         elif part.generator.device == device:
             torch.randn(rows.shape, generator=part.generator, dtype=sample.dtype, out=rows)
         else:
-            rows.copy_(randn_tensor(rows.shape, generator=part.generator, device=part.generator.device,
-                                    dtype=sample.dtype))
+            rows.copy_(
+                randn_tensor(
+                    rows.shape, generator=part.generator, device=part.generator.device, dtype=sample.dtype
+                )
+            )
     return noise.to(sample.device)
 
 
@@ -115,7 +125,9 @@ def _clipped(config, original: torch.Tensor) -> torch.Tensor:
     return original
 
 
-def _ddpm(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor, unclip: bool) -> torch.Tensor:
+def _ddpm(
+    parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor, unclip: bool
+) -> torch.Tensor:
     """UnCLIPScheduler.step and DDPMScheduler.step; they differ only in how beta and the variance are
     computed from the schedule."""
     scheduler = parts[0].scheduler
@@ -125,16 +137,25 @@ def _ddpm(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor
         model_output, predicted_variance = model_output.split(sample.shape[1], dim=1)
     t = _per_row(parts, [part.timestep for part in parts])
     # UnCLIPScheduler's previous timestep defaults to t - 1, DDPMScheduler's to -1 after the last one
-    prev = _per_row(parts, [(part.timestep - 1 if unclip else -1) if part.prev_timestep is None
-                            else part.prev_timestep for part in parts])
+    prev = _per_row(
+        parts,
+        [
+            (part.timestep - 1 if unclip else -1) if part.prev_timestep is None else part.prev_timestep
+            for part in parts
+        ],
+    )
     alphas_cumprod = scheduler.alphas_cumprod.cpu()
     alpha_prod_t = alphas_cumprod.index_select(0, t)
-    alpha_prod_t_prev = torch.where(prev >= 0, alphas_cumprod.index_select(0, prev.clamp(min=0)), scheduler.one)
+    alpha_prod_t_prev = torch.where(
+        prev >= 0, alphas_cumprod.index_select(0, prev.clamp(min=0)), scheduler.one
+    )
     beta_prod_t = 1 - alpha_prod_t
     beta_prod_t_prev = 1 - alpha_prod_t_prev
     if unclip:
         consecutive = prev == t - 1
-        beta = torch.where(consecutive, scheduler.betas.index_select(0, t), 1 - alpha_prod_t / alpha_prod_t_prev)
+        beta = torch.where(
+            consecutive, scheduler.betas.index_select(0, t), 1 - alpha_prod_t / alpha_prod_t_prev
+        )
         alpha = torch.where(consecutive, scheduler.alphas.index_select(0, t), 1 - beta)
         variance = beta_prod_t_prev / beta_prod_t * beta
     else:
@@ -142,11 +163,16 @@ def _ddpm(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor
         beta = 1 - alpha
         variance = torch.clamp((1 - alpha_prod_t_prev) / (1 - alpha_prod_t) * beta, min=1e-20)
     sqrt_beta_prod, sqrt_alpha_prod, original_coeff, current_coeff = _on_rows(
-        sample, beta_prod_t ** 0.5, alpha_prod_t ** 0.5, (alpha_prod_t_prev ** 0.5 * beta) / beta_prod_t,
-        alpha ** 0.5 * beta_prod_t_prev / beta_prod_t)
+        sample,
+        beta_prod_t**0.5,
+        alpha_prod_t**0.5,
+        (alpha_prod_t_prev**0.5 * beta) / beta_prod_t,
+        alpha**0.5 * beta_prod_t_prev / beta_prod_t,
+    )
 
-    original = _clipped(config, _predicted_original(config, model_output, sample, sqrt_beta_prod,
-                                                    sqrt_alpha_prod))
+    original = _clipped(
+        config, _predicted_original(config, model_output, sample, sqrt_beta_prod, sqrt_alpha_prod)
+    )
     prev_sample = original_coeff * original + current_coeff * sample
     draws = [part.timestep > 0 for part in parts]
     if not any(draws):
@@ -168,18 +194,26 @@ def _ddim(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor
     scheduler = parts[0].scheduler
     config = scheduler.config
     t = _per_row(parts, [part.timestep for part in parts])
-    prev = t - _per_row(parts, [config.num_train_timesteps // part.scheduler.num_inference_steps
-                                for part in parts])
+    prev = t - _per_row(
+        parts, [config.num_train_timesteps // part.scheduler.num_inference_steps for part in parts]
+    )
     eta = _per_row(parts, [part.eta for part in parts], torch.float32)
     alphas_cumprod = scheduler.alphas_cumprod.cpu()
     alpha_prod_t = alphas_cumprod.index_select(0, t)
-    alpha_prod_t_prev = torch.where(prev >= 0, alphas_cumprod.index_select(0, prev.clamp(min=0)), scheduler.final_alpha_cumprod)
+    alpha_prod_t_prev = torch.where(
+        prev >= 0, alphas_cumprod.index_select(0, prev.clamp(min=0)), scheduler.final_alpha_cumprod
+    )
     beta_prod_t = 1 - alpha_prod_t
     variance = ((1 - alpha_prod_t_prev) / beta_prod_t) * (1 - alpha_prod_t / alpha_prod_t_prev)
-    std = eta * variance ** 0.5
+    std = eta * variance**0.5
     sqrt_beta_prod, sqrt_alpha_prod, direction_coeff, sqrt_alpha_prod_prev, std = _on_rows(
-        sample, beta_prod_t ** 0.5, alpha_prod_t ** 0.5, (1 - alpha_prod_t_prev - std ** 2) ** 0.5,
-        alpha_prod_t_prev ** 0.5, std)
+        sample,
+        beta_prod_t**0.5,
+        alpha_prod_t**0.5,
+        (1 - alpha_prod_t_prev - std**2) ** 0.5,
+        alpha_prod_t_prev**0.5,
+        std,
+    )
 
     original = _predicted_original(config, model_output, sample, sqrt_beta_prod, sqrt_alpha_prod)
     epsilon = model_output
@@ -194,7 +228,7 @@ def _ddim(parts: list[RowStep], model_output: torch.Tensor, sample: torch.Tensor
 
 
 def _alpha_sigma(sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    alpha = 1 / ((sigma ** 2 + 1) ** 0.5)
+    alpha = 1 / ((sigma**2 + 1) ** 0.5)
     return alpha, sigma * alpha
 
 
@@ -208,24 +242,34 @@ def _dpm_solver_pp(parts: list[RowStep], model_output: torch.Tensor, sample: tor
         if scheduler.step_index is None:
             scheduler._init_step_index(part.timestep)
         last = scheduler.step_index == len(scheduler.timesteps) - 1 and (
-            config.euler_at_final or (config.lower_order_final and len(scheduler.timesteps) < 15)
-            or config.final_sigmas_type == "zero")
+            config.euler_at_final
+            or (config.lower_order_final and len(scheduler.timesteps) < 15)
+            or config.final_sigmas_type == "zero"
+        )
         first_order.append(scheduler.lower_order_nums < 1 or last)
 
     def sigmas(offset: int) -> torch.Tensor:
-        return _per_row(parts, [float(part.scheduler.sigmas[part.scheduler.step_index + offset])
-                                for part in parts], torch.float32)
+        return _per_row(
+            parts,
+            [float(part.scheduler.sigmas[part.scheduler.step_index + offset]) for part in parts],
+            torch.float32,
+        )
 
-    (alpha_t, sigma_t), (alpha_s0, sigma_s0), (alpha_s1, sigma_s1) = (_alpha_sigma(sigmas(k)) for k in (1, 0, -1))
-    lambda_t, lambda_s0, lambda_s1 = (torch.log(alpha) - torch.log(sigma) for alpha, sigma in
-                                      ((alpha_t, sigma_t), (alpha_s0, sigma_s0), (alpha_s1, sigma_s1)))
+    (alpha_t, sigma_t), (alpha_s0, sigma_s0), (alpha_s1, sigma_s1) = (
+        _alpha_sigma(sigmas(k)) for k in (1, 0, -1)
+    )
+    lambda_t, lambda_s0, lambda_s1 = (
+        torch.log(alpha) - torch.log(sigma)
+        for alpha, sigma in ((alpha_t, sigma_t), (alpha_s0, sigma_s0), (alpha_s1, sigma_s1))
+    )
     h = lambda_t - lambda_s0
     second = ~_per_row(parts, first_order, torch.bool)
     # first-order rows subtract 0 * 0 for the second-order term: their value is left as it is
     inverse_r0 = torch.where(second, 1.0 / ((lambda_s0 - lambda_s1) / h), 1.0)
     d1_coeff = torch.where(second, 0.5 * (alpha_t * (torch.exp(-h) - 1.0)), 0.0)
     sigma_s0_rows, alpha_s0_rows, sample_coeff, d0_coeff, inverse_r0, d1_coeff = _on_rows(
-        sample, sigma_s0, alpha_s0, sigma_t / sigma_s0, alpha_t * (torch.exp(-h) - 1.0), inverse_r0, d1_coeff)
+        sample, sigma_s0, alpha_s0, sigma_t / sigma_s0, alpha_t * (torch.exp(-h) - 1.0), inverse_r0, d1_coeff
+    )
 
     original = model_output
     if config.prediction_type == "epsilon":

@@ -41,8 +41,10 @@ def _common(config: Mapping) -> dict:
 def build_scheduler(name: str, config: Mapping) -> SchedulerMixin:
     """A fresh scheduler instance; every trajectory gets its own (they carry per-run state)."""
     common = _common(config)
-    clip = {"clip_sample": bool(config.get("clip_sample", True)),
-            "clip_sample_range": float(config.get("clip_sample_range", 1.0))}
+    clip = {
+        "clip_sample": bool(config.get("clip_sample", True)),
+        "clip_sample_range": float(config.get("clip_sample_range", 1.0)),
+    }
     variance_type = config.get("variance_type", "fixed_small_log")
     if name == "unclip":
         return UnCLIPScheduler(variance_type=variance_type, **clip, **common)
@@ -70,20 +72,29 @@ def min_steps(name: str) -> int:
     return by_name(name).min_steps
 
 
-def scheduler_step(scheduler: SchedulerMixin, model_output: torch.Tensor, timestep: torch.Tensor,
-                   sample: torch.Tensor, prev_timestep: torch.Tensor | None,
-                   generator: torch.Generator, eta: float = 0.0) -> torch.Tensor:
+def scheduler_step(
+    scheduler: SchedulerMixin,
+    model_output: torch.Tensor,
+    timestep: torch.Tensor,
+    sample: torch.Tensor,
+    prev_timestep: torch.Tensor | None,
+    generator: torch.Generator,
+    eta: float = 0.0,
+) -> torch.Tensor:
     """One denoising step. A learned-variance output (2x the sample's channels) is passed whole only to
     schedulers configured to use it; the others get the mean channels. Only UnCLIPScheduler takes
     `prev_timestep` (it recomputes beta for the skipped timesteps, as UnCLIPPipeline does), only
     DDIMScheduler `eta`."""
     channels = sample.shape[1]
-    if model_output.shape[1] == 2 * channels and \
-            getattr(scheduler.config, "variance_type", None) not in _LEARNED_VARIANCE:
+    if (
+        model_output.shape[1] == 2 * channels
+        and getattr(scheduler.config, "variance_type", None) not in _LEARNED_VARIANCE
+    ):
         model_output = model_output[:, :channels]
     if isinstance(scheduler, UnCLIPScheduler):
-        return scheduler.step(model_output, timestep, sample, prev_timestep=prev_timestep,
-                              generator=generator).prev_sample
+        return scheduler.step(
+            model_output, timestep, sample, prev_timestep=prev_timestep, generator=generator
+        ).prev_sample
     if isinstance(scheduler, DDIMScheduler):
         return scheduler.step(model_output, timestep, sample, eta=eta, generator=generator).prev_sample
     return scheduler.step(model_output, timestep, sample, generator=generator).prev_sample

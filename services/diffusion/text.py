@@ -10,7 +10,7 @@ import torch
 @dataclass(frozen=True)
 class TextTensors:
     text_embedding: torch.Tensor  # [B, D] pooled, projected CLIP text embedding
-    token_states: torch.Tensor    # [B, L, W] per-token states after the final layer norm
+    token_states: torch.Tensor  # [B, L, W] per-token states after the final layer norm
     attention_mask: torch.Tensor  # [B, L] bool, True where the token id is not padding
 
     def __len__(self) -> int:
@@ -22,15 +22,23 @@ class TextTensors:
             return self
         if len(self) != 1:
             raise ValueError(f"cannot expand {len(self)} rows to {rows}")
-        return TextTensors(self.text_embedding.expand(rows, -1), self.token_states.expand(rows, -1, -1),
-                           self.attention_mask.expand(rows, -1))
+        return TextTensors(
+            self.text_embedding.expand(rows, -1),
+            self.token_states.expand(rows, -1, -1),
+            self.attention_mask.expand(rows, -1),
+        )
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> TextTensors:
-        return TextTensors(self.text_embedding.to(device, dtype), self.token_states.to(device, dtype),
-                           self.attention_mask.to(device, torch.bool))
+        return TextTensors(
+            self.text_embedding.to(device, dtype),
+            self.token_states.to(device, dtype),
+            self.attention_mask.to(device, torch.bool),
+        )
 
     @staticmethod
     def cat(parts: list[TextTensors]) -> TextTensors:
-        return TextTensors(torch.cat([p.text_embedding for p in parts]),
-                           torch.cat([p.token_states for p in parts]),
-                           torch.cat([p.attention_mask for p in parts]))
+        return TextTensors(
+            torch.cat([p.text_embedding for p in parts]),
+            torch.cat([p.token_states for p in parts]),
+            torch.cat([p.attention_mask for p in parts]),
+        )

@@ -67,19 +67,33 @@ class Trajectory:
 
     def advance(self, output: torch.Tensor) -> None:
         """Guidance, then this trajectory's scheduler step (drawing noise from its generator)."""
-        self.latents = scheduler_step(self.scheduler, self.guide(output), self.timestep, self.latents,
-                                      self.prev_timestep, self.generator, self.eta)
+        self.latents = scheduler_step(
+            self.scheduler,
+            self.guide(output),
+            self.timestep,
+            self.latents,
+            self.prev_timestep,
+            self.generator,
+            self.eta,
+        )
         self.step += 1
 
     def row_step(self) -> RowStep:
         """This trajectory's part of a batched scheduler step."""
         prev = self.prev_timestep
-        return RowStep(self.scheduler, self.latents.shape[0], int(self.timestep),
-                       None if prev is None else int(prev), self.generator, self.eta)
+        return RowStep(
+            self.scheduler,
+            self.latents.shape[0],
+            int(self.timestep),
+            None if prev is None else int(prev),
+            self.generator,
+            self.eta,
+        )
 
 
-def _classifier_free(uncond: torch.Tensor, text: torch.Tensor, scale: float | torch.Tensor,
-                     channels: int) -> torch.Tensor:
+def _classifier_free(
+    uncond: torch.Tensor, text: torch.Tensor, scale: float | torch.Tensor, channels: int
+) -> torch.Tensor:
     uncond_mean = uncond[:, :channels]
     text_mean, variance = text[:, :channels], text[:, channels:]
     guided = uncond_mean + scale * (text_mean - uncond_mean)
@@ -103,8 +117,12 @@ def advance_batch(batch: list[Trajectory], outputs: list[torch.Tensor]) -> None:
         group.sort(key=lambda item: not item[0].guided)  # the guided first: their rows are guided together
         members = [trajectory for trajectory, _ in group]
         output = _guide_rows(members, torch.cat([output for _, output in group]))
-        latents = batched_step([t.row_step() for t in members], output, torch.cat([t.latents for t in members]))
-        for trajectory, rows in zip(members, latents.split([t.latents.shape[0] for t in members]), strict=True):
+        latents = batched_step(
+            [t.row_step() for t in members], output, torch.cat([t.latents for t in members])
+        )
+        for trajectory, rows in zip(
+            members, latents.split([t.latents.shape[0] for t in members]), strict=True
+        ):
             trajectory.latents = rows
             trajectory.step += 1
 
@@ -131,10 +149,19 @@ def _guide_rows(members: list[Trajectory], output: torch.Tensor) -> torch.Tensor
     return torch.cat([guided, output[start:]]) if start < output.shape[0] else guided
 
 
-def start_trajectory(*, shape: tuple[int, ...], scheduler_name: str, scheduler_config: Mapping,
-                     steps: int, generator: torch.Generator, device: torch.device,
-                     guidance_scale: float = 1.0, eta: float = 0.0, latents: torch.Tensor | None = None,
-                     conditioning: dict[str, torch.Tensor] | None = None) -> Trajectory:
+def start_trajectory(
+    *,
+    shape: tuple[int, ...],
+    scheduler_name: str,
+    scheduler_config: Mapping,
+    steps: int,
+    generator: torch.Generator,
+    device: torch.device,
+    guidance_scale: float = 1.0,
+    eta: float = 0.0,
+    latents: torch.Tensor | None = None,
+    conditioning: dict[str, torch.Tensor] | None = None,
+) -> Trajectory:
     """Set the timesteps and draw the initial noise exactly as UnCLIPPipeline.prepare_latents does
     (float32 whatever the network's dtype: the latents and the scheduler's arithmetic stay float32)."""
     scheduler = build_scheduler(scheduler_name, scheduler_config)
@@ -144,13 +171,24 @@ def start_trajectory(*, shape: tuple[int, ...], scheduler_name: str, scheduler_c
     elif tuple(latents.shape) != tuple(shape):
         raise ValueError(f"latents: expected shape {tuple(shape)}, got {tuple(latents.shape)}")
     latents = latents.to(device, torch.float32) * scheduler.init_noise_sigma
-    return Trajectory(latents=latents, scheduler=scheduler, timesteps=scheduler.timesteps,
-                      generator=generator, guidance_scale=guidance_scale, eta=eta,
-                      conditioning=conditioning or {})
+    return Trajectory(
+        latents=latents,
+        scheduler=scheduler,
+        timesteps=scheduler.timesteps,
+        generator=generator,
+        guidance_scale=guidance_scale,
+        eta=eta,
+        conditioning=conditioning or {},
+    )
 
 
-def batched_forward(batch: list[Trajectory], keys: tuple[str, ...], forward, dtype: torch.dtype,
-                    layout: torch.memory_format = torch.preserve_format) -> list[torch.Tensor]:
+def batched_forward(
+    batch: list[Trajectory],
+    keys: tuple[str, ...],
+    forward,
+    dtype: torch.dtype,
+    layout: torch.memory_format = torch.preserve_format,
+) -> list[torch.Tensor]:
     """Concatenate the batch's inputs (per-row timesteps), run `forward(sample, timesteps, **cond)` once
     on the sample cast to the network's dtype and layout, and split the output back per trajectory,
     float32 and contiguous like the latents. The conditioning is already in the network's dtype (each

@@ -23,13 +23,22 @@ class Admission:
         if request.match_info.route.name is None:  # health, files: not API requests
             return await handler(request)
         if not self.accepting:
-            raise ApiError(503, "the gateway is draining; retry on another replica",
-                           error_type="server_error", code="service_unavailable",
-                           status="UNAVAILABLE")
+            raise ApiError(
+                503,
+                "the gateway is draining; retry on another replica",
+                error_type="server_error",
+                code="service_unavailable",
+                status="UNAVAILABLE",
+            )
         if self.in_flight >= self.max_in_flight:
-            raise ApiError(429, f"the gateway has {self.max_in_flight} requests in flight",
-                           error_type="rate_limit_error", code="rate_limit_exceeded",
-                           status="RESOURCE_EXHAUSTED", retry_after_seconds=RETRY_AFTER_SECONDS)
+            raise ApiError(
+                429,
+                f"the gateway has {self.max_in_flight} requests in flight",
+                error_type="rate_limit_error",
+                code="rate_limit_exceeded",
+                status="RESOURCE_EXHAUSTED",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            )
         self.in_flight += 1
         self._idle.clear()
         try:

@@ -46,13 +46,22 @@ async def api_errors(request: web.Request, handler):
 def bearer_auth(tokens: TokenSet | None):
     """With tokens configured, an API request needs `Authorization: Bearer TOKEN` with one of them
     (the OpenAI client sends its api_key so). Health and image files stay open."""
+
     @web.middleware
     async def auth(request: web.Request, handler):
-        if (tokens is not None and request.match_info.route.name is not None
-                and not tokens.allows(bearer_token(request.headers.get("Authorization")))):
-            raise ApiError(401, "a valid API key is required (header `Authorization: Bearer KEY`)",
-                           code="invalid_api_key", status="UNAUTHENTICATED")
+        if (
+            tokens is not None
+            and request.match_info.route.name is not None
+            and not tokens.allows(bearer_token(request.headers.get("Authorization")))
+        ):
+            raise ApiError(
+                401,
+                "a valid API key is required (header `Authorization: Bearer KEY`)",
+                code="invalid_api_key",
+                status="UNAUTHENTICATED",
+            )
         return await handler(request)
+
     return auth
 
 
@@ -70,8 +79,7 @@ class Health:
         if not self._admission.accepting:
             return web.json_response({"status": "draining"}, status=503)
         try:
-            reply = await self._health.Check(health_pb2.HealthCheckRequest(),
-                                             timeout=HEALTH_TIMEOUT_SECONDS)
+            reply = await self._health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_TIMEOUT_SECONDS)
         except grpc.aio.AioRpcError as error:
             return web.json_response({"status": f"orchestrator {error.code().name}"}, status=503)
         if reply.status != health_pb2.HealthCheckResponse.SERVING:
@@ -79,12 +87,13 @@ class Health:
         return web.json_response({"status": "ok"})
 
 
-def build_app(settings: GatewaySettings, client: AsyncGenerationClient, admission: Admission,
-              tokens: TokenSet | None) -> web.Application:
+def build_app(
+    settings: GatewaySettings, client: AsyncGenerationClient, admission: Admission, tokens: TokenSet | None
+) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[observed_requests(STAGE), api_errors, bearer_auth(tokens),
-                     admission.middleware])
+        middlewares=[observed_requests(STAGE), api_errors, bearer_auth(tokens), admission.middleware],
+    )
     store = PngStore(settings.url_ttl_seconds, settings.url_store_mb * 1024 * 1024)
     api = ImagesApi(MeshImages(client, settings.steps), store, settings)
     health = Health(admission, client)

@@ -16,8 +16,7 @@ DEFAULT_RETRY_AFTER_SECONDS = 1  # for a RESOURCE_EXHAUSTED without RetryInfo
 _NO_DETAILS = FailureDetails()
 
 # The mesh's request fields, as the Images API names them.
-_API_PARAMS = {"num_images": "n", "prompt": "prompt", "image": "image", "mask": "mask",
-               "size": "size"}
+_API_PARAMS = {"num_images": "n", "prompt": "prompt", "image": "image", "mask": "mask", "size": "size"}
 
 # gRPC status -> HTTP status, error type, error code.
 _BY_STATUS = {
@@ -35,9 +34,17 @@ _INTERNAL = (500, "server_error", None)
 class ApiError(Exception):
     """An error reply; `status` is the gRPC status name it counts as."""
 
-    def __init__(self, http_status: int, message: str, *, error_type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None,
-                 status: str = "INVALID_ARGUMENT", retry_after_seconds: int | None = None):
+    def __init__(
+        self,
+        http_status: int,
+        message: str,
+        *,
+        error_type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        status: str = "INVALID_ARGUMENT",
+        retry_after_seconds: int | None = None,
+    ):
         super().__init__(message)
         self.http_status = http_status
         self.message = message
@@ -48,10 +55,17 @@ class ApiError(Exception):
         self.retry_after_seconds = retry_after_seconds
 
     def response(self) -> web.Response:
-        body = {"error": {"message": self.message, "type": self.error_type, "param": self.param,
-                          "code": self.code}}
-        headers = ({"Retry-After": str(self.retry_after_seconds)}
-                   if self.retry_after_seconds is not None else None)
+        body = {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+        headers = (
+            {"Retry-After": str(self.retry_after_seconds)} if self.retry_after_seconds is not None else None
+        )
         return web.json_response(body, status=self.http_status, headers=headers)
 
 
@@ -70,8 +84,15 @@ def from_status(code: grpc.StatusCode, message: str, details: FailureDetails = _
     retry_after = None
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         retry_after = max(1, math.ceil(details.retry_after_seconds or DEFAULT_RETRY_AFTER_SECONDS))
-    return ApiError(http_status, message or code.name, error_type=error_type, param=param,
-                    code=error_code, status=code.name, retry_after_seconds=retry_after)
+    return ApiError(
+        http_status,
+        message or code.name,
+        error_type=error_type,
+        param=param,
+        code=error_code,
+        status=code.name,
+        retry_after_seconds=retry_after,
+    )
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> ApiError:

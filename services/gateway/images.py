@@ -51,8 +51,9 @@ def edit_mask(image_data: bytes, mask_data: bytes | None) -> bytes | None:
         return None
     mask = _open_png(mask_data, "mask")
     if mask.size != image.size:
-        raise bad_param("mask", f"must be the image's size {image.width}x{image.height}, "
-                                f"got {mask.width}x{mask.height}")
+        raise bad_param(
+            "mask", f"must be the image's size {image.width}x{image.height}, got {mask.width}x{mask.height}"
+        )
     alpha = _alpha(mask)
     if alpha is None:
         raise bad_param("mask", "must have an alpha channel: its transparent pixels mark the edit")

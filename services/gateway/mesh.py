@@ -29,14 +29,16 @@ class MeshImages:
         self._client = client
         self._steps = dict(steps)
 
-    async def draw(self, build: Callable[[int], object], ask: Ask, *, timeout: float,
-                   metadata: Sequence[tuple[str, str]]) -> list[bytes]:
+    async def draw(
+        self, build: Callable[[int], object], ask: Ask, *, timeout: float, metadata: Sequence[tuple[str, str]]
+    ) -> list[bytes]:
         """PNGs of the asked size: build(count) makes one mesh request message for count images."""
         mesh_size, side = SIZES[ask.size]
         requests = [self._with_knobs(build(count), mesh_size) for count in batches(ask.n)]
         try:
-            generations = await _all(self._client.run(r, timeout=timeout, metadata=metadata)
-                                     for r in requests)
+            generations = await _all(
+                self._client.run(r, timeout=timeout, metadata=metadata) for r in requests
+            )
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
         pngs = [png for generation in generations for png in generation.png_images]
@@ -44,8 +46,7 @@ class MeshImages:
 
     def _with_knobs(self, request, mesh_size: int):
         fields = request.DESCRIPTOR.fields_by_name
-        stages = {stage: Sampling(steps=steps) for stage, steps in self._steps.items()
-                  if stage in fields}
+        stages = {stage: Sampling(steps=steps) for stage, steps in self._steps.items() if stage in fields}
         return with_knobs(request, size=mesh_size, stages=stages)
 
 

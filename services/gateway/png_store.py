@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 
 class PngStore:
-    def __init__(self, ttl_seconds: float, max_bytes: int,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, ttl_seconds: float, max_bytes: int, clock: Callable[[], float] = time.monotonic):
         self._ttl = ttl_seconds
         self._max_bytes = max_bytes
         self._clock = clock

@@ -28,13 +28,19 @@ STOP_SECONDS = 1.0  # after the drain: what is still running is cancelled
 async def serve(settings: GatewaySettings) -> int:
     tls = load_tls(settings)
     tokens = TokenSet(read_tokens(settings.auth_tokens_file)) if settings.auth_tokens_file else None
-    client = AsyncGenerationClient(settings.orchestrator,
-                                   credentials=channel_credentials(tls) if tls else None,
-                                   max_message_mb=settings.max_message_mb)
+    client = AsyncGenerationClient(
+        settings.orchestrator,
+        credentials=channel_credentials(tls) if tls else None,
+        max_message_mb=settings.max_message_mb,
+    )
     admission = Admission(settings.max_in_flight)
     export_stage_gauges(STAGE, lambda: admission.in_flight)
-    runner = web.AppRunner(build_app(settings, client, admission, tokens), access_log=None,
-                           handler_cancellation=True, shutdown_timeout=STOP_SECONDS)
+    runner = web.AppRunner(
+        build_app(settings, client, admission, tokens),
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=STOP_SECONDS,
+    )
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -47,11 +53,15 @@ async def serve(settings: GatewaySettings) -> int:
         print(f"unclip-mesh {STAGE} listening on {settings.host}:{port}", flush=True)
         print(f"unclip-mesh {STAGE} ready", flush=True)
         await stop.wait()
-        logger.info("gateway draining: %d request(s) in flight, grace %.1f s",
-                    admission.in_flight, settings.grace_seconds)
+        logger.info(
+            "gateway draining: %d request(s) in flight, grace %.1f s",
+            admission.in_flight,
+            settings.grace_seconds,
+        )
         if not await admission.drain(settings.grace_seconds):
-            logger.warning("gateway: grace ran out with %d request(s) in flight; cancelling them",
-                           admission.in_flight)
+            logger.warning(
+                "gateway: grace ran out with %d request(s) in flight; cancelling them", admission.in_flight
+            )
     finally:
         await runner.cleanup()
         await client.close()

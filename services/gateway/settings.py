@@ -52,10 +52,15 @@ def parse_steps(values: list[str] | str) -> dict[str, int]:
     steps: dict[str, int] = {}
     for item in (i.strip() for i in items if i.strip()):
         stage, _, count = item.partition("=")
-        if (stage.strip() not in stage_registry.sampled_stages() or not count.strip().isdigit()
-                or int(count) < 1):
-            raise ValueError(f"{item!r}: expected STAGE=N, N >= 1, STAGE one of "
-                             f"{', '.join(stage_registry.sampled_stages())}")
+        if (
+            stage.strip() not in stage_registry.sampled_stages()
+            or not count.strip().isdigit()
+            or int(count) < 1
+        ):
+            raise ValueError(
+                f"{item!r}: expected STAGE=N, N >= 1, STAGE one of "
+                f"{', '.join(stage_registry.sampled_stages())}"
+            )
         steps[stage.strip()] = int(count)
     return steps
 
@@ -63,34 +68,78 @@ def parse_steps(values: list[str] | str) -> dict[str, int]:
 GATEWAY_OPTIONS = (
     Option("--host", "UNCLIP_HOST", text, "address to bind"),
     Option("--port", "UNCLIP_PORT", PORT, "HTTP port to bind, 0 picks a free one"),
-    Option("--orchestrator", "UNCLIP_ORCHESTRATOR", text,
-           "the orchestrator's gRPC target, host:port or dns:///name:port"),
-    Option("--auth-tokens-file", "UNCLIP_AUTH_TOKENS_FILE", text,
-           "file of the tokens callers must present (the orchestrator's format)"),
-    Option("--steps", "UNCLIP_GATEWAY_STEPS", parse_steps,
-           "repeatable: denoising steps of a stage, STAGE=N (unset: the bundle's default)",
-           repeatable=True),
-    Option("--max-request-seconds", "UNCLIP_MAX_REQUEST_SECONDS", seconds(allow_zero=False),
-           "the longest deadline a request gets"),
-    Option("--max-in-flight", "UNCLIP_MAX_IN_FLIGHT", integer(1),
-           "most API requests at once; more are refused with 429"),
+    Option(
+        "--orchestrator",
+        "UNCLIP_ORCHESTRATOR",
+        text,
+        "the orchestrator's gRPC target, host:port or dns:///name:port",
+    ),
+    Option(
+        "--auth-tokens-file",
+        "UNCLIP_AUTH_TOKENS_FILE",
+        text,
+        "file of the tokens callers must present (the orchestrator's format)",
+    ),
+    Option(
+        "--steps",
+        "UNCLIP_GATEWAY_STEPS",
+        parse_steps,
+        "repeatable: denoising steps of a stage, STAGE=N (unset: the bundle's default)",
+        repeatable=True,
+    ),
+    Option(
+        "--max-request-seconds",
+        "UNCLIP_MAX_REQUEST_SECONDS",
+        seconds(allow_zero=False),
+        "the longest deadline a request gets",
+    ),
+    Option(
+        "--max-in-flight",
+        "UNCLIP_MAX_IN_FLIGHT",
+        integer(1),
+        "most API requests at once; more are refused with 429",
+    ),
     Option("--max-image-mb", "UNCLIP_MAX_IMAGE_MB", integer(1, 20), "largest uploaded image, MiB"),
-    Option("--url-ttl-seconds", "UNCLIP_URL_TTL_SECONDS", seconds(allow_zero=False),
-           "how long a `url` response's PNG stays served"),
-    Option("--url-store-mb", "UNCLIP_URL_STORE_MB", integer(1),
-           "memory for `url` PNGs; the oldest go first past it"),
-    Option("--grace-seconds", "UNCLIP_GRACE_SECONDS", seconds(allow_zero=True),
-           "how long a draining gateway lets in-flight requests finish"),
-    Option("--max-message-mb", "UNCLIP_MAX_MESSAGE_MB", integer(1),
-           "largest gRPC message to or from the orchestrator, in MiB"),
+    Option(
+        "--url-ttl-seconds",
+        "UNCLIP_URL_TTL_SECONDS",
+        seconds(allow_zero=False),
+        "how long a `url` response's PNG stays served",
+    ),
+    Option(
+        "--url-store-mb",
+        "UNCLIP_URL_STORE_MB",
+        integer(1),
+        "memory for `url` PNGs; the oldest go first past it",
+    ),
+    Option(
+        "--grace-seconds",
+        "UNCLIP_GRACE_SECONDS",
+        seconds(allow_zero=True),
+        "how long a draining gateway lets in-flight requests finish",
+    ),
+    Option(
+        "--max-message-mb",
+        "UNCLIP_MAX_MESSAGE_MB",
+        integer(1),
+        "largest gRPC message to or from the orchestrator, in MiB",
+    ),
     Option("--metrics-port", "UNCLIP_METRICS_PORT", PORT, "Prometheus metrics port, 0 = off"),
-    Option("--log-level", "UNCLIP_LOG_LEVEL", choice("debug", "info", "warning", "error"),
-           "log level: debug, info, warning or error"),
+    Option(
+        "--log-level",
+        "UNCLIP_LOG_LEVEL",
+        choice("debug", "info", "warning", "error"),
+        "log level: debug, info, warning or error",
+    ),
     Option("--tls-cert", "UNCLIP_TLS_CERT", text, "mutual TLS to the orchestrator: certificate"),
     Option("--tls-key", "UNCLIP_TLS_KEY", text, "mutual TLS to the orchestrator: private key"),
     Option("--tls-ca", "UNCLIP_TLS_CA", text, "mutual TLS to the orchestrator: the CA"),
-    Option("--tls-dir", "UNCLIP_TLS_DIR", text,
-           "mutual TLS to the orchestrator: a folder with tls.crt, tls.key and ca.crt"),
+    Option(
+        "--tls-dir",
+        "UNCLIP_TLS_DIR",
+        text,
+        "mutual TLS to the orchestrator: a folder with tls.crt, tls.key and ca.crt",
+    ),
 )
 
 
@@ -98,6 +147,9 @@ def gateway_settings(argv: list[str] | None, environ: Mapping[str, str]) -> Gate
     """Parses `unclip-mesh serve gateway [flags]` (argv starts with `gateway`) and `environ`."""
     parser = argparse.ArgumentParser(prog="unclip-mesh serve gateway")
     parser.add_argument("stage", choices=["gateway"])
-    add_flags(parser.add_argument_group("gateway"), GATEWAY_OPTIONS,
-              {f.name: f.default for f in fields(GatewaySettings)})
+    add_flags(
+        parser.add_argument_group("gateway"),
+        GATEWAY_OPTIONS,
+        {f.name: f.default for f in fields(GatewaySettings)},
+    )
     return GatewaySettings(**read_options(GATEWAY_OPTIONS, parser.parse_args(argv), environ))

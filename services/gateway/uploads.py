@@ -24,8 +24,9 @@ async def json_fields(request: web.Request) -> dict:
     return fields
 
 
-async def form_fields(request: web.Request, max_file_bytes: int,
-                      max_body_bytes: int) -> dict[str, str | bytes]:
+async def form_fields(
+    request: web.Request, max_file_bytes: int, max_body_bytes: int
+) -> dict[str, str | bytes]:
     """The form's text fields as str, its files (image, mask) as bytes."""
     if not request.content_type.startswith("multipart/"):
         raise ApiError(400, "the body must be multipart/form-data")

@@ -41,17 +41,21 @@ DECODER_SIDE = 64
 
 
 def row_of(encoding: text_encoder_pb2.TextEncoding, row: int) -> text_encoder_pb2.TextEncoding:
-    return text_encoder_pb2.TextEncoding(**{
-        name: to_proto(from_proto(getattr(encoding, name), name)[row:row + 1])
-        for name in ("text_embedding", "token_states", "attention_mask")})
+    return text_encoder_pb2.TextEncoding(
+        **{
+            name: to_proto(from_proto(getattr(encoding, name), name)[row : row + 1])
+            for name in ("text_embedding", "token_states", "attention_mask")
+        }
+    )
 
 
 def _seed(request) -> int:
     return request.seed if request.HasField("seed") else secrets.randbits(63)
 
 
-def _ddim(params: sampling_pb2.SamplingParams, eta: float | None = None,
-          guidance: float | None = 1.0) -> sampling_pb2.SamplingParams:
+def _ddim(
+    params: sampling_pb2.SamplingParams, eta: float | None = None, guidance: float | None = 1.0
+) -> sampling_pb2.SamplingParams:
     """The decoder knobs for flows that start from inverted noise: DDIM (the sampler the inversion
     retraces; deterministic unless `eta` is given) and, unless the caller sets one, `guidance` (1 by
     default: the inversion ran unguided; None leaves it to the bundle)."""
@@ -70,8 +74,9 @@ class ImageFlows:
         self._chain = chain
         self._limits = chain.limits
 
-    async def _encode(self, prompts: list[str], images: list, deadline: Deadline,
-                      outcome: StageOutcome) -> AsyncIterator[Event]:
+    async def _encode(
+        self, prompts: list[str], images: list, deadline: Deadline, outcome: StageOutcome
+    ) -> AsyncIterator[Event]:
         """One text encoder stage: the prompts' encodings (plus "") and each image's embedding [1, D].
         outcome.result = (EncodeTextResponse, [image embedding tensors])."""
         text = StageOutcome()
@@ -85,30 +90,52 @@ class ImageFlows:
 
     async def _encode_image(self, image, deadline: Deadline) -> torch.Tensor:
         reply = await self._chain.call_unary(
-            "text_encoder", "image", deadline,
+            "text_encoder",
+            "image",
+            deadline,
             lambda channel, timeout: text_encoder_pb2_grpc.TextEncoderServiceStub(channel).EncodeImage(
-                text_encoder_pb2.EncodeImageRequest(images=to_proto(rgb_pixels(image))), timeout=timeout))
+                text_encoder_pb2.EncodeImageRequest(images=to_proto(rgb_pixels(image))), timeout=timeout
+            ),
+        )
         return from_proto(reply.image_embeddings, "text_encoder.image_embeddings")
 
-    async def _invert(self, image, embedding: torch.Tensor, empty_text, params, seed: int,
-                      deadline: Deadline, outcome: StageOutcome) -> AsyncIterator[Event]:
+    async def _invert(
+        self,
+        image,
+        embedding: torch.Tensor,
+        empty_text,
+        params,
+        seed: int,
+        deadline: Deadline,
+        outcome: StageOutcome,
+    ) -> AsyncIterator[Event]:
         """DDIM-inverts one image under its own embedding; outcome.result = latents [1, 3, 64, 64].
         The inversion's start noise comes from the request's seed, so both images of an interpolation
         start from the same noise."""
         request = decoder_pb2.InvertImageRequest(
-            images=to_proto(as_stage_image(image, DECODER_SIDE)), image_embeddings=to_proto(embedding),
-            text=empty_text, random=sampling_pb2.RandomState(seed=seed))
+            images=to_proto(as_stage_image(image, DECODER_SIDE)),
+            image_embeddings=to_proto(embedding),
+            text=empty_text,
+            random=sampling_pb2.RandomState(seed=seed),
+        )
         if params.HasField("num_inference_steps"):
             request.num_inference_steps = params.num_inference_steps
         async for event in self._chain.run_diffusion_stage(
-                "decoder", "decoder", deadline, outcome,
-                lambda channel, timeout: decoder_pb2_grpc.DecoderServiceStub(channel).InvertImage(
-                    request, timeout=timeout), preview=False):
+            "decoder",
+            "decoder",
+            deadline,
+            outcome,
+            lambda channel, timeout: decoder_pb2_grpc.DecoderServiceStub(channel).InvertImage(
+                request, timeout=timeout
+            ),
+            preview=False,
+        ):
             yield event
         outcome.result = from_proto(outcome.result, "decoder.latents")
 
-    async def create_variations(self, request: generation_pb2.CreateVariationsRequest,
-                                deadline: Deadline) -> AsyncIterator[Event]:
+    async def create_variations(
+        self, request: generation_pb2.CreateVariationsRequest, deadline: Deadline
+    ) -> AsyncIterator[Event]:
         """The image's CLIP embedding drives the decoder and upsamplers (no prior), with the empty
         prompt as text, as UnCLIPImageVariationPipeline does; variety comes from decoder noise: fresh
         noise from the seed, or with `eta` the paper's DDIM noise around the image's inverted noise."""
@@ -124,12 +151,16 @@ class ImageFlows:
         encoding, (embedding,) = encoded.result
         decode = decoder_pb2.DecodeImageRequest(
             image_embeddings=to_proto(embedding.repeat_interleave(count, 0)),
-            text=repeat_encoding(encoding.prompts, count), unconditional=encoding.unconditional,
-            sampling=request.decoder, random=sampling_pb2.RandomState(seed=seed))
+            text=repeat_encoding(encoding.prompts, count),
+            unconditional=encoding.unconditional,
+            sampling=request.decoder,
+            random=sampling_pb2.RandomState(seed=seed),
+        )
         if request.HasField("eta"):
             inverted = StageOutcome()
-            async for event in self._invert(image, embedding, encoding.unconditional, request.decoder,
-                                            seed, deadline, inverted):
+            async for event in self._invert(
+                image, embedding, encoding.unconditional, request.decoder, seed, deadline, inverted
+            ):
                 yield event
             decode.sampling.CopyFrom(_ddim(request.decoder, request.eta))
             decode.latents.CopyFrom(to_proto(inverted.result.repeat(count, 1, 1, 1)))
@@ -138,8 +169,9 @@ class ImageFlows:
             yield event
         yield await self._chain.result_event(images, stages, seed)
 
-    async def interpolate_images(self, request: generation_pb2.InterpolateImagesRequest,
-                                 deadline: Deadline) -> AsyncIterator[Event]:
+    async def interpolate_images(
+        self, request: generation_pb2.InterpolateImagesRequest, deadline: Deadline
+    ) -> AsyncIterator[Event]:
         """A strip from `start` to `end`: CLIP image embeddings interpolated spherically, decoder noise
         held fixed (DDIM-inverted from the input images, interpolated likewise when both are images)."""
         endpoints = (request.start, request.end)
@@ -148,16 +180,19 @@ class ImageFlows:
                 raise InvalidArgument(name, "must be an image or a prompt")
             if endpoint.HasField("prompt"):
                 check_prompt(endpoint.prompt, f"{name}.prompt", self._limits)
-        images = [open_image(e.image.encoded, f"{n}.image.encoded") if e.HasField("image") else None
-                  for n, e in zip(("start", "end"), endpoints, strict=True)]
+        images = [
+            open_image(e.image.encoded, f"{n}.image.encoded") if e.HasField("image") else None
+            for n, e in zip(("start", "end"), endpoints, strict=True)
+        ]
         count = check_count(request.num_images, "num_images", 2, self._limits.max_images)
         check_stage_knobs(request, sampled_stages(), self._limits)
         prompts = [e.prompt for e in endpoints if e.HasField("prompt")]
         stages = await self._chain.plan(request, conditioning_stages(prompted=bool(prompts)))
         seed = _seed(request)
         encoded = StageOutcome()
-        async for event in self._encode(prompts or [""], [i for i in images if i is not None],
-                                        deadline, encoded):
+        async for event in self._encode(
+            prompts or [""], [i for i in images if i is not None], deadline, encoded
+        ):
             yield event
         encoding, image_embeddings = encoded.result
         empty = encoding.unconditional
@@ -166,24 +201,26 @@ class ImageFlows:
             if image is None:
                 prior = StageOutcome()
                 async for event in self._chain.run_prior(
-                        row_of(encoding.prompts, prompt_row), empty, request.prior, seed, deadline, prior):
+                    row_of(encoding.prompts, prompt_row), empty, request.prior, seed, deadline, prior
+                ):
                     yield event
                 embeddings.append(from_proto(prior.result.image_embeddings, "prior.image_embeddings"))
                 prompt_row += 1
             else:
                 embedding = image_embeddings.pop(0)
                 inverted = StageOutcome()
-                async for event in self._invert(image, embedding, empty, request.decoder, seed,
-                                                deadline, inverted):
+                async for event in self._invert(
+                    image, embedding, empty, request.decoder, seed, deadline, inverted
+                ):
                     yield event
                 embeddings.append(embedding)
                 latents.append(inverted.result)
         fractions = torch.linspace(0, 1, count)
         strip = slerp(embeddings[0], embeddings[1], fractions)
         if len(latents) == 2:
-            noise = slerp(latents[0].flatten(1), latents[1].flatten(1), fractions).reshape(count, 3,
-                                                                                        DECODER_SIDE,
-                                                                                        DECODER_SIDE)
+            noise = slerp(latents[0].flatten(1), latents[1].flatten(1), fractions).reshape(
+                count, 3, DECODER_SIDE, DECODER_SIDE
+            )
         elif latents:
             noise = latents[0].repeat(count, 1, 1, 1)
         else:
@@ -191,15 +228,20 @@ class ImageFlows:
             noise = torch.randn(1, 3, DECODER_SIDE, DECODER_SIDE, generator=generator).repeat(count, 1, 1, 1)
         images_out = StageOutcome()
         decode = decoder_pb2.DecodeImageRequest(
-            image_embeddings=to_proto(strip), text=repeat_encoding(empty, count), unconditional=empty,
+            image_embeddings=to_proto(strip),
+            text=repeat_encoding(empty, count),
+            unconditional=empty,
             sampling=_ddim(request.decoder) if latents else request.decoder,
-            random=sampling_pb2.RandomState(seed=seed), latents=to_proto(noise))
+            random=sampling_pb2.RandomState(seed=seed),
+            latents=to_proto(noise),
+        )
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images_out):
             yield event
         yield await self._chain.result_event(images_out, stages, seed)
 
-    async def edit_image(self, request: generation_pb2.EditImageRequest,
-                         deadline: Deadline) -> AsyncIterator[Event]:
+    async def edit_image(
+        self, request: generation_pb2.EditImageRequest, deadline: Deadline
+    ) -> AsyncIterator[Event]:
         """The paper's text diffs: invert the image to decoder noise under its own embedding, move the
         embedding towards normalise(text(instruction) - text(caption)) by slerp, decode from that noise
         with the instruction as the decoder's caption, guided as the caller or the bundle says."""
@@ -212,8 +254,9 @@ class ImageFlows:
         check_stage_knobs(request, ("decoder", *upsamplers()), self._limits)
         stages, seed = await self._chain.plan(request, conditioning_stages(prompted=False)), _seed(request)
         encoded = StageOutcome()
-        async for event in self._encode([request.original_caption, request.instruction], [image],
-                                        deadline, encoded):
+        async for event in self._encode(
+            [request.original_caption, request.instruction], [image], deadline, encoded
+        ):
             yield event
         encoding, (embedding,) = encoded.result
         texts = from_proto(encoding.prompts.text_embedding, "text_encoder.text_embedding")
@@ -223,20 +266,26 @@ class ImageFlows:
         direction = difference / difference.norm() * embedding.norm()
         target = slerp(embedding, direction, torch.tensor([strength]))
         inverted = StageOutcome()
-        async for event in self._invert(image, embedding, encoding.unconditional, request.decoder,
-                                        seed, deadline, inverted):
+        async for event in self._invert(
+            image, embedding, encoding.unconditional, request.decoder, seed, deadline, inverted
+        ):
             yield event
         images = StageOutcome()
         decode = decoder_pb2.DecodeImageRequest(
-            image_embeddings=to_proto(target), text=row_of(encoding.prompts, 1),
-            unconditional=encoding.unconditional, sampling=_ddim(request.decoder, guidance=None),
-            random=sampling_pb2.RandomState(seed=seed), latents=to_proto(inverted.result))
+            image_embeddings=to_proto(target),
+            text=row_of(encoding.prompts, 1),
+            unconditional=encoding.unconditional,
+            sampling=_ddim(request.decoder, guidance=None),
+            random=sampling_pb2.RandomState(seed=seed),
+            latents=to_proto(inverted.result),
+        )
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images):
             yield event
         yield await self._chain.result_event(images, stages, seed)
 
-    async def inpaint_image(self, request: generation_pb2.InpaintImageRequest,
-                            deadline: Deadline) -> AsyncIterator[Event]:
+    async def inpaint_image(
+        self, request: generation_pb2.InpaintImageRequest, deadline: Deadline
+    ) -> AsyncIterator[Event]:
         """Prompt -> prior embedding; the decoder redraws the masked region and re-imposes the known one
         at every step; after upsampling, the unmasked pixels are the input's, exactly."""
         image = open_image(request.image.encoded, "image.encoded")
@@ -251,16 +300,21 @@ class ImageFlows:
             yield event
         text = repeat_encoding(encoded.result.prompts, count)
         prior = StageOutcome()
-        async for event in self._chain.run_prior(text, encoded.result.unconditional, request.prior, seed,
-                                                 deadline, prior):
+        async for event in self._chain.run_prior(
+            text, encoded.result.unconditional, request.prior, seed, deadline, prior
+        ):
             yield event
         decode = decoder_pb2.DecodeImageRequest(
-            image_embeddings=prior.result.image_embeddings, text=text,
-            unconditional=encoded.result.unconditional, sampling=request.decoder,
+            image_embeddings=prior.result.image_embeddings,
+            text=text,
+            unconditional=encoded.result.unconditional,
+            sampling=request.decoder,
             random=sampling_pb2.RandomState(generator_state=prior.result.generator_state),
             inpainting=decoder_pb2.Inpainting(
                 image=to_proto(as_stage_image(image, DECODER_SIDE).repeat(count, 1, 1, 1)),
-                repaint_mask=to_proto(mask_tensor(marks, DECODER_SIDE).repeat(count, 1, 1, 1))))
+                repaint_mask=to_proto(mask_tensor(marks, DECODER_SIDE).repeat(count, 1, 1, 1)),
+            ),
+        )
         images = StageOutcome()
         async for event in self._chain.decode_and_upsample(decode, request, stages, deadline, images):
             yield event
@@ -271,4 +325,5 @@ class ImageFlows:
             keep = 1 - mask_tensor(marks, side)
             drawn = drawn if drawn.dtype == torch.uint8 else quantize(to_float(drawn))
             return (keep * known + (1 - keep) * drawn).round().to(torch.uint8)
+
         yield await self._chain.result_event(images, stages, seed, finish=keep_unmasked)

@@ -26,15 +26,17 @@ def image_stages(request, inputs: tuple[str, ...], served: set[str]) -> tuple[st
     if missing:
         raise FailedPrecondition(f"{rpc} needs the {missing[0]} stage, which this mesh does not run")
     if request.size == generation_pb2.IMAGE_SIZE_UNSPECIFIED:
-        return max((stages_for_size(size) for size in sizes() if set(stages_for_size(size)) <= served),
-                   key=len)
+        return max(
+            (stages_for_size(size) for size in sizes() if set(stages_for_size(size)) <= served), key=len
+        )
     size = request.size  # ImageSize's values are the sides in px
     if size not in sizes():
         raise InvalidArgument("size", f"must be one of {', '.join(f'IMAGE_SIZE_{s}' for s in sizes())}")
     missing = [stage for stage in stages_for_size(size) if stage not in served]
     if missing:
-        raise InvalidArgument("size", f"{request.size} px needs the {missing[0]} stage, "
-                                      "which this mesh does not run")
+        raise InvalidArgument(
+            "size", f"{request.size} px needs the {missing[0]} stage, which this mesh does not run"
+        )
     return stages_for_size(size)
 
 

@@ -14,13 +14,16 @@ Request = TypeVar("Request")
 Flow = Callable[[Request, Deadline], AsyncIterator[generation_pb2.GenerationEvent]]
 
 
-def _streamed(name: str, flow: Callable[["GenerationServicer"], Flow[Request]],
-              response_type: type) -> Callable:
+def _streamed(
+    name: str, flow: Callable[["GenerationServicer"], Flow[Request]], response_type: type
+) -> Callable:
     """The RPC `name`: `flow`'s events for the request under the call's deadline, each in a
     `response_type`; errors mapped to statuses, one log line per call."""
+
     async def method(self, request, context):
         async for event in flow(self)(request, Deadline(context.time_remaining())):
             yield response_type(event=event)
+
     method.__name__ = method.__qualname__ = name
     return grpc_errors(logged_request(method))
 
@@ -30,12 +33,16 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         self._chain = chain
         self._flows = ImageFlows(chain)
 
-    GenerateImages = _streamed("GenerateImages", lambda s: s._chain.generate,
-                               generation_pb2.GenerateImagesResponse)
-    CreateVariations = _streamed("CreateVariations", lambda s: s._flows.create_variations,
-                                 generation_pb2.CreateVariationsResponse)
-    InterpolateImages = _streamed("InterpolateImages", lambda s: s._flows.interpolate_images,
-                                  generation_pb2.InterpolateImagesResponse)
+    GenerateImages = _streamed(
+        "GenerateImages", lambda s: s._chain.generate, generation_pb2.GenerateImagesResponse
+    )
+    CreateVariations = _streamed(
+        "CreateVariations", lambda s: s._flows.create_variations, generation_pb2.CreateVariationsResponse
+    )
+    InterpolateImages = _streamed(
+        "InterpolateImages", lambda s: s._flows.interpolate_images, generation_pb2.InterpolateImagesResponse
+    )
     EditImage = _streamed("EditImage", lambda s: s._flows.edit_image, generation_pb2.EditImageResponse)
-    InpaintImage = _streamed("InpaintImage", lambda s: s._flows.inpaint_image,
-                             generation_pb2.InpaintImageResponse)
+    InpaintImage = _streamed(
+        "InpaintImage", lambda s: s._flows.inpaint_image, generation_pb2.InpaintImageResponse
+    )

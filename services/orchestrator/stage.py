@@ -14,8 +14,9 @@ class OrchestratorStage(StageService):
 
         settings = self.settings
         tls = load_tls(settings)
-        clients = MeshClients(dict(settings.peers), settings.max_message_bytes,
-                              channel_credentials(tls) if tls else None)
+        clients = MeshClients(
+            dict(settings.peers), settings.max_message_bytes, channel_credentials(tls) if tls else None
+        )
         chain = GenerationChain(clients, RequestLimits(), SharedMemory.configured(settings.shared_memory_dir))
         return GenerationServicer(chain)
 

@@ -49,8 +49,9 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
     ]
 
 
-def _open_channel(stage: str, address: str, options: list,
-                  credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
+def _open_channel(
+    stage: str, address: str, options: list, credentials: grpc.ChannelCredentials | None
+) -> grpc.aio.Channel:
     """A channel whose interceptors trace and time each call under the stage and the address."""
     interceptors = stage_call_interceptors(stage, address)
     if credentials is None:
@@ -62,9 +63,15 @@ class StageClient:
     """The channels of one stage and a round-robin choice among them; `open_channel` opens one
     (stage, address, options, credentials): tests hand in one that opens fake channels."""
 
-    def __init__(self, stage: str, addresses: list[str], max_message_bytes: int,
-                 credentials: grpc.ChannelCredentials | None = None, *,
-                 open_channel: ChannelOpener = _open_channel):
+    def __init__(
+        self,
+        stage: str,
+        addresses: list[str],
+        max_message_bytes: int,
+        credentials: grpc.ChannelCredentials | None = None,
+        *,
+        open_channel: ChannelOpener = _open_channel,
+    ):
         if not addresses:
             raise ValueError(f"no address configured for stage {stage}")
         self.stage = stage
@@ -108,15 +115,22 @@ class StageClient:
 class MeshClients:
     """A StageClient per configured stage; the orchestrator is handed one at start-up."""
 
-    def __init__(self, peers: dict[str, list[str]], max_message_bytes: int,
-                 credentials: grpc.ChannelCredentials | None = None, *,
-                 open_channel: ChannelOpener = _open_channel):
+    def __init__(
+        self,
+        peers: dict[str, list[str]],
+        max_message_bytes: int,
+        credentials: grpc.ChannelCredentials | None = None,
+        *,
+        open_channel: ChannelOpener = _open_channel,
+    ):
         unknown = set(peers) - set(stage_registry.model_stages())
         if unknown:
             raise ValueError(f"unknown stage(s) in peers: {', '.join(sorted(unknown))}")
-        self._clients = {stage: StageClient(stage, addresses, max_message_bytes, credentials,
-                                             open_channel=open_channel)
-                         for stage, addresses in peers.items() if addresses}
+        self._clients = {
+            stage: StageClient(stage, addresses, max_message_bytes, credentials, open_channel=open_channel)
+            for stage, addresses in peers.items()
+            if addresses
+        }
 
     def has(self, stage: str) -> bool:
         return stage in self._clients

@@ -21,8 +21,10 @@ from services.runtime.rich_status import read_details
 
 DEFAULT_RETRY_AFTER_SECONDS = 1.0  # for an overloaded stage that sent no RetryInfo
 
-_UNREACHABLE = (grpc.StatusCode.UNAVAILABLE,  # down, restarting or draining
-                grpc.StatusCode.CANCELLED)  # stopped with the call still running
+_UNREACHABLE = (
+    grpc.StatusCode.UNAVAILABLE,  # down, restarting or draining
+    grpc.StatusCode.CANCELLED,
+)  # stopped with the call still running
 
 
 def request_path(field: str, stage_path: str) -> str:
@@ -42,11 +44,13 @@ def from_stage_failure(stage: str, field: str, error: grpc.aio.AioRpcError) -> S
         if not details.violations:  # a status without details (grpc's own): the stage's message
             return InvalidArgument(field, text, stage=stage)
         violation = details.violations[0]
-        return InvalidArgument(request_path(field, violation.field), violation.description,
-                               stage=stage)
+        return InvalidArgument(request_path(field, violation.field), violation.description, stage=stage)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return ResourceExhausted(f"{stage} stage is overloaded: {text}",
-                                 details.retry_after_seconds or DEFAULT_RETRY_AFTER_SECONDS, stage=stage)
+        return ResourceExhausted(
+            f"{stage} stage is overloaded: {text}",
+            details.retry_after_seconds or DEFAULT_RETRY_AFTER_SECONDS,
+            stage=stage,
+        )
     if code == grpc.StatusCode.FAILED_PRECONDITION:  # e.g. images sent to a checkpoint without image_encoder/
         return FailedPrecondition(f"{stage} stage: {text}", stage=stage)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:

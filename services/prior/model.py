@@ -18,14 +18,14 @@ _KEYS = ("proj_embedding", "encoder_hidden_states", "attention_mask")
 
 @dataclass
 class PriorJob:
-    text: TextTensors            # B rows
-    unconditional: TextTensors   # 1 row (the empty prompt), expanded to B
+    text: TextTensors  # B rows
+    unconditional: TextTensors  # 1 row (the empty prompt), expanded to B
     steps: int
     guidance_scale: float
     scheduler: str
-    generator: torch.Generator   # CPU
+    generator: torch.Generator  # CPU
     latents: torch.Tensor | None = None  # [B, D] initial noise; drawn from `generator` when None
-    eta: float = 0.0                     # DDIM's stochasticity (0: deterministic)
+    eta: float = 0.0  # DDIM's stochasticity (0: deterministic)
 
 
 class PriorModel(DiffusionStageModel):
@@ -48,9 +48,11 @@ class PriorModel(DiffusionStageModel):
     @property
     def text_widths(self) -> dict[str, int]:
         """The widths and length of the text conditioning it takes."""
-        return {"embedding_dim": self.prior.embedding_proj.in_features,
-                "token_width": self.prior.encoder_hidden_states_proj.in_features,
-                "length": self.prior.config.num_embeddings}
+        return {
+            "embedding_dim": self.prior.embedding_proj.in_features,
+            "token_width": self.prior.encoder_hidden_states_proj.in_features,
+            "length": self.prior.config.num_embeddings,
+        }
 
     @property
     def dtype(self) -> torch.dtype:
@@ -64,19 +66,29 @@ class PriorModel(DiffusionStageModel):
         if job.guidance_scale > 1.0:
             text = TextTensors.cat([job.unconditional.expand(rows), text])
         text = text.to(self.device, self.dtype)
-        conditioning = dict(zip(_KEYS, (text.text_embedding, text.token_states, text.attention_mask),
-                                strict=True))
+        conditioning = dict(
+            zip(_KEYS, (text.text_embedding, text.token_states, text.attention_mask), strict=True)
+        )
         return start_trajectory(
-            shape=(rows, self.embedding_dim), scheduler_name=job.scheduler,
-            scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
-            device=self.device, guidance_scale=job.guidance_scale, eta=job.eta,
-            latents=job.latents, conditioning=conditioning)
+            shape=(rows, self.embedding_dim),
+            scheduler_name=job.scheduler,
+            scheduler_config=self.scheduler_config,
+            steps=job.steps,
+            generator=job.generator,
+            device=self.device,
+            guidance_scale=job.guidance_scale,
+            eta=job.eta,
+            latents=job.latents,
+            conditioning=conditioning,
+        )
 
     @torch.inference_mode()
     def predict(self, batch: list[Trajectory]) -> list[torch.Tensor]:
         """The network output of each trajectory's current step, from ONE forward for the batch."""
+
         def forward(sample, timesteps, **conditioning):
             return self.prior(sample, timestep=timesteps, **conditioning).predicted_image_embedding
+
         return batched_forward(batch, _KEYS, forward, self.dtype)
 
     @torch.inference_mode()

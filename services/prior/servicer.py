@@ -27,13 +27,22 @@ class PriorServicer(prior_pb2_grpc.PriorServiceServicer):
         text, unconditional = read_text(request, model)
         check_rows(len(text), "text")
         knobs = sampling_knobs(request, model)
-        trajectory = model.start(PriorJob(text=text, unconditional=unconditional, steps=knobs.steps,
-                                          guidance_scale=knobs.guidance_scale,
-                                          scheduler=knobs.scheduler, generator=knobs.generator,
-                                          eta=knobs.eta))
+        trajectory = model.start(
+            PriorJob(
+                text=text,
+                unconditional=unconditional,
+                steps=knobs.steps,
+                guidance_scale=knobs.guidance_scale,
+                scheduler=knobs.scheduler,
+                generator=knobs.generator,
+                eta=knobs.eta,
+            )
+        )
         async for response in self.stage.stream(
-                trajectory, prior_pb2.GenerateImageEmbeddingResponse,
-                lambda output, state: prior_pb2.ImageEmbeddings(image_embeddings=to_proto(output),
-                                                                generator_state=state)):
+            trajectory,
+            prior_pb2.GenerateImageEmbeddingResponse,
+            lambda output, state: prior_pb2.ImageEmbeddings(
+                image_embeddings=to_proto(output), generator_state=state
+            ),
+        ):
             yield response
-

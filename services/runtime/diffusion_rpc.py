@@ -42,18 +42,21 @@ def sampling_knobs(request, model, field: str = "sampling") -> Knobs:
     defaults = model.defaults
     params = request.sampling
     scheduler = validation.scheduler_name(params, f"{field}.scheduler", defaults.scheduler)
-    steps = validation.num_inference_steps(params, f"{field}.num_inference_steps",
-                                           defaults.num_inference_steps, model.max_steps)
+    steps = validation.num_inference_steps(
+        params, f"{field}.num_inference_steps", defaults.num_inference_steps, model.max_steps
+    )
     if steps < min_steps(scheduler):
-        raise InvalidArgument(f"{field}.num_inference_steps",
-                              f"the {scheduler} scheduler needs at least {min_steps(scheduler)} steps")
+        raise InvalidArgument(
+            f"{field}.num_inference_steps",
+            f"the {scheduler} scheduler needs at least {min_steps(scheduler)} steps",
+        )
     return Knobs(
         steps=steps,
-        guidance_scale=validation.guidance_scale(params, f"{field}.guidance_scale",
-                                                 defaults.guidance_scale),
+        guidance_scale=validation.guidance_scale(params, f"{field}.guidance_scale", defaults.guidance_scale),
         scheduler=scheduler,
         eta=validation.eta(params, f"{field}.eta", scheduler),
-        generator=validation.random_state(request.random, "random"))
+        generator=validation.random_state(request.random, "random"),
+    )
 
 
 class DiffusionStage:
@@ -80,16 +83,20 @@ class DiffusionStage:
             raise Unavailable(self.stage, "the model is still loading")
         return self.model
 
-    async def stream(self, trajectory, response_type, result: Callable[[torch.Tensor, bytes], object],
-                     batcher=None) -> AsyncIterator:
+    async def stream(
+        self, trajectory, response_type, result: Callable[[torch.Tensor, bytes], object], batcher=None
+    ) -> AsyncIterator:
         """Progress messages for each step, then the result built from the output and generator state,
         all in one "sampling loop" span (the parent of the batch forwards it joins first). However
         the stream ends (done, failed, cancelled or closed early), the trajectory leaves the batch
         with it."""
-        attributes = {"unclip.stage": self.stage, "unclip.steps": trajectory.total_steps,
-                      "unclip.guidance_scale": trajectory.guidance_scale,
-                      "unclip.scheduler": type(trajectory.scheduler).__name__,
-                      "unclip.images": trajectory.latents.shape[0]}
+        attributes = {
+            "unclip.stage": self.stage,
+            "unclip.steps": trajectory.total_steps,
+            "unclip.guidance_scale": trajectory.guidance_scale,
+            "unclip.scheduler": type(trajectory.scheduler).__name__,
+            "unclip.images": trajectory.latents.shape[0],
+        }
         batcher = batcher or self.batcher
         if batcher is None:
             raise Unavailable(self.stage, "the model is still loading")
@@ -103,11 +110,13 @@ class DiffusionStage:
                     item = await anext(events, None)
                 while item is not None:
                     if isinstance(item, Progress):
-                        yield response_type(progress=sampling_pb2.StepProgress(
-                            step=item.step, total_steps=item.total_steps))
+                        yield response_type(
+                            progress=sampling_pb2.StepProgress(step=item.step, total_steps=item.total_steps)
+                        )
                     else:
-                        yield response_type(result=result(
-                            item, bytes(trajectory.generator.get_state().numpy())))
+                        yield response_type(
+                            result=result(item, bytes(trajectory.generator.get_state().numpy()))
+                        )
                     item = await anext(events, None)
         except Exception as error:
             span.record_exception(error)
@@ -141,5 +150,9 @@ class DiffusionStageService(StageService):
             model = triton_stage_model(self.stage, bundle, settings)
         else:
             model = self.load_model(bundle)
-        self.holder.attach(model, lambda model: StepBatcher(
-            model, settings.max_batch_size, settings.max_queue, settings.batch_join, self.stage))
+        self.holder.attach(
+            model,
+            lambda model: StepBatcher(
+                model, settings.max_batch_size, settings.max_queue, settings.batch_join, self.stage
+            ),
+        )

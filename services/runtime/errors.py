@@ -74,8 +74,7 @@ class Unavailable(StageError):
     info_reason = "STAGE_UNAVAILABLE"
 
     def __init__(self, stage: str, reason: str):
-        super().__init__(grpc.StatusCode.UNAVAILABLE, f"{stage} stage unavailable: {reason}",
-                         stage=stage)
+        super().__init__(grpc.StatusCode.UNAVAILABLE, f"{stage} stage unavailable: {reason}", stage=stage)
 
 
 class DeadlineExceeded(StageError):
@@ -124,6 +123,7 @@ def grpc_errors(method: Callable) -> Callable:
     method made itself (grpc.aio.AbortError) and cancellation pass through untouched.
     """
     if inspect.isasyncgenfunction(method):
+
         @functools.wraps(method)
         async def streaming(*args):
             try:
@@ -133,6 +133,7 @@ def grpc_errors(method: Callable) -> Callable:
                 raise
             except Exception as error:  # every error becomes a status
                 await _abort(error, method, args[-1])
+
         return streaming
 
     if not inspect.iscoroutinefunction(method):
@@ -146,4 +147,5 @@ def grpc_errors(method: Callable) -> Callable:
             raise
         except Exception as error:  # every error becomes a status
             await _abort(error, method, args[-1])
+
     return unary

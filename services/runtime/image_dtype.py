@@ -5,8 +5,11 @@ import torch
 from services.runtime.errors import InvalidArgument
 from unclip.v1 import tensor_pb2
 
-_FLOATS = {tensor_pb2.DATA_TYPE_UNSPECIFIED: torch.float32, tensor_pb2.DATA_TYPE_FLOAT32: torch.float32,
-           tensor_pb2.DATA_TYPE_FLOAT16: torch.float16}
+_FLOATS = {
+    tensor_pb2.DATA_TYPE_UNSPECIFIED: torch.float32,
+    tensor_pb2.DATA_TYPE_FLOAT32: torch.float32,
+    tensor_pb2.DATA_TYPE_FLOAT16: torch.float16,
+}
 
 
 def quantize(images: torch.Tensor) -> torch.Tensor:

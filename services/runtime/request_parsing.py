@@ -25,4 +25,5 @@ def tolerant(deserialize: Callable[[bytes], object] | None) -> Callable[[bytes],
             return deserialize(data)
         except DecodeError:
             return Undecodable()
+
     return parse

@@ -20,8 +20,9 @@ DOMAIN = "unclip-mesh"  # ErrorInfo.domain: the mesh's own reasons
 
 def status(code: grpc.StatusCode, text: str, details: Iterable[message.Message]) -> grpc.Status:
     """The status to abort a call with: `code`, `text` as its message and `details` packed in."""
-    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=text,
-                                                  details=[_packed(detail) for detail in details]))
+    return rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=text, details=[_packed(detail) for detail in details])
+    )
 
 
 def _packed(detail: message.Message) -> any_pb2.Any:
@@ -31,8 +32,9 @@ def _packed(detail: message.Message) -> any_pb2.Any:
 
 
 def field_violation(field: str, description: str) -> error_details_pb2.BadRequest:
-    return error_details_pb2.BadRequest(field_violations=[
-        error_details_pb2.BadRequest.FieldViolation(field=field, description=description)])
+    return error_details_pb2.BadRequest(
+        field_violations=[error_details_pb2.BadRequest.FieldViolation(field=field, description=description)]
+    )
 
 
 def retry_info(seconds: float) -> error_details_pb2.RetryInfo:

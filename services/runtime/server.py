@@ -79,10 +79,14 @@ class StageServer:
     port requires client certificates signed by the configured CA (mutual TLS).
     """
 
-    def __init__(self, stage: str, settings: ServerSettings,
-                 register: Callable[[grpc.aio.Server], list[str]],
-                 load: Callable[[], None] | None = None,
-                 interceptors: Sequence[grpc.aio.ServerInterceptor] = ()):
+    def __init__(
+        self,
+        stage: str,
+        settings: ServerSettings,
+        register: Callable[[grpc.aio.Server], list[str]],
+        load: Callable[[], None] | None = None,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    ):
         self.stage = stage
         self.settings = settings
         self.port: int | None = None  # the bound port, once started
@@ -105,12 +109,19 @@ class StageServer:
     async def start(self) -> None:
         """Binds, serves NOT_SERVING while loading, then SERVING. Exits (SystemExit 1) on failure."""
         self._server = grpc.aio.server(
-            interceptors=[StreamWriter(), server_tracing_interceptor(), *self._interceptors, _Admission(self)],
-            options=server_options(self.settings))
+            interceptors=[
+                StreamWriter(),
+                server_tracing_interceptor(),
+                *self._interceptors,
+                _Admission(self),
+            ],
+            options=server_options(self.settings),
+        )
         self.services = list(self._register(self._server))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
-            [*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server)
+            [*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
+        )
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         address = _address(self.settings.host, self.settings.port)
         try:
@@ -118,13 +129,15 @@ class StageServer:
         except ValueError as error:
             await self._fail("cannot read its TLS files", error)
         try:
-            self.port = (self._server.add_secure_port(address, server_credentials(tls)) if tls
-                         else self._server.add_insecure_port(address))
+            self.port = (
+                self._server.add_secure_port(address, server_credentials(tls))
+                if tls
+                else self._server.add_insecure_port(address)
+            )
         except RuntimeError as error:
             await self._fail(f"cannot bind {address}", error)
         await self._server.start()
-        print(f"unclip-mesh {self.stage} listening on "
-              f"{_address(self.settings.host, self.port)}", flush=True)
+        print(f"unclip-mesh {self.stage} listening on {_address(self.settings.host, self.port)}", flush=True)
         if self._load is not None:
             started = time.perf_counter()
             try:
@@ -145,13 +158,20 @@ class StageServer:
         deadline = loop.time() + self.settings.grace_seconds
         self.accepting = False
         await self._health.enter_graceful_shutdown()
-        logger.info("%s stage draining: %d call(s) in flight, grace %.1f s", self.stage,
-                    self.in_flight, self.settings.grace_seconds)
+        logger.info(
+            "%s stage draining: %d call(s) in flight, grace %.1f s",
+            self.stage,
+            self.in_flight,
+            self.settings.grace_seconds,
+        )
         try:
             await asyncio.wait_for(self._idle.wait(), self.settings.grace_seconds)
         except TimeoutError:
-            logger.warning("%s stage: grace ran out with %d call(s) in flight; cancelling them",
-                           self.stage, self.in_flight)
+            logger.warning(
+                "%s stage: grace ran out with %d call(s) in flight; cancelling them",
+                self.stage,
+                self.in_flight,
+            )
         if self._server is not None:
             await self._server.stop(max(0.0, deadline - loop.time()))
         # Anything a call left pending (a task, a waiter) is reported when it is collected; full
@@ -176,6 +196,7 @@ class StageServer:
         """Wraps an async method behavior: refused while draining, counted while running, and
         observed in the RPC metrics (refusals included) under `method`."""
         if inspect.isasyncgenfunction(behavior):
+
             async def streaming(request, context):
                 async with observed_rpc(self.stage, method, context):
                     await self._enter(request, context)
@@ -184,6 +205,7 @@ class StageServer:
                             yield response
                     finally:
                         self._leave()
+
             return streaming
 
         async def unary(request, context):
@@ -193,6 +215,7 @@ class StageServer:
                     return await behavior(request, context)
                 finally:
                     self._leave()
+
         return unary
 
     async def _enter(self, request, context: grpc.aio.ServicerContext) -> None:
@@ -202,9 +225,15 @@ class StageServer:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
         if self.in_flight >= self.settings.max_queue:
             # Refused before any work (the orchestrator before calling a stage), so it is fast.
-            await abort(context, ResourceExhausted(
-                f"{self.stage}: {self.in_flight} calls in flight (max_queue "
-                f"{self.settings.max_queue}); retry later", OVERLOAD_RETRY_AFTER_SECONDS, stage=self.stage))
+            await abort(
+                context,
+                ResourceExhausted(
+                    f"{self.stage}: {self.in_flight} calls in flight (max_queue "
+                    f"{self.settings.max_queue}); retry later",
+                    OVERLOAD_RETRY_AFTER_SECONDS,
+                    stage=self.stage,
+                ),
+            )
         self.in_flight += 1
         self._idle.clear()
 
@@ -228,9 +257,11 @@ class _Admission(grpc.aio.ServerInterceptor):
         for kind, factory in _HANDLER_FACTORIES.items():
             behavior = getattr(handler, kind)
             if behavior is not None:
-                return factory(self._stage_server.admitted(behavior, method),
-                               request_deserializer=tolerant(handler.request_deserializer),
-                               response_serializer=handler.response_serializer)
+                return factory(
+                    self._stage_server.admitted(behavior, method),
+                    request_deserializer=tolerant(handler.request_deserializer),
+                    response_serializer=handler.response_serializer,
+                )
         return handler
 
 

@@ -80,9 +80,9 @@ def integer(low: int, high: int | None = None) -> Callable[[str], int]:
         except ValueError:
             raise ValueError("must be an integer") from None
         if value < low or (high is not None and value > high):
-            raise ValueError(f"must be from {low} to {high}" if high is not None
-                             else f"must be >= {low}")
+            raise ValueError(f"must be from {low} to {high}" if high is not None else f"must be >= {low}")
         return value
+
     return parse
 
 
@@ -96,6 +96,7 @@ def seconds(*, allow_zero: bool) -> Callable[[str], float]:
         if not (above_zero and math.isfinite(value)):
             raise ValueError(f"must be finite and {'>=' if allow_zero else '>'} 0")
         return value
+
     return parse
 
 
@@ -104,6 +105,7 @@ def choice(*names: str) -> Callable[[str], str]:
         if text.lower() not in names:
             raise ValueError(f"must be one of {', '.join(names)}")
         return text.lower()
+
     return parse
 
 
@@ -134,69 +136,138 @@ SERVER_OPTIONS = (
     Option("--port", "UNCLIP_PORT", PORT, "port to bind, 0 picks a free one"),
     Option("--bundle", "UNCLIP_BUNDLE", text, "model bundle folder"),
     Option("--device", "UNCLIP_DEVICE", choice("cpu", "cuda"), "torch device: cpu or cuda"),
-    Option(_COMPUTE_DTYPE_FLAG, _COMPUTE_DTYPE_ENV, choice(*COMPUTE_DTYPES),
-           "the networks' dtype: float32, bfloat16 (CPU or GPU) or float16 (cuda only); latents, "
-           "scheduler and noise stay float32 (model stages only)", model_stages_only=True),
-    Option("--torch-threads", "UNCLIP_TORCH_THREADS", integer(0),
-           "torch intra-op threads, 0 keeps torch's default"),
-    Option("--max-message-mb", "UNCLIP_MAX_MESSAGE_MB", integer(1),
-           "largest gRPC message sent or received, in MiB"),
-    Option("--grace-seconds", "UNCLIP_GRACE_SECONDS", seconds(allow_zero=True),
-           "how long a draining server lets in-flight calls finish"),
-    Option("--max-connection-age-seconds", "UNCLIP_MAX_CONNECTION_AGE_SECONDS",
-           seconds(allow_zero=False),
-           "connections are closed (gracefully) after this age, so clients rebalance"),
-    Option("--max-batch-size", "UNCLIP_MAX_BATCH_SIZE", integer(1),
-           "most requests denoised together in one step"),
-    Option("--max-queue", "UNCLIP_MAX_QUEUE", integer(1),
-           "most requests waiting or running; more are refused with RESOURCE_EXHAUSTED"),
-    Option("--batch-join", "UNCLIP_BATCH_JOIN", choice("step", "request"),
-           "when waiting requests join the batch: at every denoising step, or once it is empty"),
+    Option(
+        _COMPUTE_DTYPE_FLAG,
+        _COMPUTE_DTYPE_ENV,
+        choice(*COMPUTE_DTYPES),
+        "the networks' dtype: float32, bfloat16 (CPU or GPU) or float16 (cuda only); latents, "
+        "scheduler and noise stay float32 (model stages only)",
+        model_stages_only=True,
+    ),
+    Option(
+        "--torch-threads",
+        "UNCLIP_TORCH_THREADS",
+        integer(0),
+        "torch intra-op threads, 0 keeps torch's default",
+    ),
+    Option(
+        "--max-message-mb",
+        "UNCLIP_MAX_MESSAGE_MB",
+        integer(1),
+        "largest gRPC message sent or received, in MiB",
+    ),
+    Option(
+        "--grace-seconds",
+        "UNCLIP_GRACE_SECONDS",
+        seconds(allow_zero=True),
+        "how long a draining server lets in-flight calls finish",
+    ),
+    Option(
+        "--max-connection-age-seconds",
+        "UNCLIP_MAX_CONNECTION_AGE_SECONDS",
+        seconds(allow_zero=False),
+        "connections are closed (gracefully) after this age, so clients rebalance",
+    ),
+    Option(
+        "--max-batch-size", "UNCLIP_MAX_BATCH_SIZE", integer(1), "most requests denoised together in one step"
+    ),
+    Option(
+        "--max-queue",
+        "UNCLIP_MAX_QUEUE",
+        integer(1),
+        "most requests waiting or running; more are refused with RESOURCE_EXHAUSTED",
+    ),
+    Option(
+        "--batch-join",
+        "UNCLIP_BATCH_JOIN",
+        choice("step", "request"),
+        "when waiting requests join the batch: at every denoising step, or once it is empty",
+    ),
     Option("--metrics-port", "UNCLIP_METRICS_PORT", PORT, "Prometheus metrics port, 0 = off"),
-    Option("--log-level", "UNCLIP_LOG_LEVEL", choice("debug", "info", "warning", "error"),
-           "log level: debug, info, warning or error"),
-    Option("--peer", "UNCLIP_PEERS", parse_peers,
-           "repeatable: the address(es) of a stage, STAGE=host:port[,host:port...]", True, True),
-    Option("--auth-tokens-file", "UNCLIP_AUTH_TOKENS_FILE", text,
-           "file of the tokens callers must present", True),
-    Option("--model-backend", "UNCLIP_MODEL_BACKEND", choice("native", "triton"),
-           "where a diffusion stage runs its network: native (in process) or triton"),
+    Option(
+        "--log-level",
+        "UNCLIP_LOG_LEVEL",
+        choice("debug", "info", "warning", "error"),
+        "log level: debug, info, warning or error",
+    ),
+    Option(
+        "--peer",
+        "UNCLIP_PEERS",
+        parse_peers,
+        "repeatable: the address(es) of a stage, STAGE=host:port[,host:port...]",
+        True,
+        True,
+    ),
+    Option(
+        "--auth-tokens-file", "UNCLIP_AUTH_TOKENS_FILE", text, "file of the tokens callers must present", True
+    ),
+    Option(
+        "--model-backend",
+        "UNCLIP_MODEL_BACKEND",
+        choice("native", "triton"),
+        "where a diffusion stage runs its network: native (in process) or triton",
+    ),
     Option("--triton-url", "UNCLIP_TRITON_URL", text, "Triton's KServe v2 gRPC address, host:port"),
     Option("--triton-model", "UNCLIP_TRITON_MODEL", text, "the network's Triton model name"),
-    Option("--triton-shared-memory", "UNCLIP_TRITON_SHARED_MEMORY", choice("off", "system"),
-           "pass tensors to Triton through system shared memory (same node only): off or system"),
+    Option(
+        "--triton-shared-memory",
+        "UNCLIP_TRITON_SHARED_MEMORY",
+        choice("off", "system"),
+        "pass tensors to Triton through system shared memory (same node only): off or system",
+    ),
     Option("--tls-cert", "UNCLIP_TLS_CERT", text, "mutual TLS: this process's certificate (PEM)"),
     Option("--tls-key", "UNCLIP_TLS_KEY", text, "mutual TLS: its private key (PEM)"),
     Option("--tls-ca", "UNCLIP_TLS_CA", text, "mutual TLS: the CA that signs every peer (PEM)"),
-    Option("--tls-dir", "UNCLIP_TLS_DIR", text,
-           "mutual TLS: a mounted secret folder with tls.crt, tls.key and ca.crt"),
-    Option("--shared-memory-dir", "UNCLIP_SHARED_MEMORY_DIR", text,
-           "a tmpfs shared with the processes on this node: large tensors travel through it"),
+    Option(
+        "--tls-dir",
+        "UNCLIP_TLS_DIR",
+        text,
+        "mutual TLS: a mounted secret folder with tls.crt, tls.key and ca.crt",
+    ),
+    Option(
+        "--shared-memory-dir",
+        "UNCLIP_SHARED_MEMORY_DIR",
+        text,
+        "a tmpfs shared with the processes on this node: large tensors travel through it",
+    ),
 )
 SERVER_FIELDS = {"peer": "peers"}  # option dest -> ServerSettings field where they differ
 
 
-def add_flags(group, options: tuple[Option, ...], defaults: Mapping[str, object],
-              field_names: Mapping[str, str] | None = None) -> None:
+def add_flags(
+    group,
+    options: tuple[Option, ...],
+    defaults: Mapping[str, object],
+    field_names: Mapping[str, str] | None = None,
+) -> None:
     """Adds `options` to an argparse group; the help shows each one's variable and default."""
     for option in options:
         default = defaults.get((field_names or {}).get(option.dest, option.dest))
         shown = "" if default is None or option.orchestrator_only else f", default {default}"
-        group.add_argument(option.flag, default=None, metavar=option.dest.upper(),
-                           action="append" if option.repeatable else "store",
-                           help=f"{option.help} (env {option.env}{shown})")
+        group.add_argument(
+            option.flag,
+            default=None,
+            metavar=option.dest.upper(),
+            action="append" if option.repeatable else "store",
+            help=f"{option.help} (env {option.env}{shown})",
+        )
 
 
-def read_options(options: tuple[Option, ...], args: argparse.Namespace, environ: Mapping[str, str],
-                 field_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+def read_options(
+    options: tuple[Option, ...],
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    field_names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The parsed value of each option given as a flag (first) or in `environ`, by field name."""
     values: dict[str, Any] = {}
     for option in options:
         if not hasattr(args, option.dest):
             continue
         flag_value = getattr(args, option.dest)
-        source, raw = ((option.flag, flag_value) if flag_value is not None
-                       else (option.env, environ.get(option.env)))
+        source, raw = (
+            (option.flag, flag_value) if flag_value is not None else (option.env, environ.get(option.env))
+        )
         if raw is None:
             continue
         try:
@@ -210,9 +281,12 @@ def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     """Adds the runtime flags of `stage` (the orchestrator gets --peer and --auth-tokens-file)."""
     role = stage_registry.get(stage).role
     defaults = {**{f.name: f.default for f in fields(ServerSettings)}, "port": stage_registry.get(stage).port}
-    options = tuple(o for o in SERVER_OPTIONS
-                    if (not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
-                    and (not o.model_stages_only or role == stage_registry.MODEL))
+    options = tuple(
+        o
+        for o in SERVER_OPTIONS
+        if (not o.orchestrator_only or role == stage_registry.ORCHESTRATOR)
+        and (not o.model_stages_only or role == stage_registry.MODEL)
+    )
     add_flags(parser.add_argument_group("server"), options, defaults, SERVER_FIELDS)
     parser.set_defaults(**{_STAGE_ATTR: stage})
 
@@ -220,8 +294,12 @@ def add_server_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> ServerSettings:
     """The settings for parsed `args` (from a parser given add_server_arguments) and `environ`."""
     stage = getattr(args, _STAGE_ATTR)
-    settings = ServerSettings(**{"port": stage_registry.get(stage).port,
-                                 **read_options(SERVER_OPTIONS, args, environ, SERVER_FIELDS)})
+    settings = ServerSettings(
+        **{
+            "port": stage_registry.get(stage).port,
+            **read_options(SERVER_OPTIONS, args, environ, SERVER_FIELDS),
+        }
+    )
     check_compute_dtype(settings.compute_dtype, settings.device)
     return settings
 
@@ -230,8 +308,10 @@ def check_compute_dtype(compute_dtype: str, device: str) -> None:
     """ValueError naming the setting for a dtype the device cannot run: float16 on a CPU (its
     float16 kernels are slow or missing; bfloat16 is the CPU's reduced precision)."""
     if compute_dtype == "float16" and device == "cpu":
-        raise ValueError(f"{_COMPUTE_DTYPE_FLAG} / {_COMPUTE_DTYPE_ENV}: float16 needs --device cuda; "
-                         f"on a CPU use bfloat16 or float32")
+        raise ValueError(
+            f"{_COMPUTE_DTYPE_FLAG} / {_COMPUTE_DTYPE_ENV}: float16 needs --device cuda; "
+            f"on a CPU use bfloat16 or float32"
+        )
 
 
 def parse_stage_compute_dtypes(items: list[str]) -> dict[str, str]:
@@ -243,8 +323,10 @@ def parse_stage_compute_dtypes(items: list[str]) -> dict[str, str]:
     for item in items:
         stage, _, name = item.rpartition("=")
         if stage and stage not in stage_registry.model_stages():
-            raise ValueError(f"{_COMPUTE_DTYPE_FLAG} {item!r}: unknown stage {stage!r} "
-                             f"(one of {', '.join(stage_registry.model_stages())})")
+            raise ValueError(
+                f"{_COMPUTE_DTYPE_FLAG} {item!r}: unknown stage {stage!r} "
+                f"(one of {', '.join(stage_registry.model_stages())})"
+            )
         try:
             dtype = parse(name)
         except ValueError as error:

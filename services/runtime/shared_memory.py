@@ -57,7 +57,7 @@ class SharedMemory:
         try:
             view = data.data.cast("B")
             while view:
-                view = view[os.write(descriptor, view):]
+                view = view[os.write(descriptor, view) :]
         finally:
             os.close(descriptor)
         return tensor_pb2.SharedMemoryRegion(name=name, byte_size=data.nbytes)
@@ -76,8 +76,9 @@ class SharedMemory:
         except FileNotFoundError:
             raise InvalidArgument(field, f"shared memory region {region.name} does not exist") from None
         if size != region.byte_size:
-            raise InvalidArgument(field, f"shared memory region {region.name} holds {size} bytes, "
-                                         f"not {region.byte_size}")
+            raise InvalidArgument(
+                field, f"shared memory region {region.name} holds {size} bytes, not {region.byte_size}"
+            )
         return owned
 
     def remove(self, region: tensor_pb2.SharedMemoryRegion) -> None:

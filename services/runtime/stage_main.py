@@ -12,8 +12,9 @@ from services.runtime.settings import ServerSettings, add_server_arguments, sett
 from services.telemetry.process import start_telemetry
 
 
-def serve_stage(stage: str, argv: list[str] | None,
-                make_service: Callable[[str, ServerSettings], StageService]) -> int:
+def serve_stage(
+    stage: str, argv: list[str] | None, make_service: Callable[[str, ServerSettings], StageService]
+) -> int:
     """Parses flags and UNCLIP_* once, makes the stage's StageService and serves it until a signal.
 
     argv starts with the stage name, as `unclip-mesh serve STAGE ...` passes it.
@@ -35,8 +36,9 @@ def serve_stage(stage: str, argv: list[str] | None,
     torch.backends.cudnn.allow_tf32 = False
     service = make_service(stage, settings)
     try:
-        return asyncio.run(_serve(StageServer(stage, settings, service.register, service.load,
-                                              service.interceptors())))
+        return asyncio.run(
+            _serve(StageServer(stage, settings, service.register, service.load, service.interceptors()))
+        )
     finally:
         tracer_provider.shutdown()  # exports the spans still pending
 

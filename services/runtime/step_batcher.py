@@ -85,8 +85,14 @@ JOIN_POLICIES = ("step", "request")
 
 
 class StepBatcher:
-    def __init__(self, model: BatchModel, max_batch_size: int, max_queue: int, join: str = "step",
-                 stage: str = "unnamed"):
+    def __init__(
+        self,
+        model: BatchModel,
+        max_batch_size: int,
+        max_queue: int,
+        join: str = "step",
+        stage: str = "unnamed",
+    ):
         """join: "step" admits waiting trajectories at every step boundary (iteration-level
         scheduling); "request" only when the running batch has finished (classic request batching).
         stage labels the batcher's metrics and spans.
@@ -129,8 +135,9 @@ class StepBatcher:
         with self._lock:
             queued = len(self._waiting) + len(self._active)
             if queued >= self._max_queue:
-                raise ResourceExhausted(f"{queued} requests are waiting or running "
-                                        f"(max_queue {self._max_queue}); retry later")
+                raise ResourceExhausted(
+                    f"{queued} requests are waiting or running (max_queue {self._max_queue}); retry later"
+                )
             self._waiting.append(job)
             self._queue_depth.inc()
             if self._worker is None:
@@ -182,8 +189,11 @@ class StepBatcher:
 
     def _step(self, batch: list[_Job]) -> None:
         started = time.perf_counter()
-        with batch_span("batch forward", [job.span for job in batch],
-                        {"unclip.stage": self._stage, "unclip.batch_size": len(batch)}) as span:
+        with batch_span(
+            "batch forward",
+            [job.span for job in batch],
+            {"unclip.stage": self._stage, "unclip.batch_size": len(batch)},
+        ) as span:
             failures = self._denoise(batch)
             if failures:
                 span.set_status(Status(StatusCode.ERROR, f"{len(failures)} trajectories failed"))
@@ -210,8 +220,9 @@ class StepBatcher:
         except Exception as error:  # the error belongs to some request
             if len(batch) == 1:
                 return {batch[0]: error}
-            logger.warning("a step of %d trajectories failed (%s); retrying them one by one",
-                           len(batch), error)
+            logger.warning(
+                "a step of %d trajectories failed (%s); retrying them one by one", len(batch), error
+            )
         failures = {}
         for job, step in zip(batch, before, strict=True):
             if job.trajectory.step != step:

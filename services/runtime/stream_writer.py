@@ -26,6 +26,7 @@ def _written(stream: Callable) -> Callable:
         async with aclosing(responses):
             async for response in responses:
                 await context.write(response)
+
     return write_all
 
 
@@ -34,8 +35,10 @@ class StreamWriter(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or not handler.response_streaming:
             return handler
-        options = {"request_deserializer": handler.request_deserializer,
-                   "response_serializer": handler.response_serializer}
+        options = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
         if handler.request_streaming:
             return grpc.stream_stream_rpc_method_handler(_written(handler.stream_stream), **options)
         return grpc.unary_stream_rpc_method_handler(_written(handler.unary_stream), **options)

@@ -60,17 +60,23 @@ def to_proto(t: torch.Tensor | np.ndarray, shared: SharedMemory | None = None) -
     if codec is None:
         supported = ", ".join(str(c.torch) for c in _CODECS)
         raise TypeError(f"cannot encode dtype {t.dtype}; supported: {supported}")
-    carried = np.ascontiguousarray(t.detach().cpu().contiguous().view(codec.carrier).numpy(),
-                                   dtype=codec.numpy)
+    carried = np.ascontiguousarray(
+        t.detach().cpu().contiguous().view(codec.carrier).numpy(), dtype=codec.numpy
+    )
     if shared is not None and shared.worth_it(carried.nbytes):
         return tensor_pb2.Tensor(dtype=codec.wire, shape=t.shape, shared_memory=shared.write(carried))
     return tensor_pb2.Tensor(dtype=codec.wire, shape=t.shape, data=carried.tobytes())
 
 
-def from_proto(msg: tensor_pb2.Tensor, field: str, *,
-               dtypes: Collection[torch.dtype] | None = None,
-               shape: Sequence[int | None] | None = None, finite: bool = True,
-               shared: SharedMemory | None = None) -> torch.Tensor:
+def from_proto(
+    msg: tensor_pb2.Tensor,
+    field: str,
+    *,
+    dtypes: Collection[torch.dtype] | None = None,
+    shape: Sequence[int | None] | None = None,
+    finite: bool = True,
+    shared: SharedMemory | None = None,
+) -> torch.Tensor:
     """Decodes and checks a Tensor; every problem is an InvalidArgument naming `field`.
 
     dtypes: the allowed torch dtypes (None: any supported). shape: the expected shape, None for a
@@ -92,25 +98,33 @@ def from_proto(msg: tensor_pb2.Tensor, field: str, *,
         _check_values(owned, codec, field, finite)
     else:
         if len(msg.data) != expected_bytes:
-            raise InvalidArgument(field, f"data has {len(msg.data)} bytes; shape {dims} of {codec.name} "
-                                         f"needs {expected_bytes}")
+            raise InvalidArgument(
+                field, f"data has {len(msg.data)} bytes; shape {dims} of {codec.name} needs {expected_bytes}"
+            )
         view = np.frombuffer(msg.data, dtype=codec.numpy)
         _check_values(view, codec, field, finite)
         owned = view.astype(codec.numpy.newbyteorder("="), copy=True)
     return torch.from_numpy(owned).view(codec.torch).reshape(dims)
 
 
-def _read_shared(msg: tensor_pb2.Tensor, field: str, codec: _Codec, expected_bytes: int,
-                 shared: SharedMemory | None) -> np.ndarray:
+def _read_shared(
+    msg: tensor_pb2.Tensor, field: str, codec: _Codec, expected_bytes: int, shared: SharedMemory | None
+) -> np.ndarray:
     region = msg.shared_memory
     if shared is None:
-        raise InvalidArgument(field, "arrives in shared memory, which this service does not share "
-                                     "with the caller (--shared-memory-dir)")
+        raise InvalidArgument(
+            field,
+            "arrives in shared memory, which this service does not share "
+            "with the caller (--shared-memory-dir)",
+        )
     if msg.data:
         raise InvalidArgument(field, "has both data and a shared memory region")
     if region.byte_size != expected_bytes:
-        raise InvalidArgument(field, f"shared memory region has {region.byte_size} bytes; shape "
-                                     f"{list(msg.shape)} of {codec.name} needs {expected_bytes}")
+        raise InvalidArgument(
+            field,
+            f"shared memory region has {region.byte_size} bytes; shape "
+            f"{list(msg.shape)} of {codec.name} needs {expected_bytes}",
+        )
     owned = shared.read(region, field, codec.numpy)
     return owned if owned.dtype.isnative else owned.astype(codec.numpy.newbyteorder("="))
 
@@ -127,8 +141,10 @@ def _element_count(dims: list[int], field: str, expected: Sequence[int | None] |
         raise InvalidArgument(field, f"rank {len(dims)} exceeds the maximum of {_MAX_RANK}")
     if any(d < 0 for d in dims):
         raise InvalidArgument(field, f"shape {dims} has a negative dimension")
-    if expected is not None and (len(dims) != len(expected) or any(
-            e is not None and d != e for d, e in zip(dims, expected, strict=True))):
+    if expected is not None and (
+        len(dims) != len(expected)
+        or any(e is not None and d != e for d, e in zip(dims, expected, strict=True))
+    ):
         wanted = "[" + ", ".join("*" if e is None else str(e) for e in expected) + "]"
         raise InvalidArgument(field, f"expected shape {wanted}, got {dims}")
     # Zero-sized dimensions do not excuse the others: strides must still fit in int64.

@@ -14,8 +14,7 @@ from services.runtime.errors import InvalidArgument
 from unclip.v1 import sampling_pb2
 
 
-def num_inference_steps(params: sampling_pb2.SamplingParams, field: str, default: int,
-                        maximum: int) -> int:
+def num_inference_steps(params: sampling_pb2.SamplingParams, field: str, default: int, maximum: int) -> int:
     if not params.HasField("num_inference_steps"):
         return default
     steps = params.num_inference_steps
@@ -81,13 +80,15 @@ def random_state(msg: sampling_pb2.RandomState, field: str) -> torch.Generator:
     expected = generator.get_state().numel()
     state = msg.generator_state
     if len(state) != expected:
-        raise InvalidArgument(f"{field}.generator_state",
-                              f"must be a torch CPU generator state of {expected} bytes, "
-                              f"got {len(state)}")
+        raise InvalidArgument(
+            f"{field}.generator_state",
+            f"must be a torch CPU generator state of {expected} bytes, got {len(state)}",
+        )
     try:
         generator.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
     except RuntimeError as error:
         reason = str(error).splitlines()[0]
-        raise InvalidArgument(f"{field}.generator_state",
-                              f"is not a valid torch CPU generator state ({reason})") from None
+        raise InvalidArgument(
+            f"{field}.generator_state", f"is not a valid torch CPU generator state ({reason})"
+        ) from None
     return generator

@@ -32,8 +32,7 @@ def read_tokens(path: str) -> list[bytes]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"--auth-tokens-file: cannot read {path}: {error}") from None
-    tokens = [line.strip().encode() for line in lines
-              if line.strip() and not line.lstrip().startswith("#")]
+    tokens = [line.strip().encode() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not tokens:
         raise ValueError(f"--auth-tokens-file: {path} holds no token")
     return tokens
@@ -41,9 +40,9 @@ def read_tokens(path: str) -> list[bytes]:
 
 def bearer_token(authorization: str | None) -> bytes | None:
     """The token of an `authorization` value `Bearer TOKEN` (any case), or None."""
-    if authorization is None or authorization[:len(_PREFIX)].lower() != _PREFIX:
+    if authorization is None or authorization[: len(_PREFIX)].lower() != _PREFIX:
         return None
-    return authorization[len(_PREFIX):].strip().encode()
+    return authorization[len(_PREFIX) :].strip().encode()
 
 
 def _presented(metadata: Iterable[tuple[str, str | bytes]] | None) -> bytes | None:
@@ -73,6 +72,7 @@ class TokenSet:
 
 def _refusal(stage: str, method: str, streaming: bool):
     """A handler that refuses the call, counted in the RPC metrics as UNAUTHENTICATED."""
+
     async def refuse(request, context: grpc.aio.ServicerContext) -> None:
         async with observed_rpc(stage, method, context):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, _REFUSAL)
@@ -102,14 +102,22 @@ class BearerTokenAuth(grpc.aio.ServerInterceptor):
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
         _, service, method = handler_call_details.method.split("/")
-        if (handler is None or service in OPEN_SERVICES
-                or self.allows(_presented(handler_call_details.invocation_metadata))):
+        if (
+            handler is None
+            or service in OPEN_SERVICES
+            or self.allows(_presented(handler_call_details.invocation_metadata))
+        ):
             return handler
         logger.info("refused an unauthenticated call to %s", handler_call_details.method)
-        factory = (grpc.unary_stream_rpc_method_handler if handler.response_streaming
-                   else grpc.unary_unary_rpc_method_handler)
-        return factory(_refusal(self.stage, method, handler.response_streaming),
-                       response_serializer=handler.response_serializer)
+        factory = (
+            grpc.unary_stream_rpc_method_handler
+            if handler.response_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        return factory(
+            _refusal(self.stage, method, handler.response_streaming),
+            response_serializer=handler.response_serializer,
+        )
 
 
 def auth_interceptors(settings: ServerSettings) -> list[grpc.aio.ServerInterceptor]:

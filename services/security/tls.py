@@ -42,8 +42,7 @@ def load_tls(settings: TlsSettings) -> TlsMaterial | None:
 
     Raises ValueError when only some of the three files are named or a file cannot be read.
     """
-    named = {"--tls-cert": settings.tls_cert, "--tls-key": settings.tls_key,
-             "--tls-ca": settings.tls_ca}
+    named = {"--tls-cert": settings.tls_cert, "--tls-key": settings.tls_key, "--tls-ca": settings.tls_ca}
     directory = settings.tls_dir
     if directory is not None:
         if any(named.values()):
@@ -66,11 +65,13 @@ def load_tls(settings: TlsSettings) -> TlsMaterial | None:
 
 def server_credentials(tls: TlsMaterial) -> grpc.ServerCredentials:
     """Serves with the process's certificate; callers must present one signed by the CA."""
-    return grpc.ssl_server_credentials([(tls.key, tls.cert)], root_certificates=tls.ca,
-                                       require_client_auth=True)
+    return grpc.ssl_server_credentials(
+        [(tls.key, tls.cert)], root_certificates=tls.ca, require_client_auth=True
+    )
 
 
 def channel_credentials(tls: TlsMaterial) -> grpc.ChannelCredentials:
     """Trusts servers signed by the CA and presents the process's certificate to them."""
-    return grpc.ssl_channel_credentials(root_certificates=tls.ca, private_key=tls.key,
-                                        certificate_chain=tls.cert)
+    return grpc.ssl_channel_credentials(
+        root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.cert
+    )

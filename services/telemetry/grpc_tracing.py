@@ -46,9 +46,16 @@ class _StageCall:
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
         service, _, name = method.lstrip("/").rpartition("/")
         span = tracer().start_span(
-            f"{self._stage} {name}", kind=SpanKind.CLIENT,
-            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name,
-                        "unclip.stage": self._stage, "server.address": self._address})
+            f"{self._stage} {name}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.service": service,
+                "rpc.method": name,
+                "unclip.stage": self._stage,
+                "server.address": self._address,
+            },
+        )
         started = time.perf_counter()
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=trace.set_span_in_context(span))

@@ -34,10 +34,15 @@ def observed_requests(stage: str):
         started = time.perf_counter()
         status, http_status = "CANCELLED", 499  # unless the handler ends: the caller went away
         with tracer().start_as_current_span(
-                f"{request.method} {route.resource.canonical}", kind=SpanKind.SERVER,
-                context=propagate.extract(request.headers),
-                attributes={"http.request.method": request.method, "url.path": request.path,
-                            "unclip.operation": operation}) as span:
+            f"{request.method} {route.resource.canonical}",
+            kind=SpanKind.SERVER,
+            context=propagate.extract(request.headers),
+            attributes={
+                "http.request.method": request.method,
+                "url.path": request.path,
+                "unclip.operation": operation,
+            },
+        ) as span:
             try:
                 response = await handler(request)
                 status, http_status = response.get(STATUS_KEY, "OK"), response.status
@@ -51,8 +56,19 @@ def observed_requests(stage: str):
                 span.set_attribute("http.response.status_code", http_status)
                 if status != "OK":
                     span.set_status(Status(StatusCode.ERROR, status))
-                logger.log(logging.INFO if status == "OK" else logging.WARNING,
-                           "%s %d %s in %.3f s", operation, http_status, status, seconds,
-                           extra={"operation": operation, "http_status": http_status,
-                                  "status_code": status, "seconds": round(seconds, 4)})
+                logger.log(
+                    logging.INFO if status == "OK" else logging.WARNING,
+                    "%s %d %s in %.3f s",
+                    operation,
+                    http_status,
+                    status,
+                    seconds,
+                    extra={
+                        "operation": operation,
+                        "http_status": http_status,
+                        "status_code": status,
+                        "seconds": round(seconds, 4),
+                    },
+                )
+
     return observe

@@ -18,24 +18,49 @@ REGISTRY = CollectorRegistry()
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500)
 _STEP_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
-RPC_REQUESTS = Counter("unclip_rpc_requests", "RPCs handled, by final status code",
-                       ["stage", "method", "code"], registry=REGISTRY)
-RPC_SECONDS = Histogram("unclip_rpc_duration_seconds", "RPC handling time, admission to last message",
-                        ["stage", "method"], buckets=_SECONDS, registry=REGISTRY)
-INFLIGHT = Gauge("unclip_inflight_requests", "RPCs admitted and not yet finished", ["stage"],
-                 registry=REGISTRY)
-QUEUE_DEPTH = Gauge("unclip_queue_depth", "Trajectories waiting to join a denoising batch",
-                    ["stage"], registry=REGISTRY)
-BATCH_SIZE = Histogram("unclip_batch_size", "Trajectories denoised together in one step",
-                       ["stage"], buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64), registry=REGISTRY)
-STEP_SECONDS = Histogram("unclip_denoise_step_seconds",
-                         "Wall time of one batched denoising step (network forward + scheduler steps)",
-                         ["stage"], buckets=_STEP_SECONDS, registry=REGISTRY)
-MODEL_LOAD_SECONDS = Gauge("unclip_model_load_seconds", "How long the stage's model took to load",
-                           ["stage"], registry=REGISTRY)
-STAGE_CALL_SECONDS = Histogram("unclip_stage_call_duration_seconds",
-                               "Orchestrator: one call to a stage (one attempt), by status code",
-                               ["stage", "code"], buckets=_SECONDS, registry=REGISTRY)
+RPC_REQUESTS = Counter(
+    "unclip_rpc_requests",
+    "RPCs handled, by final status code",
+    ["stage", "method", "code"],
+    registry=REGISTRY,
+)
+RPC_SECONDS = Histogram(
+    "unclip_rpc_duration_seconds",
+    "RPC handling time, admission to last message",
+    ["stage", "method"],
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+INFLIGHT = Gauge(
+    "unclip_inflight_requests", "RPCs admitted and not yet finished", ["stage"], registry=REGISTRY
+)
+QUEUE_DEPTH = Gauge(
+    "unclip_queue_depth", "Trajectories waiting to join a denoising batch", ["stage"], registry=REGISTRY
+)
+BATCH_SIZE = Histogram(
+    "unclip_batch_size",
+    "Trajectories denoised together in one step",
+    ["stage"],
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64),
+    registry=REGISTRY,
+)
+STEP_SECONDS = Histogram(
+    "unclip_denoise_step_seconds",
+    "Wall time of one batched denoising step (network forward + scheduler steps)",
+    ["stage"],
+    buckets=_STEP_SECONDS,
+    registry=REGISTRY,
+)
+MODEL_LOAD_SECONDS = Gauge(
+    "unclip_model_load_seconds", "How long the stage's model took to load", ["stage"], registry=REGISTRY
+)
+STAGE_CALL_SECONDS = Histogram(
+    "unclip_stage_call_duration_seconds",
+    "Orchestrator: one call to a stage (one attempt), by status code",
+    ["stage", "code"],
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
 
 
 def serve_metrics(host: str, port: int) -> int:
@@ -71,8 +96,7 @@ def record_call(stage: str, method: str, status: str, seconds: float) -> None:
 
 
 @asynccontextmanager
-async def observed_rpc(stage: str, method: str,
-                       context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+async def observed_rpc(stage: str, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
     """Counts one server call by its final status and times it."""
     open_call_series(stage, method)
     started = time.perf_counter()

@@ -24,8 +24,7 @@ class TelemetrySettings(Protocol):
     def log_level(self) -> str: ...
 
 
-def start_telemetry(stage: str, settings: TelemetrySettings,
-                    environ: Mapping[str, str]) -> TracerProvider:
+def start_telemetry(stage: str, settings: TelemetrySettings, environ: Mapping[str, str]) -> TracerProvider:
     """JSON logs, the tracer provider (OTEL_* from `environ`) and, with a metrics port, the
     Prometheus endpoint. Shut the returned provider down on exit: it flushes pending spans."""
     configure_logging(f"unclip-{stage}", settings.log_level)

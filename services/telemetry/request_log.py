@@ -42,8 +42,11 @@ class _Record:
         self.started = time.perf_counter()
         self.stage_seconds: dict[str, float] = {}
         present = request.DESCRIPTOR.fields_by_name
-        self.fields = {f: getattr(request, f) for f in _REQUEST_FIELDS
-                       if f in present and (f != "seed" or request.HasField("seed"))}
+        self.fields = {
+            f: getattr(request, f)
+            for f in _REQUEST_FIELDS
+            if f in present and (f != "seed" or request.HasField("seed"))
+        }
         self.span = trace.get_current_span()
         self.span.set_attributes({f"unclip.{k}": v for k, v in self.fields.items()})
 
@@ -57,18 +60,36 @@ class _Record:
 
     def log(self, code: grpc.StatusCode, error: BaseException | None) -> None:
         seconds = time.perf_counter() - self.started
-        outcome = ("ok" if code == grpc.StatusCode.OK
-                   else "cancelled" if code == grpc.StatusCode.CANCELLED else "error")
-        extra = {"rpc_method": self.method, "outcome": outcome, "status_code": code.name,
-                 "seconds": round(seconds, 4), "stage_seconds": self.stage_seconds, **self.fields}
+        outcome = (
+            "ok"
+            if code == grpc.StatusCode.OK
+            else "cancelled"
+            if code == grpc.StatusCode.CANCELLED
+            else "error"
+        )
+        extra = {
+            "rpc_method": self.method,
+            "outcome": outcome,
+            "status_code": code.name,
+            "seconds": round(seconds, 4),
+            "stage_seconds": self.stage_seconds,
+            **self.fields,
+        }
         if isinstance(error, StageError):
             extra["error"] = error.message
-        logger.log(logging.INFO if outcome == "ok" else logging.WARNING,
-                   "%s %s in %.3f s", self.method, code.name, seconds, extra=extra)
+        logger.log(
+            logging.INFO if outcome == "ok" else logging.WARNING,
+            "%s %s in %.3f s",
+            self.method,
+            code.name,
+            seconds,
+            extra=extra,
+        )
 
 
 def logged_request(method: Callable) -> Callable:
     """Decorates an async-generator servicer method whose responses carry `.event`."""
+
     @functools.wraps(method)
     async def logged(self, request, context) -> AsyncIterator:
         record = _Record(method.__name__, request)
@@ -82,4 +103,5 @@ def logged_request(method: Callable) -> Callable:
             raise
         finally:
             record.log(_status(error, context), error)
+
     return logged

@@ -33,8 +33,11 @@ def exporter_names(environ: Mapping[str, str]) -> list[str]:
     value = environ.get("OTEL_TRACES_EXPORTER", "").strip()
     if not value or value.lower() == "none":
         return []
-    protocol = (environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-                or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc").strip()
+    protocol = (
+        environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "grpc"
+    ).strip()
     names = []
     for name in (n.strip() for n in value.split(",")):
         if name == "otlp":
@@ -56,8 +59,9 @@ def configure_tracing(stage: str, environ: Mapping[str, str]) -> TracerProvider:
     """Installs the process's tracer provider: service.name `unclip-STAGE`, the replica as
     service.instance.id, a batching processor per configured exporter. Call provider.shutdown()
     on exit to flush."""
-    resource = Resource.create({SERVICE_NAME: f"unclip-{stage}", SERVICE_INSTANCE_ID: replica_id(),
-                                "unclip.stage": stage})
+    resource = Resource.create(
+        {SERVICE_NAME: f"unclip-{stage}", SERVICE_INSTANCE_ID: replica_id(), "unclip.stage": stage}
+    )
     provider = TracerProvider(resource=resource)
     for name in exporter_names(environ):
         provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
@@ -74,8 +78,9 @@ def current_span_context() -> trace.SpanContext:
 
 
 @contextmanager
-def batch_span(name: str, requests: Sequence[trace.SpanContext],
-               attributes: Mapping[str, AttributeValue]) -> Iterator[trace.Span]:
+def batch_span(
+    name: str, requests: Sequence[trace.SpanContext], attributes: Mapping[str, AttributeValue]
+) -> Iterator[trace.Span]:
     """A span for work shared by several requests (a batched forward), linked to each request's span.
 
     Its parent is the first request's span, so the trace of the request that waited longest holds
@@ -83,6 +88,7 @@ def batch_span(name: str, requests: Sequence[trace.SpanContext],
     """
     valid = [c for c in requests if c.is_valid]
     parent = trace.set_span_in_context(trace.NonRecordingSpan(valid[0])) if valid else None
-    with tracer().start_as_current_span(name, context=parent, attributes=attributes,
-                                        links=[trace.Link(c) for c in valid]) as span:
+    with tracer().start_as_current_span(
+        name, context=parent, attributes=attributes, links=[trace.Link(c) for c in valid]
+    ) as span:
         yield span

@@ -8,9 +8,9 @@ import torch
 
 
 class Tokens(NamedTuple):
-    ids: torch.Tensor        # [B, L] long, padded with the tokenizer's pad id
-    mask: torch.Tensor       # [B, L] bool, True on real tokens (start .. end-of-text), as the tokenizer says
-    truncated: list[bool]    # the prompt did not fit the context and was cut
+    ids: torch.Tensor  # [B, L] long, padded with the tokenizer's pad id
+    mask: torch.Tensor  # [B, L] bool, True on real tokens (start .. end-of-text), as the tokenizer says
+    truncated: list[bool]  # the prompt did not fit the context and was cut
 
 
 class ClipBackend(Protocol):

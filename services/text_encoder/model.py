@@ -32,8 +32,9 @@ class TextEncoderModel:
         self._unconditional: TextTensors | None = None
 
     @classmethod
-    def load(cls, bundle: Bundle, device: str = "cpu", dtype: torch.dtype = torch.float32
-             ) -> TextEncoderModel:
+    def load(
+        cls, bundle: Bundle, device: str = "cpu", dtype: torch.dtype = torch.float32
+    ) -> TextEncoderModel:
         bundle.verify(STAGE)
         compute = torch.device(device)
         return cls(_load_backend(bundle, compute, dtype), compute, dtype)

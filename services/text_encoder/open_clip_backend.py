@@ -43,8 +43,9 @@ class TextTower(Protocol):
     text_projection: torch.nn.Linear | torch.Tensor | None
 
 
-def encode_text_tokens(text: TextTower, ids: torch.Tensor, pool_type: str, eos_id: int | None
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_text_tokens(
+    text: TextTower, ids: torch.Tensor, pool_type: str, eos_id: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(pooled projected embedding [B, D], token states after ln_final [B, L, W]) of an open_clip text
     tower: the steps of open_clip's encode_text, keeping the token states it discards."""
     x = text.token_embedding(ids) + text.positional_embedding.to(text.token_embedding.weight.dtype)
@@ -87,14 +88,17 @@ class OpenClipBackend:
         mask = torch.zeros(len(prompts), self.context_length, dtype=torch.bool)
         truncated = []
         for row, prompt in enumerate(prompts):
-            tokens = [self.tokenizer.sot_token_id, *self.tokenizer.encode(prompt),
-                      self.tokenizer.eot_token_id]
+            tokens = [
+                self.tokenizer.sot_token_id,
+                *self.tokenizer.encode(prompt),
+                self.tokenizer.eot_token_id,
+            ]
             truncated.append(len(tokens) > self.context_length)
             if truncated[-1]:
-                tokens = tokens[:self.context_length]
+                tokens = tokens[: self.context_length]
                 tokens[-1] = self.tokenizer.eot_token_id
-            ids[row, :len(tokens)] = torch.tensor(tokens)
-            mask[row, :len(tokens)] = True
+            ids[row, : len(tokens)] = torch.tensor(tokens)
+            mask[row, : len(tokens)] = True
         return Tokens(ids, mask, truncated)
 
     def encode_tokens(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,8 +111,12 @@ class OpenClipBackend:
         height, width = images.shape[-2:]
         side = min(height, width)
         pixels = TF.crop(images, (height - side) // 2, (width - side) // 2, side, side)
-        pixels = TF.resize(pixels, [self.image_size, self.image_size],
-                           interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
+        pixels = TF.resize(
+            pixels,
+            [self.image_size, self.image_size],
+            interpolation=TF.InterpolationMode.BICUBIC,
+            antialias=True,
+        )
         return TF.normalize(pixels.to(torch.float32) / 255.0, self.mean, self.std)
 
     def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:

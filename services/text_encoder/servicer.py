@@ -43,8 +43,8 @@ class TextEncoderServicer(text_encoder_pb2_grpc.TextEncoderServiceServicer):
                 raise InvalidArgument(f"prompts[{index}]", f"must be at most {MAX_PROMPT_CHARS} characters")
         encoding, truncated = await self._call(self.model.encode_text, prompts)
         return text_encoder_pb2.EncodeTextResponse(
-            prompts=to_wire(encoding), unconditional=to_wire(self.model.unconditional()),
-            truncated=truncated)
+            prompts=to_wire(encoding), unconditional=to_wire(self.model.unconditional()), truncated=truncated
+        )
 
     @grpc_errors
     async def EncodeImage(self, request, context):

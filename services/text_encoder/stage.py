@@ -15,8 +15,9 @@ class TextEncoderStage(StageService):
         from services.bundle.loader import open_bundle
         from services.text_encoder.model import TextEncoderModel
 
-        self._servicer.attach(TextEncoderModel.load(open_bundle(self.settings.bundle), self.settings.device,
-                                                    self.compute_dtype))
+        self._servicer.attach(
+            TextEncoderModel.load(open_bundle(self.settings.bundle), self.settings.device, self.compute_dtype)
+        )
 
     def servicer(self):
         return self._servicer

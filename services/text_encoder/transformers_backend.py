@@ -36,13 +36,15 @@ def _load_tower(folder: Path, build, rename, device: torch.device, dtype: torch.
 
 
 def load_text(folder: Path, device: torch.device, dtype: torch.dtype) -> TextTransformer:
-    return _load_tower(folder, transformers_clip.build_text_tower, transformers_clip.text_state_dict,
-                       device, dtype)
+    return _load_tower(
+        folder, transformers_clip.build_text_tower, transformers_clip.text_state_dict, device, dtype
+    )
 
 
 def load_vision(folder: Path, device: torch.device, dtype: torch.dtype) -> VisionTransformer:
-    return _load_tower(folder, transformers_clip.build_vision_tower, transformers_clip.vision_state_dict,
-                       device, dtype)
+    return _load_tower(
+        folder, transformers_clip.build_vision_tower, transformers_clip.vision_state_dict, device, dtype
+    )
 
 
 def load_tokenizer(folder: Path) -> CLIPTokenizer:
@@ -52,9 +54,13 @@ def load_tokenizer(folder: Path) -> CLIPTokenizer:
 class TransformersClipBackend:
     """A ClipBackend over open_clip towers holding transformers CLIP weights."""
 
-    def __init__(self, text: TextTransformer, tokenizer: CLIPTokenizer,
-                 visual: VisionTransformer | None = None,
-                 image_processor: CLIPImageProcessor | None = None) -> None:
+    def __init__(
+        self,
+        text: TextTransformer,
+        tokenizer: CLIPTokenizer,
+        visual: VisionTransformer | None = None,
+        image_processor: CLIPImageProcessor | None = None,
+    ) -> None:
         self.text = text
         self.tokenizer = tokenizer
         self.visual = visual
@@ -63,8 +69,9 @@ class TransformersClipBackend:
         self._image_processor = image_processor
 
     @classmethod
-    def load(cls, bundle: Bundle, stage: str, device: torch.device, dtype: torch.dtype
-             ) -> TransformersClipBackend:
+    def load(
+        cls, bundle: Bundle, stage: str, device: torch.device, dtype: torch.dtype
+    ) -> TransformersClipBackend:
         """Each component through bundle.load, so a failure names that component's file."""
         text = bundle.load(stage, "text_encoder", lambda f: load_text(f, device, dtype))
         tokenizer = bundle.load(stage, "tokenizer", load_tokenizer)
@@ -76,19 +83,26 @@ class TransformersClipBackend:
     def tokenize(self, prompts: list[str]) -> Tokens:
         """As UnCLIPPipeline tokenises: padded to the context with the tokenizer's pad id, cut to fit
         (the tokenizer keeps end-of-text last), mask from the tokenizer."""
-        encoded = self.tokenizer(prompts, padding="max_length", max_length=self.context_length,
-                                 truncation=True, return_tensors="pt")
+        encoded = self.tokenizer(
+            prompts,
+            padding="max_length",
+            max_length=self.context_length,
+            truncation=True,
+            return_tensors="pt",
+        )
         lengths = [len(ids) for ids in self.tokenizer(prompts, verbose=False).input_ids]
-        return Tokens(encoded.input_ids, encoded.attention_mask.bool(),
-                      [n > self.context_length for n in lengths])
+        return Tokens(
+            encoded.input_ids, encoded.attention_mask.bool(), [n > self.context_length for n in lengths]
+        )
 
     def encode_tokens(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return encode_text_tokens(self.text, ids, self.text.pool_type, self.text.eos_id)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         assert self._image_processor is not None, "TextEncoderModel checks image_size first"
-        return self._image_processor(images=list(images), input_data_format="channels_first",
-                                     return_tensors="pt").pixel_values
+        return self._image_processor(
+            images=list(images), input_data_format="channels_first", return_tensors="pt"
+        ).pixel_values
 
     def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         assert self.visual is not None, "TextEncoderModel checks image_size first"

@@ -29,8 +29,13 @@ from safetensors.torch import load_file
 
 _ACTIVATIONS = {"quick_gelu": True, "gelu": False}  # hidden_act -> open_clip's quick_gelu flag
 _LEGACY_EOS_ID = 2
-_LAYER = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj",
-          "self_attn.out_proj": "attn.out_proj"}
+_LAYER = {
+    "layer_norm1": "ln_1",
+    "layer_norm2": "ln_2",
+    "mlp.fc1": "mlp.c_fc",
+    "mlp.fc2": "mlp.c_proj",
+    "self_attn.out_proj": "attn.out_proj",
+}
 _LAYER_KEY = re.compile(r"^encoder\.layers\.(\d+)\.(.+)\.(weight|bias)$")
 
 
@@ -45,10 +50,16 @@ def _common(config: dict) -> dict:
         raise ValueError(f"config.json: hidden_act {act!r} is not supported (quick_gelu or gelu)")
     width, intermediate = int(config["hidden_size"]), int(config["intermediate_size"])
     if int(width * (intermediate / width)) != intermediate:
-        raise ValueError(f"config.json: intermediate_size {intermediate} is not expressible as an "
-                         f"open_clip mlp_ratio of width {width}")
-    common = {"width": width, "layers": int(config["num_hidden_layers"]), "mlp_ratio": intermediate / width,
-              "block_type": "custom"}
+        raise ValueError(
+            f"config.json: intermediate_size {intermediate} is not expressible as an "
+            f"open_clip mlp_ratio of width {width}"
+        )
+    common = {
+        "width": width,
+        "layers": int(config["num_hidden_layers"]),
+        "mlp_ratio": intermediate / width,
+        "block_type": "custom",
+    }
     eps = float(config.get("layer_norm_eps", 1e-5))
     if eps != 1e-5:  # open_clip's LayerNorm default
         common["norm_kwargs"] = {"eps": eps}
@@ -58,21 +69,37 @@ def _common(config: dict) -> dict:
 def build_text_tower(config: dict) -> TextTransformer:
     """An open_clip text tower (random weights) shaped like a CLIPTextModelWithProjection config."""
     eos = int(config.get("eos_token_id", _LEGACY_EOS_ID))
-    text_cfg = {**_common(config), "context_length": int(config.get("max_position_embeddings", 77)),
-                "vocab_size": int(config["vocab_size"]), "heads": int(config["num_attention_heads"]),
-                "pool_type": "argmax" if eos == _LEGACY_EOS_ID else "eos", "eos_id": eos,
-                "proj_type": "linear", "proj_bias": False}
-    return _build_text_tower(int(config["projection_dim"]), text_cfg,
-                             quick_gelu=_ACTIVATIONS[config.get("hidden_act", "quick_gelu")])
+    text_cfg = {
+        **_common(config),
+        "context_length": int(config.get("max_position_embeddings", 77)),
+        "vocab_size": int(config["vocab_size"]),
+        "heads": int(config["num_attention_heads"]),
+        "pool_type": "argmax" if eos == _LEGACY_EOS_ID else "eos",
+        "eos_id": eos,
+        "proj_type": "linear",
+        "proj_bias": False,
+    }
+    return _build_text_tower(
+        int(config["projection_dim"]),
+        text_cfg,
+        quick_gelu=_ACTIVATIONS[config.get("hidden_act", "quick_gelu")],
+    )
 
 
 def build_vision_tower(config: dict) -> VisionTransformer:
     """An open_clip vision tower (random weights) shaped like a CLIPVisionModelWithProjection config."""
     common = _common(config)
-    vision_cfg = {**common, "image_size": int(config["image_size"]), "patch_size": int(config["patch_size"]),
-                  "head_width": common["width"] // int(config["num_attention_heads"])}
-    return _build_vision_tower(int(config["projection_dim"]), vision_cfg,
-                               quick_gelu=_ACTIVATIONS[config.get("hidden_act", "quick_gelu")])
+    vision_cfg = {
+        **common,
+        "image_size": int(config["image_size"]),
+        "patch_size": int(config["patch_size"]),
+        "head_width": common["width"] // int(config["num_attention_heads"]),
+    }
+    return _build_vision_tower(
+        int(config["projection_dim"]),
+        vision_cfg,
+        quick_gelu=_ACTIVATIONS[config.get("hidden_act", "quick_gelu")],
+    )
 
 
 def _layers(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

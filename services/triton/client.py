@@ -63,8 +63,9 @@ class TritonNetwork:
     system shared memory (Triton must run on the same node).
     """
 
-    def __init__(self, spec: NetworkSpec, url: str, model_name: str, output_channels: int,
-                 shared_memory: bool = False) -> None:
+    def __init__(
+        self, spec: NetworkSpec, url: str, model_name: str, output_channels: int, shared_memory: bool = False
+    ) -> None:
         self.spec = spec
         self.url = url
         self.model_name = model_name
@@ -103,18 +104,21 @@ class TritonNetwork:
         config = self._call(self._client.get_model_config(self.model_name)).config
         served, needed = sorted(i.name for i in config.input), sorted(t.name for t in self.spec.inputs)
         if served != needed:
-            raise ValueError(f"Triton model {self.model_name} takes {served}; "
-                             f"the {self.spec.stage} network needs {needed}")
+            raise ValueError(
+                f"Triton model {self.model_name} takes {served}; the {self.spec.stage} network needs {needed}"
+            )
         if config.max_batch_size < 1:
             raise ValueError(f"Triton model {self.model_name} must batch (max_batch_size >= 1)")
         self.max_batch_size = config.max_batch_size
 
-    def __call__(self, sample: torch.Tensor, timesteps: torch.Tensor,
-                 **conditioning: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, sample: torch.Tensor, timesteps: torch.Tensor, **conditioning: torch.Tensor
+    ) -> torch.Tensor:
         tensors = {"sample": sample, "timestep": timesteps.reshape(-1, 1), **conditioning}
         arrays: dict[str, np.ndarray] = {
             t.name: tensors[t.name].detach().cpu().numpy().astype(_NUMPY[t.datatype], copy=False)
-            for t in self.spec.inputs}
+            for t in self.spec.inputs
+        }
         shape = (sample.shape[0], self.output_channels, *sample.shape[2:])
         try:
             if self._regions is None:
@@ -127,8 +131,10 @@ class TritonNetwork:
         return torch.from_numpy(output).to(sample.device)
 
     def _chunks(self, rows: int) -> list[slice]:
-        return [slice(start, min(rows, start + self.max_batch_size))
-                for start in range(0, rows, self.max_batch_size)]
+        return [
+            slice(start, min(rows, start + self.max_batch_size))
+            for start in range(0, rows, self.max_batch_size)
+        ]
 
     async def _infer(self, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
         async def one(rows: slice) -> np.ndarray:
@@ -136,14 +142,20 @@ class TritonNetwork:
             for spec in self.spec.inputs:
                 tensor = InferInput(spec.name, list(arrays[spec.name][rows].shape), spec.datatype)
                 inputs.append(tensor.set_data_from_numpy(arrays[spec.name][rows]))
-            result = await self._client.infer(self.model_name, inputs, client_timeout=INFER_TIMEOUT_S,
-                                              outputs=[InferRequestedOutput(self.spec.output.name)])
+            result = await self._client.infer(
+                self.model_name,
+                inputs,
+                client_timeout=INFER_TIMEOUT_S,
+                outputs=[InferRequestedOutput(self.spec.output.name)],
+            )
             return result.as_numpy(self.spec.output.name)
+
         parts = await asyncio.gather(*(one(rows) for rows in self._chunks(shape[0])))
         return np.concatenate(parts).reshape(shape)
 
-    async def _infer_shared(self, regions: SharedRegions, arrays: dict[str, np.ndarray],
-                            shape: tuple[int, ...]) -> np.ndarray:
+    async def _infer_shared(
+        self, regions: SharedRegions, arrays: dict[str, np.ndarray], shape: tuple[int, ...]
+    ) -> np.ndarray:
         """As _infer, with every chunk's inputs back to back in one region, outputs in another."""
         chunks = self._chunks(shape[0])
         pieces = [arrays[spec.name][rows] for rows in chunks for spec in self.spec.inputs]
@@ -162,10 +174,12 @@ class TritonNetwork:
                 inputs.append(tensor)
                 offset += piece.nbytes
             output = InferRequestedOutput(self.spec.output.name)
-            output.set_shared_memory(regions.name("outputs"), (rows.stop - rows.start) * row_bytes,
-                                     rows.start * row_bytes)
-            requests.append(self._client.infer(self.model_name, inputs, outputs=[output],
-                                               client_timeout=INFER_TIMEOUT_S))
+            output.set_shared_memory(
+                regions.name("outputs"), (rows.stop - rows.start) * row_bytes, rows.start * row_bytes
+            )
+            requests.append(
+                self._client.infer(self.model_name, inputs, outputs=[output], client_timeout=INFER_TIMEOUT_S)
+            )
         await asyncio.gather(*requests)
         return regions.read(datatype, shape)
 

@@ -22,28 +22,46 @@ def _tensor(spec: TensorSpec) -> str:
     return f'  {{ name: "{spec.name}" data_type: TYPE_{spec.datatype} dims: [ {dims} ] }}'
 
 
-def model_config(spec: NetworkSpec, model_name: str, max_batch_size: int, max_queue_delay_us: int,
-                 instances: int, kind: str) -> str:
+def model_config(
+    spec: NetworkSpec,
+    model_name: str,
+    max_batch_size: int,
+    max_queue_delay_us: int,
+    instances: int,
+    kind: str,
+) -> str:
     """config.pbtxt (protobuf text format) of the network's Python-backend model."""
     parameters = {"network_class": spec.network_class, "output_attribute": spec.output_attribute}
     inputs = ",\n".join(_tensor(t) for t in spec.inputs)
-    return "\n".join([
-        f'name: "{model_name}"',
-        'backend: "python"',
-        f"max_batch_size: {max_batch_size}",
-        f"input [\n{inputs}\n]",
-        f"output [\n{_tensor(spec.output)}\n]",
-        f"dynamic_batching {{ max_queue_delay_microseconds: {max_queue_delay_us} }}",
-        f"instance_group [ {{ count: {instances} kind: KIND_{kind.upper()} }} ]",
-        *(f'parameters {{ key: "{key}" value: {{ string_value: "{value}" }} }}'
-          for key, value in parameters.items()),
-        "",
-    ])
+    return "\n".join(
+        [
+            f'name: "{model_name}"',
+            'backend: "python"',
+            f"max_batch_size: {max_batch_size}",
+            f"input [\n{inputs}\n]",
+            f"output [\n{_tensor(spec.output)}\n]",
+            f"dynamic_batching {{ max_queue_delay_microseconds: {max_queue_delay_us} }}",
+            f"instance_group [ {{ count: {instances} kind: KIND_{kind.upper()} }} ]",
+            *(
+                f'parameters {{ key: "{key}" value: {{ string_value: "{value}" }} }}'
+                for key, value in parameters.items()
+            ),
+            "",
+        ]
+    )
 
 
-def export_repository(stage: str, bundle: str | Path, out: str | Path, *, model_name: str | None = None,
-                      max_batch_size: int = 64, max_queue_delay_us: int = 2000, instances: int = 1,
-                      kind: str = "cpu") -> Path:
+def export_repository(
+    stage: str,
+    bundle: str | Path,
+    out: str | Path,
+    *,
+    model_name: str | None = None,
+    max_batch_size: int = 64,
+    max_queue_delay_us: int = 2000,
+    instances: int = 1,
+    kind: str = "cpu",
+) -> Path:
     """Writes the model of `stage`'s network into repository `out`; returns the model's folder."""
     spec = network_spec(stage)
     opened = open_bundle(bundle)
@@ -56,5 +74,6 @@ def export_repository(stage: str, bundle: str | Path, out: str | Path, *, model_
     shutil.copytree(opened.stage_dir(stage, spec.role), version / "network")
     shutil.copyfile(python_backend_model.__file__, version / "model.py")
     (model_dir / "config.pbtxt").write_text(
-        model_config(spec, name, max_batch_size, max_queue_delay_us, instances, kind))
+        model_config(spec, name, max_batch_size, max_queue_delay_us, instances, kind)
+    )
     return model_dir

@@ -28,11 +28,15 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-port", type=int, default=8000, help="KServe v2 HTTP port (8000)")
     parser.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (8002)")
     parser.add_argument("--device", default="cpu", help="torch device of the network (cpu, cuda)")
-    parser.add_argument("--torch-threads", type=int, default=0,
-                        help="torch intra-op threads, 0 keeps torch's default")
-    parser.add_argument("--allow-shared-memory", action="store_true",
-                        help="let clients register system shared memory (same-node stage services "
-                             "with --triton-shared-memory system); PyTriton restricts it by default")
+    parser.add_argument(
+        "--torch-threads", type=int, default=0, help="torch intra-op threads, 0 keeps torch's default"
+    )
+    parser.add_argument(
+        "--allow-shared-memory",
+        action="store_true",
+        help="let clients register system shared memory (same-node stage services "
+        "with --triton-shared-memory system); PyTriton restricts it by default",
+    )
 
 
 def _infer_function(spec: NetworkSpec, load: Callable) -> Callable:
@@ -43,6 +47,7 @@ def _infer_function(spec: NetworkSpec, load: Callable) -> Callable:
     @batch
     def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
         return {spec.output.name: run(inputs)}
+
     return infer
 
 
@@ -76,26 +81,42 @@ def serve(args: argparse.Namespace) -> int:
     bundle.verify(spec.stage)
 
     def load() -> NetworkRunner:
-        return bundle.load(spec.stage, spec.role, lambda folder: NetworkRunner(
-            folder, spec.network_class, spec.output_attribute, args.device))
+        return bundle.load(
+            spec.stage,
+            spec.role,
+            lambda folder: NetworkRunner(folder, spec.network_class, spec.output_attribute, args.device),
+        )
 
-    config = TritonConfig(grpc_address=args.host, grpc_port=args.grpc_port,
-                          http_address=args.host, http_port=args.http_port,
-                          metrics_address=args.host, metrics_port=args.metrics_port)
-    restricted = [endpoint for endpoint in DEFAULT_PROTECTED_ENDPOINTS
-                  if not (args.allow_shared_memory and endpoint == "shared-memory")]
+    config = TritonConfig(
+        grpc_address=args.host,
+        grpc_port=args.grpc_port,
+        http_address=args.host,
+        http_port=args.http_port,
+        metrics_address=args.host,
+        metrics_port=args.metrics_port,
+    )
+    restricted = [
+        endpoint
+        for endpoint in DEFAULT_PROTECTED_ENDPOINTS
+        if not (args.allow_shared_memory and endpoint == "shared-memory")
+    ]
     signal.signal(signal.SIGTERM, _interrupt)
-    with Triton(config=config,
-                security_config=TritonSecurityConfig(restricted_endpoints=restricted)) as triton:
+    with Triton(
+        config=config, security_config=TritonSecurityConfig(restricted_endpoints=restricted)
+    ) as triton:
         triton.bind(
             model_name=args.model_name or spec.stage,
             infer_func=[_infer_function(spec, load) for _ in range(args.instances)],
             inputs=[Tensor(name=t.name, dtype=NUMPY_TYPES[t.datatype], shape=t.dims) for t in spec.inputs],
-            outputs=[Tensor(name=spec.output.name, dtype=NUMPY_TYPES[spec.output.datatype],
-                            shape=spec.output.dims)],
-            config=ModelConfig(max_batch_size=args.max_batch_size,
-                               batcher=DynamicBatcher(max_queue_delay_microseconds=args.max_queue_delay_us)),
-            strict=True)
+            outputs=[
+                Tensor(name=spec.output.name, dtype=NUMPY_TYPES[spec.output.datatype], shape=spec.output.dims)
+            ],
+            config=ModelConfig(
+                max_batch_size=args.max_batch_size,
+                batcher=DynamicBatcher(max_queue_delay_microseconds=args.max_queue_delay_us),
+            ),
+            strict=True,
+        )
         triton.run()
         announce(f"unclip-mesh triton {spec.stage} listening on {args.host}:{args.grpc_port}")
         triton.serve()

@@ -18,8 +18,9 @@ import torch
 class NetworkRunner:
     """A diffusers network loaded from its folder, called with a dict of numpy rows (batch first)."""
 
-    def __init__(self, folder: str | Path, network_class: str, output_attribute: str,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self, folder: str | Path, network_class: str, output_attribute: str, device: str = "cpu"
+    ) -> None:
         import diffusers
 
         loader = getattr(diffusers, network_class)
@@ -29,8 +30,10 @@ class NetworkRunner:
 
     @torch.inference_mode()
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        tensors = {name: torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
-                   for name, array in inputs.items()}
+        tensors = {
+            name: torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+            for name, array in inputs.items()
+        }
         tensors["timestep"] = tensors["timestep"].reshape(-1)  # one per row, sent as [N, 1]
         return getattr(self.network(**tensors), self.output_attribute).float().cpu().numpy()
 
@@ -45,27 +48,34 @@ class TritonPythonModel:
     def initialize(self, args: dict) -> None:
         config = json.loads(args["model_config"])
         parameters = {key: value["string_value"] for key, value in config["parameters"].items()}
-        device = ("cuda:" + args["model_instance_device_id"]
-                  if args["model_instance_kind"] == "GPU" else "cpu")
+        device = "cuda:" + args["model_instance_device_id"] if args["model_instance_kind"] == "GPU" else "cpu"
         self.inputs = [tensor["name"] for tensor in config["input"]]
         self.output = config["output"][0]["name"]
-        self.run = NetworkRunner(Path(__file__).parent / "network", parameters["network_class"],
-                                 parameters["output_attribute"], device)
+        self.run = NetworkRunner(
+            Path(__file__).parent / "network",
+            parameters["network_class"],
+            parameters["output_attribute"],
+            device,
+        )
 
     def execute(self, requests: list) -> list:
         import triton_python_backend_utils as pb_utils
 
-        arrays = [{name: pb_utils.get_input_tensor_by_name(request, name).as_numpy()
-                   for name in self.inputs} for request in requests]
+        arrays = [
+            {name: pb_utils.get_input_tensor_by_name(request, name).as_numpy() for name in self.inputs}
+            for request in requests
+        ]
         outputs: Sequence[np.ndarray | str]
         try:
             outputs = self._together(arrays)
         except Exception:  # find the requests that fail alone
             outputs = [self._alone(one) for one in arrays]
-        return [pb_utils.InferenceResponse(error=pb_utils.TritonError(output))
-                if isinstance(output, str) else
-                pb_utils.InferenceResponse([pb_utils.Tensor(self.output, output)])
-                for output in outputs]
+        return [
+            pb_utils.InferenceResponse(error=pb_utils.TritonError(output))
+            if isinstance(output, str)
+            else pb_utils.InferenceResponse([pb_utils.Tensor(self.output, output)])
+            for output in outputs
+        ]
 
     def _together(self, arrays: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
         rows = np.cumsum([len(one[self.inputs[0]]) for one in arrays])[:-1]

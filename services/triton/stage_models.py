@@ -36,9 +36,13 @@ def triton_network(stage: str, config: Mapping, settings: ServerSettings) -> Tri
     """The stage's network at --triton-url, once Triton says it is ready."""
     if not settings.triton_url:
         raise ValueError("--model-backend triton needs --triton-url (UNCLIP_TRITON_URL)")
-    network = TritonNetwork(network_spec(stage), settings.triton_url, settings.triton_model or stage,
-                            output_channels=config["out_channels"],
-                            shared_memory=settings.triton_shared_memory == "system")
+    network = TritonNetwork(
+        network_spec(stage),
+        settings.triton_url,
+        settings.triton_model or stage,
+        output_channels=config["out_channels"],
+        shared_memory=settings.triton_shared_memory == "system",
+    )
     network.wait_until_ready()
     return network
 

@@ -31,13 +31,13 @@ _NETWORKS: dict[str, type[ModelMixin]] = {"UNet2DModel": UNet2DModel, "PixelShuf
 
 @dataclass
 class UpsampleJob:
-    image: torch.Tensor           # [B, 3, h, w] in [-1, 1]
+    image: torch.Tensor  # [B, 3, h, w] in [-1, 1]
     steps: int
     scheduler: str
-    generator: torch.Generator    # CPU
+    generator: torch.Generator  # CPU
     noise_level: int = 0
     latents: torch.Tensor | None = None  # [B, 3, S, S] initial noise; drawn from `generator` when None
-    eta: float = 0.0                     # DDIM's stochasticity (0: deterministic)
+    eta: float = 0.0  # DDIM's stochasticity (0: deterministic)
 
 
 def _load_network(folder: Path, device: str, dtype: torch.dtype) -> ModelMixin:
@@ -57,24 +57,35 @@ def _to_weight_dtype(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) ->
     return tuple(a.to(dtype) for a in args)
 
 
-def _run(network: ModelMixin, sample: torch.Tensor, timesteps: torch.Tensor, image: torch.Tensor,
-         **conditioning: torch.Tensor) -> torch.Tensor:
+def _run(
+    network: ModelMixin,
+    sample: torch.Tensor,
+    timesteps: torch.Tensor,
+    image: torch.Tensor,
+    **conditioning: torch.Tensor,
+) -> torch.Tensor:
     return network(sample=torch.cat([sample, image], dim=1), timestep=timesteps, **conditioning).sample
 
 
 class UpsamplerModel(DiffusionStageModel):
     """The upsamplers' DiffusionModel: `last` runs the final step of every trajectory, `first` the rest."""
 
-    def __init__(self, first: ModelMixin, last: ModelMixin, bundle: Bundle, stage: str,
-                 device: torch.device) -> None:
+    def __init__(
+        self, first: ModelMixin, last: ModelMixin, bundle: Bundle, stage: str, device: torch.device
+    ) -> None:
         super().__init__(bundle, stage, device)
         self.first = first
         self.last = last
         self.conditions_on_level = getattr(first, "class_embedding", None) is not None
 
     @classmethod
-    def load(cls, bundle: Bundle, stage: str = "upsampler_256", device: str = "cpu",
-             dtype: torch.dtype = torch.float32) -> UpsamplerModel:
+    def load(
+        cls,
+        bundle: Bundle,
+        stage: str = "upsampler_256",
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> UpsamplerModel:
         if stage not in upsamplers():
             raise ValueError(f"stage must be one of {upsamplers()}, got {stage!r}")
         bundle.verify(stage)
@@ -97,19 +108,32 @@ class UpsamplerModel(DiffusionStageModel):
     def start(self, job: UpsampleJob) -> Trajectory:
         rows, size = job.image.shape[0], self.output_size
         trajectory = start_trajectory(
-            shape=(rows, self.first.config.in_channels // 2, size, size), scheduler_name=job.scheduler,
-            scheduler_config=self.scheduler_config, steps=job.steps, generator=job.generator,
-            device=self.device, eta=job.eta, latents=job.latents)
-        image = F.interpolate(job.image.to(self.device, torch.float32), size=[size, size], mode="bicubic",
-                              align_corners=False, antialias=True)
+            shape=(rows, self.first.config.in_channels // 2, size, size),
+            scheduler_name=job.scheduler,
+            scheduler_config=self.scheduler_config,
+            steps=job.steps,
+            generator=job.generator,
+            device=self.device,
+            eta=job.eta,
+            latents=job.latents,
+        )
+        image = F.interpolate(
+            job.image.to(self.device, torch.float32),
+            size=[size, size],
+            mode="bicubic",
+            align_corners=False,
+            antialias=True,
+        )
         if job.noise_level > 0:
-            noise = randn_tensor(image.shape, generator=job.generator, device=self.device,
-                                 dtype=torch.float32)
+            noise = randn_tensor(
+                image.shape, generator=job.generator, device=self.device, dtype=torch.float32
+            )
             image = noise_augment(self.scheduler_config, image, noise, job.noise_level)
         trajectory.conditioning["image"] = image.to(self.dtype, memory_format=image_layout(self.dtype))
         if self.conditions_on_level:
-            trajectory.conditioning["class_labels"] = torch.full((rows,), job.noise_level,
-                                                                 dtype=torch.long, device=self.device)
+            trajectory.conditioning["class_labels"] = torch.full(
+                (rows,), job.noise_level, dtype=torch.long, device=self.device
+            )
         return trajectory
 
     @torch.inference_mode()
@@ -120,8 +144,13 @@ class UpsamplerModel(DiffusionStageModel):
         for network in {id(n): n for n in (self.first, self.last)}.values():
             members = [i for i, t in enumerate(batch) if self._network(t) is network]
             if members:
-                results = batched_forward([batch[i] for i in members], keys, partial(_run, network),
-                                          self.dtype, image_layout(self.dtype))
+                results = batched_forward(
+                    [batch[i] for i in members],
+                    keys,
+                    partial(_run, network),
+                    self.dtype,
+                    image_layout(self.dtype),
+                )
                 for i, output in zip(members, results, strict=True):
                     outputs[i] = output
         return [outputs[i] for i in range(len(batch))]

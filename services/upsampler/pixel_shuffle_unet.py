@@ -36,16 +36,23 @@ class PixelShuffleUNet(ModelMixin, ConfigMixin):
     ) -> None:
         super().__init__()
         if sample_size % shuffle_factor:
-            raise ValueError(f"sample_size {sample_size} is not a multiple of "
-                             f"shuffle_factor {shuffle_factor}")
+            raise ValueError(
+                f"sample_size {sample_size} is not a multiple of shuffle_factor {shuffle_factor}"
+            )
         folded = shuffle_factor * shuffle_factor
         self.unet = UNet2DModel(
-            sample_size=sample_size // shuffle_factor, in_channels=in_channels * folded,
-            out_channels=out_channels * folded, block_out_channels=tuple(block_out_channels),
-            layers_per_block=layers_per_block, down_block_types=tuple(down_block_types),
-            up_block_types=tuple(up_block_types), norm_num_groups=norm_num_groups,
-            class_embed_type="identity" if noise_level_embedding else None, add_attention=add_attention,
-            resnet_time_scale_shift=resnet_time_scale_shift)
+            sample_size=sample_size // shuffle_factor,
+            in_channels=in_channels * folded,
+            out_channels=out_channels * folded,
+            block_out_channels=tuple(block_out_channels),
+            layers_per_block=layers_per_block,
+            down_block_types=tuple(down_block_types),
+            up_block_types=tuple(up_block_types),
+            norm_num_groups=norm_num_groups,
+            class_embed_type="identity" if noise_level_embedding else None,
+            add_attention=add_attention,
+            resnet_time_scale_shift=resnet_time_scale_shift,
+        )
         width = block_out_channels[0]
         self.level_embedding = TimestepEmbedding(width, width * 4) if noise_level_embedding else None
 
@@ -53,9 +60,13 @@ class PixelShuffleUNet(ModelMixin, ConfigMixin):
     def class_embedding(self) -> torch.nn.Module | None:
         return self.level_embedding
 
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor | int,
-                class_labels: torch.Tensor | None = None, return_dict: bool = True
-                ) -> UNet2DOutput | tuple[torch.Tensor]:
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | int,
+        class_labels: torch.Tensor | None = None,
+        return_dict: bool = True,
+    ) -> UNet2DOutput | tuple[torch.Tensor]:
         factor = self.config.shuffle_factor
         if class_labels is not None:
             if self.level_embedding is None:

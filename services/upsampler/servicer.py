@@ -21,9 +21,13 @@ class UpsamplerServicer(upsampler_pb2_grpc.UpsamplerServiceServicer):
     async def UpsampleImage(self, request, context):
         model = self.stage.loaded_model()
         side = model.output_size // SCALE
-        images = from_proto(request.images, "images",
-                            dtypes={torch.float32, torch.float16, torch.uint8}, shape=(None, 3, side, side),
-                            shared=self.stage.shared)
+        images = from_proto(
+            request.images,
+            "images",
+            dtypes={torch.float32, torch.float16, torch.uint8},
+            shape=(None, 3, side, side),
+            shared=self.stage.shared,
+        )
         check_rows(images.shape[0], "images")
         if images.shape[0] == 0:
             raise InvalidArgument("images", "must hold at least one image")
@@ -35,12 +39,22 @@ class UpsamplerServicer(upsampler_pb2_grpc.UpsamplerServiceServicer):
                 raise InvalidArgument("noise_level", f"must be from 0 to {model.max_steps - 1}")
         check_image_dtype(request.output_dtype, "output_dtype")
         reply_memory = for_reply(self.stage.shared, context.invocation_metadata())
-        trajectory = model.start(UpsampleJob(image=to_float(images), steps=knobs.steps,
-                                             scheduler=knobs.scheduler, generator=knobs.generator,
-                                             noise_level=noise_level, eta=knobs.eta))
+        trajectory = model.start(
+            UpsampleJob(
+                image=to_float(images),
+                steps=knobs.steps,
+                scheduler=knobs.scheduler,
+                generator=knobs.generator,
+                noise_level=noise_level,
+                eta=knobs.eta,
+            )
+        )
         async for response in self.stage.stream(
-                trajectory, upsampler_pb2.UpsampleImageResponse,
-                lambda output, state: decoder_pb2.Images(
-                    images=to_proto(cast_images(output, request.output_dtype), reply_memory),
-                    generator_state=state)):
+            trajectory,
+            upsampler_pb2.UpsampleImageResponse,
+            lambda output, state: decoder_pb2.Images(
+                images=to_proto(cast_images(output, request.output_dtype), reply_memory),
+                generator_state=state,
+            ),
+        ):
             yield response

@@ -13,8 +13,10 @@ def test_words_are_lower_cased_letters_only():
 
 
 def test_unknown_words_are_named_once_in_order():
-    assert unknown_words(["a red circle on a blue background", "a blue star, centered"],
-                         ["a", "red", "circle", "on", "background", "star"]) == ["blue", "centered"]
+    assert unknown_words(
+        ["a red circle on a blue background", "a blue star, centered"],
+        ["a", "red", "circle", "on", "background", "star"],
+    ) == ["blue", "centered"]
     assert unknown_words(["A RED circle"], ["a", "red", "circle"]) == []
 
 

@@ -39,8 +39,18 @@ def test_help_names_torch_threads(command):
 
 
 def test_a_failed_call_is_one_line_and_exit_status_1(refusing_target, tmp_path, capsys):
-    status = main(["generate", "a red circle", "--target", refusing_target, "-o", str(tmp_path / "a.png"),
-                   "--timeout", "30"])
+    status = main(
+        [
+            "generate",
+            "a red circle",
+            "--target",
+            refusing_target,
+            "-o",
+            str(tmp_path / "a.png"),
+            "--timeout",
+            "30",
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 1
     assert err.splitlines() == ["error: FAILED_PRECONDITION: this request needs the prior stage"]
@@ -62,6 +72,7 @@ def test_the_local_mesh_gets_the_torch_threads(refusing_target, tmp_path, monkey
             return None
 
     monkeypatch.setattr(local_mesh, "LocalMesh", _FakeMesh)
-    main(["generate", "a red circle", "--torch-threads", "1", "-o", str(tmp_path / "a.png"),
-          "--timeout", "30"])
+    main(
+        ["generate", "a red circle", "--torch-threads", "1", "-o", str(tmp_path / "a.png"), "--timeout", "30"]
+    )
     assert started["stage_args"] == ("--torch-threads", "1")

@@ -29,9 +29,13 @@ time.sleep(120)
 
 
 def _stand_in(name: str, drain_seconds: float, log) -> StageProcess:
-    popen = subprocess.Popen([sys.executable, "-c", STAND_IN, name, str(drain_seconds), str(log)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+    popen = subprocess.Popen(
+        [sys.executable, "-c", STAND_IN, name, str(drain_seconds), str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     process = StageProcess(name, popen)
     process.watch(echo=False)
     LocalMesh.await_ready(process, time.monotonic() + 60)
@@ -54,8 +58,12 @@ def test_the_stages_are_signalled_once_the_orchestrator_has_drained(tmp_path):
         mesh.kill()
     lines = log.read_text().splitlines()
     assert lines[:2] == ["orchestrator got SIGTERM", "orchestrator stopped"]
-    assert sorted(lines[2:]) == ["decoder got SIGTERM", "decoder stopped",
-                                 "prior got SIGTERM", "prior stopped"]
+    assert sorted(lines[2:]) == [
+        "decoder got SIGTERM",
+        "decoder stopped",
+        "prior got SIGTERM",
+        "prior stopped",
+    ]
     assert [p.popen.returncode for p in mesh.everyone()] == [0, 0, 0]
 
 

@@ -27,12 +27,15 @@ def _warnings(capsys) -> list[str]:
     return [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
 
 
-@pytest.mark.parametrize("argv", [
-    ["generate", "a red circle on a blue background"],
-    ["edit", "in.png", "a blue circle", "--original-caption", "a red circle"],
-    ["inpaint", "in.png", "a blue circle"],
-    ["interpolate", "a red circle", "a blue circle"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["generate", "a red circle on a blue background"],
+        ["edit", "in.png", "a blue circle", "--original-caption", "a red circle"],
+        ["inpaint", "in.png", "a blue circle"],
+        ["interpolate", "a red circle", "a blue circle"],
+    ],
+)
 def test_unknown_words_are_named_in_one_line(bundle, tmp_path, capsys, argv, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in.png").write_bytes(b"")
@@ -42,8 +45,18 @@ def test_unknown_words_are_named_in_one_line(bundle, tmp_path, capsys, argv, mon
 
 
 def test_known_words_and_unknown_bundles_warn_nothing(bundle, capsys):
-    main(["generate", "a red square on a white background", "--target", CLOSED_PORT, "--bundle", str(bundle),
-          "--timeout", "10"])
+    main(
+        [
+            "generate",
+            "a red square on a white background",
+            "--target",
+            CLOSED_PORT,
+            "--bundle",
+            str(bundle),
+            "--timeout",
+            "10",
+        ]
+    )
     main(["generate", "a blue star", "--target", CLOSED_PORT, "--timeout", "10"])  # served bundle unknown
     assert _warnings(capsys) == []
 

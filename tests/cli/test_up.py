@@ -27,19 +27,35 @@ TIMEOUT = 120
 
 
 def _start_up(bundle) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "unclip_mesh.cli.main", "up", "--bundle", str(bundle.root),
-                             "--stages", "text_encoder,prior,decoder", "--orchestrator-port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "UNCLIP_GRACE_SECONDS": "100", "UNCLIP_TORCH_THREADS": "1"},
-                            start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "unclip_mesh.cli.main",
+            "up",
+            "--bundle",
+            str(bundle.root),
+            "--stages",
+            "text_encoder,prior,decoder",
+            "--orchestrator-port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "UNCLIP_GRACE_SECONDS": "100", "UNCLIP_TORCH_THREADS": "1"},
+        start_new_session=True,
+    )
 
 
 def _generate_after_prior_started(client: GenerationClient, seed: int, in_prior: threading.Event):
     def on_event(event) -> None:
         if event.HasField("step_progress"):
             in_prior.set()
-    return client.generate("a red circle", size=64, seed=seed, timeout=TIMEOUT, stages=KNOBS,
-                           on_event=on_event)
+
+    return client.generate(
+        "a red circle", size=64, seed=seed, timeout=TIMEOUT, stages=KNOBS, on_event=on_event
+    )
 
 
 def _children(up: subprocess.Popen) -> list[int]:
@@ -68,8 +84,10 @@ def test_sigterm_finishes_the_generations_in_flight_then_stops_every_process(tmp
         assert len(children) == 4  # three stages and the orchestrator
         in_prior = [threading.Event(), threading.Event()]
         with GenerationClient(target) as client, ThreadPoolExecutor(len(in_prior)) as pool:
-            generations = [pool.submit(_generate_after_prior_started, client, seed, started)
-                           for seed, started in enumerate(in_prior)]
+            generations = [
+                pool.submit(_generate_after_prior_started, client, seed, started)
+                for seed, started in enumerate(in_prior)
+            ]
             assert all(started.wait(TIMEOUT) for started in in_prior)
             up.send_signal(signal.SIGTERM)
             signalled = time.monotonic()

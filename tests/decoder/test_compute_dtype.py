@@ -36,8 +36,12 @@ def test_float32_keeps_the_default_layout(stage_models):
 
 
 def test_the_server_refuses_float16_on_cpu_at_start():
-    started = subprocess.run([sys.executable, "-m", "services.decoder", "decoder", "--port", "0"],
-                             env={**os.environ, "UNCLIP_COMPUTE_DTYPE": "float16"},
-                             capture_output=True, text=True, timeout=120)
+    started = subprocess.run(
+        [sys.executable, "-m", "services.decoder", "decoder", "--port", "0"],
+        env={**os.environ, "UNCLIP_COMPUTE_DTYPE": "float16"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert started.returncode == 2 and "Traceback" not in started.stderr
     assert "--compute-dtype / UNCLIP_COMPUTE_DTYPE: float16 needs --device cuda" in started.stderr

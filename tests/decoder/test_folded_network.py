@@ -15,12 +15,20 @@ from unclip_mesh.bundles.tiny import CROSS_ATTENTION_DIM
 def _folded_unet(factor: int) -> UNet2DConditionModel:
     torch.manual_seed(0)
     return UNet2DConditionModel(
-        sample_size=64 // factor, in_channels=3 * factor ** 2, out_channels=6 * factor ** 2,
-        layers_per_block=1, down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
+        sample_size=64 // factor,
+        in_channels=3 * factor**2,
+        out_channels=6 * factor**2,
+        layers_per_block=1,
+        down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
         up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"),
-        mid_block_type="UNetMidBlock2DSimpleCrossAttn", block_out_channels=(16, 32), norm_num_groups=8,
-        cross_attention_dim=CROSS_ATTENTION_DIM, attention_head_dim=8, resnet_time_scale_shift="scale_shift",
-        class_embed_type="identity").eval()
+        mid_block_type="UNetMidBlock2DSimpleCrossAttn",
+        block_out_channels=(16, 32),
+        norm_num_groups=8,
+        cross_attention_dim=CROSS_ATTENTION_DIM,
+        attention_head_dim=8,
+        resnet_time_scale_shift="scale_shift",
+        class_embed_type="identity",
+    ).eval()
 
 
 @pytest.mark.parametrize(("channels", "factor"), [(3, 1), (12, 2), (48, 4)])
@@ -45,8 +53,10 @@ def test_the_folded_network_folds_the_sample_and_unfolds_the_prediction():
     assert isinstance(network, FoldedNetwork)
     assert (network.config.sample_size, network.config.in_channels) == (64, 3)
     sample, timestep = torch.randn(2, 3, 64, 64), torch.tensor([10, 500])
-    conditioning = {"encoder_hidden_states": torch.randn(2, 5, CROSS_ATTENTION_DIM),
-                    "class_labels": torch.randn(2, 64)}
+    conditioning = {
+        "encoder_hidden_states": torch.randn(2, 5, CROSS_ATTENTION_DIM),
+        "class_labels": torch.randn(2, 64),
+    }
     with torch.no_grad():
         output = network(sample=sample, timestep=timestep, **conditioning).sample
         expected = F.pixel_shuffle(unet(F.pixel_unshuffle(sample, 2), timestep, **conditioning).sample, 2)
@@ -58,9 +68,15 @@ def test_a_decoder_model_with_a_folded_unet_draws_64_px_images(stage_models, tin
     model = DecoderModel(_folded_unet(2), stage_models.decoder.text_proj, tiny_bundle, torch.device("cpu"))
     assert model.image_size == 64
     text, _ = stage_models.text_encoder.encode_text(["a red cube"])
-    job = DecoderJob(torch.randn(1, 32, generator=torch.Generator().manual_seed(1)), text,
-                     stage_models.text_encoder.unconditional(), 3, 4.0, "unclip",
-                     torch.Generator().manual_seed(0))
+    job = DecoderJob(
+        torch.randn(1, 32, generator=torch.Generator().manual_seed(1)),
+        text,
+        stage_models.text_encoder.unconditional(),
+        3,
+        4.0,
+        "unclip",
+        torch.Generator().manual_seed(0),
+    )
     trajectory = model.start(job)
     while not trajectory.done:
         model.denoise([trajectory])

@@ -38,8 +38,9 @@ def scene(models):
 def inversion_and_job(models, scene, steps=25, seed=0):
     text_encoder, decoder = models
     image, embedding = scene
-    job = InversionJob(image, embedding, text_encoder.unconditional(), steps,
-                       torch.Generator().manual_seed(seed))
+    job = InversionJob(
+        image, embedding, text_encoder.unconditional(), steps, torch.Generator().manual_seed(seed)
+    )
     return DecoderInversion(decoder), job
 
 
@@ -50,8 +51,9 @@ def test_inverted_noise_is_noise_like_and_decodes_back(models, scene):
     correlation = torch.corrcoef(torch.stack([noise.flatten(), scene[0].flatten()]))[0, 1]
     assert correlation < 0.4  # 0.31: part of the image stays in the noise (the module docstring)
     empty = text_encoder.unconditional()
-    decoded = run_stage(decoder, DecoderJob(scene[1], empty, empty, 25, 1.0, "ddim", torch.Generator(),
-                                            latents=noise))
+    decoded = run_stage(
+        decoder, DecoderJob(scene[1], empty, empty, 25, 1.0, "ddim", torch.Generator(), latents=noise)
+    )
     assert (decoded - scene[0]).abs().mean() < 0.08
 
 
@@ -67,14 +69,20 @@ def test_the_loop_starts_from_the_forward_noised_image(models, scene, steps, fir
 
 
 def test_the_start_noise_comes_from_the_generator(models, scene):
-    starts = [inversion.start(job).latents for inversion, job in (
-        inversion_and_job(models, scene, seed=1), inversion_and_job(models, scene, seed=1),
-        inversion_and_job(models, scene, seed=2))]
+    starts = [
+        inversion.start(job).latents
+        for inversion, job in (
+            inversion_and_job(models, scene, seed=1),
+            inversion_and_job(models, scene, seed=1),
+            inversion_and_job(models, scene, seed=2),
+        )
+    ]
     assert torch.equal(starts[0], starts[1]) and not torch.equal(starts[0], starts[2])
 
 
 def test_only_epsilon_and_clean_image_decoders_are_inverted():
-    decoder = SimpleNamespace(scheduler_config={"prediction_type": "v_prediction"}, defaults=None,
-                              max_steps=1000)
+    decoder = SimpleNamespace(
+        scheduler_config={"prediction_type": "v_prediction"}, defaults=None, max_steps=1000
+    )
     with pytest.raises(FailedPrecondition, match="v_prediction"):
         DecoderInversion(decoder)

@@ -12,8 +12,16 @@ from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 def _job(models, *, guidance=8.0, scheduler="unclip", seed=0, **kwargs) -> DecoderJob:
     text, _ = models.text_encoder.encode_text(["a red cube", "a blue sphere"])
     embedding = torch.randn(2, 32, generator=torch.Generator().manual_seed(100 + seed))
-    return DecoderJob(embedding, text, models.text_encoder.unconditional(), 3, guidance, scheduler,
-                      torch.Generator().manual_seed(seed), **kwargs)
+    return DecoderJob(
+        embedding,
+        text,
+        models.text_encoder.unconditional(),
+        3,
+        guidance,
+        scheduler,
+        torch.Generator().manual_seed(seed),
+        **kwargs,
+    )
 
 
 def test_start_projects_conditioning_like_the_pipeline(stage_models):
@@ -32,7 +40,8 @@ def test_start_projects_conditioning_like_the_pipeline(stage_models):
             image_embeddings=model.text_proj.learned_classifier_free_guidance_embeddings[None].expand(2, -1),
             prompt_embeds=job.unconditional.text_embedding.expand(2, -1),
             text_encoder_hidden_states=job.unconditional.token_states.expand(2, -1, -1),
-            do_classifier_free_guidance=False)
+            do_classifier_free_guidance=False,
+        )
     torch.testing.assert_close(cond["encoder_hidden_states"][:2], expected)
 
 

@@ -21,14 +21,19 @@ def stub(tiny_bundle):
 def fields(stage_models):
     embedding_dim = stage_models.decoder.text_proj.embedding_proj.in_features
     embeddings = torch.randn(2, embedding_dim, generator=torch.Generator().manual_seed(0))
-    return {"image_embeddings": to_proto(embeddings),
-            **text_request_fields(stage_models.text_encoder, ["a red circle", "a blue square"])}
+    return {
+        "image_embeddings": to_proto(embeddings),
+        **text_request_fields(stage_models.text_encoder, ["a red circle", "a blue square"]),
+    }
 
 
 def request(fields, output_dtype=tensor_pb2.DATA_TYPE_FLOAT32, **sampling):
     return decoder_pb2.DecodeImageRequest(
-        **fields, sampling=sampling_pb2.SamplingParams(num_inference_steps=2, **sampling),
-        random=sampling_pb2.RandomState(seed=5), output_dtype=output_dtype)
+        **fields,
+        sampling=sampling_pb2.SamplingParams(num_inference_steps=2, **sampling),
+        random=sampling_pb2.RandomState(seed=5),
+        output_dtype=output_dtype,
+    )
 
 
 def test_decodes_64px_images_in_range(stub, fields):
@@ -45,11 +50,14 @@ def test_uint8_output_is_the_rounded_float_output(stub, fields):
     assert torch.equal(as_uint8, ((as_float * 0.5 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8))
 
 
-@pytest.mark.parametrize("field, value", [
-    ("image_embeddings", to_proto(np.zeros((2, 3), np.float32))),
-    ("image_embeddings", to_proto(np.zeros((3, 2), np.int64))),
-    ("output_dtype", tensor_pb2.DATA_TYPE_INT64),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("image_embeddings", to_proto(np.zeros((2, 3), np.float32))),
+        ("image_embeddings", to_proto(np.zeros((3, 2), np.int64))),
+        ("output_dtype", tensor_pb2.DATA_TYPE_INT64),
+    ],
+)
 def test_bad_input_names_the_field(stub, fields, field, value):
     message = request(fields)
     if isinstance(value, tensor_pb2.Tensor):
@@ -91,8 +99,11 @@ def test_inpainting_keeps_the_known_region(stub, fields):
 
 def test_invert_image_streams_steps_then_latents(stub, fields):
     message = decoder_pb2.InvertImageRequest(
-        images=to_proto(torch.rand(2, 3, 64, 64) * 2 - 1), image_embeddings=fields["image_embeddings"],
-        text=fields["text"], num_inference_steps=4)
+        images=to_proto(torch.rand(2, 3, 64, 64) * 2 - 1),
+        image_embeddings=fields["image_embeddings"],
+        text=fields["text"],
+        num_inference_steps=4,
+    )
     progress, latents = drain(stub.InvertImage(message))
     assert [p.step for p in progress] == [3, 4]  # timesteps 0 and 250: the forward-noised start
     assert {p.total_steps for p in progress} == {4}
@@ -101,8 +112,10 @@ def test_invert_image_streams_steps_then_latents(stub, fields):
 
 def test_invert_image_checks_its_images(stub, fields):
     message = decoder_pb2.InvertImageRequest(
-        images=to_proto(torch.zeros(2, 3, 32, 32)), image_embeddings=fields["image_embeddings"],
-        text=fields["text"])
+        images=to_proto(torch.zeros(2, 3, 32, 32)),
+        image_embeddings=fields["image_embeddings"],
+        text=fields["text"],
+    )
     code, details = status_of(lambda: stub.InvertImage(message))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("images")
 
@@ -110,9 +123,14 @@ def test_invert_image_checks_its_images(stub, fields):
 def test_invert_image_draws_its_start_noise_from_random(stub, fields):
     def latents(**random):
         message = decoder_pb2.InvertImageRequest(
-            images=to_proto(torch.zeros(2, 3, 64, 64)), image_embeddings=fields["image_embeddings"],
-            text=fields["text"], num_inference_steps=4, random=sampling_pb2.RandomState(**random))
+            images=to_proto(torch.zeros(2, 3, 64, 64)),
+            image_embeddings=fields["image_embeddings"],
+            text=fields["text"],
+            num_inference_steps=4,
+            random=sampling_pb2.RandomState(**random),
+        )
         return from_proto(drain(stub.InvertImage(message))[1], "latents")
+
     first = latents(seed=1)
     assert torch.equal(first, latents(seed=1)) and not torch.equal(first, latents(seed=2))
     code, details = status_of(lambda: latents(generator_state=b"short"))

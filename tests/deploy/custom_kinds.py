@@ -31,36 +31,56 @@ def _require_packages() -> None:
 
 def schema_errors(objects: list[dict]) -> list[str]:
     _require_packages()
-    done = subprocess.run(["node", str(VALIDATOR), str(NODE_MODULES), json.dumps(PACKAGES)],
-                          input=json.dumps(objects), capture_output=True, text=True, check=True,
-                          timeout=TIMEOUT_SECONDS)
+    done = subprocess.run(
+        ["node", str(VALIDATOR), str(NODE_MODULES), json.dumps(PACKAGES)],
+        input=json.dumps(objects),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=TIMEOUT_SECONDS,
+    )
     return json.loads(done.stdout)
 
 
 def unknown_field_errors(objects: list[dict], workdir: Path) -> list[str]:
     """TypeScript errors of `const o: IKind = {...object...}`, one line per object."""
     _require_packages()
-    imports = sorted({(PACKAGES[o["apiVersion"].split("/")[0]], o["apiVersion"], o["kind"])
-                      for o in objects})
-    header = [f'import type {{ I{kind} }} from "@kubernetes-models/{package}/{version}/{kind}";'
-              for package, version, kind in imports]
+    imports = sorted({(PACKAGES[o["apiVersion"].split("/")[0]], o["apiVersion"], o["kind"]) for o in objects})
+    header = [
+        f'import type {{ I{kind} }} from "@kubernetes-models/{package}/{version}/{kind}";'
+        for package, version, kind in imports
+    ]
     lines = [f"export const o{i}: I{o['kind']} = {json.dumps(o)};" for i, o in enumerate(objects)]
     (workdir / "objects.ts").write_text("\n".join(header + lines) + "\n")
-    config = {"compilerOptions": {
-        "strict": True, "noEmit": True, "skipLibCheck": True, "types": [],
-        "module": "esnext", "moduleResolution": "bundler",
-        "paths": {"@kubernetes-models/*": [f"{NODE_MODULES}/@kubernetes-models/*"]}},
-        "files": ["objects.ts"]}
+    config = {
+        "compilerOptions": {
+            "strict": True,
+            "noEmit": True,
+            "skipLibCheck": True,
+            "types": [],
+            "module": "esnext",
+            "moduleResolution": "bundler",
+            "paths": {"@kubernetes-models/*": [f"{NODE_MODULES}/@kubernetes-models/*"]},
+        },
+        "files": ["objects.ts"],
+    }
     (workdir / "tsconfig.json").write_text(json.dumps(config))
-    done = subprocess.run(["node", str(NODE_MODULES / "typescript" / "bin" / "tsc"), "-p",
-                           str(workdir)], cwd=workdir, capture_output=True, text=True,
-                          timeout=TIMEOUT_SECONDS)
+    done = subprocess.run(
+        ["node", str(NODE_MODULES / "typescript" / "bin" / "tsc"), "-p", str(workdir)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+    )
     errors = []
     for line in done.stdout.splitlines():
         if match := _TSC_ERROR.match(line):
             index = int(match.group(1)) - len(header) - 1
-            where = (f"{objects[index]['kind']}/{objects[index]['metadata']['name']}"
-                     if 0 <= index < len(objects) else "objects.ts")
+            where = (
+                f"{objects[index]['kind']}/{objects[index]['metadata']['name']}"
+                if 0 <= index < len(objects)
+                else "objects.ts"
+            )
             errors.append(f"{where}: {match.group(2)}")
     if done.returncode != 0 and not errors:
         raise RuntimeError(f"tsc failed:\n{done.stdout}{done.stderr}")

@@ -28,21 +28,32 @@ def dynamic_client() -> DynamicClient:
     return dynamic
 
 
-def deployment(stage: str, replicas: int, ready: int | None = None, min_replicas: int = 1,
-               max_replicas: int = 10, target: float = 4, annotations: dict | None = None):
+def deployment(
+    stage: str,
+    replicas: int,
+    ready: int | None = None,
+    min_replicas: int = 1,
+    max_replicas: int = 10,
+    target: float = 4,
+    annotations: dict | None = None,
+):
     if annotations is None:
-        annotations = {"unclip-mesh/min-replicas": str(min_replicas),
-                       "unclip-mesh/max-replicas": str(max_replicas),
-                       "unclip-mesh/target-load": str(target),
-                       "unclip-mesh/load-metric": "unclip_inflight_requests"}
+        annotations = {
+            "unclip-mesh/min-replicas": str(min_replicas),
+            "unclip-mesh/max-replicas": str(max_replicas),
+            "unclip-mesh/target-load": str(target),
+            "unclip-mesh/load-metric": "unclip_inflight_requests",
+        }
     return SimpleNamespace(
-        metadata=SimpleNamespace(name=object_name(stage), labels=labels(stage),
-                                 annotations=annotations),
+        metadata=SimpleNamespace(name=object_name(stage), labels=labels(stage), annotations=annotations),
         spec=SimpleNamespace(replicas=replicas),
-        status=SimpleNamespace(ready_replicas=ready))
+        status=SimpleNamespace(ready_replicas=ready),
+    )
 
 
 def pod(name: str, ip: str = "10.0.0.1", ready: bool = True, namespace: str = "unclip"):
     condition = SimpleNamespace(type="Ready", status="True" if ready else "False")
-    return SimpleNamespace(metadata=SimpleNamespace(name=name, namespace=namespace),
-                           status=SimpleNamespace(pod_ip=ip, conditions=[condition]))
+    return SimpleNamespace(
+        metadata=SimpleNamespace(name=name, namespace=namespace),
+        status=SimpleNamespace(pod_ip=ip, conditions=[condition]),
+    )

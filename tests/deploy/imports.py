@@ -33,8 +33,10 @@ def _imported_names(tree: ast.Module) -> list[str]:
             names.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                raise AssertionError(f"line {node.lineno}: a relative import; this walk reads "
-                                     "absolute ones (the repository's style)")
+                raise AssertionError(
+                    f"line {node.lineno}: a relative import; this walk reads "
+                    "absolute ones (the repository's style)"
+                )
             names.append(node.module)
             names.extend(f"{node.module}.{alias.name}" for alias in node.names)
     return names

@@ -3,8 +3,11 @@
 from unclip_mesh.deploy.options import SCALERS, RenderOptions
 from unclip_mesh.deploy.render import render
 
-RENDERINGS = {f"{overlay}/{scaler}": RenderOptions(overlay=overlay, scaler=scaler, monitoring=True)
-              for overlay in ("cpu-demo", "gpu") for scaler in SCALERS}
+RENDERINGS = {
+    f"{overlay}/{scaler}": RenderOptions(overlay=overlay, scaler=scaler, monitoring=True)
+    for overlay in ("cpu-demo", "gpu")
+    for scaler in SCALERS
+}
 
 
 def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:

@@ -29,30 +29,39 @@ def _rules(options: RenderOptions) -> dict:
 
 
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([program("promtool"), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=TIMEOUT_SECONDS)
+    return subprocess.run(
+        [program("promtool"), *args], cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
+    )
 
 
 def _series(name: str, stage: str, values: str, **labels: str) -> dict:
-    matchers = ", ".join(f'{k}="{v}"' for k, v in
-                         {"stage": stage, "namespace": NAMESPACE, "pod": "p0", **labels}.items())
+    matchers = ", ".join(
+        f'{k}="{v}"' for k, v in {"stage": stage, "namespace": NAMESPACE, "pod": "p0", **labels}.items()
+    )
     return {"series": f"{name}{{{matchers}}}", "values": values}
 
 
 def _calls(stage: str, refused_per_minute: int, ok_per_minute: int) -> list[dict]:
-    return [_series("unclip_rpc_requests_total", stage, f"0+{refused_per_minute}x30",
-                    method="Call", code="RESOURCE_EXHAUSTED"),
-            _series("unclip_rpc_requests_total", stage, f"0+{ok_per_minute}x30",
-                    method="Call", code="OK")]
+    return [
+        _series(
+            "unclip_rpc_requests_total",
+            stage,
+            f"0+{refused_per_minute}x30",
+            method="Call",
+            code="RESOURCE_EXHAUSTED",
+        ),
+        _series("unclip_rpc_requests_total", stage, f"0+{ok_per_minute}x30", method="Call", code="OK"),
+    ]
 
 
 def _latencies(stage: str, threshold: float, slow: bool) -> list[dict]:
     """Ten calls a minute, all above the threshold (slow) or all at or below it."""
     bucket = "unclip_rpc_duration_seconds_bucket"
-    return [_series(bucket, stage, "0+0x30" if slow else "0+10x30", method="Call",
-                    le=f"{threshold:g}"),
-            _series(bucket, stage, "0+10x30", method="Call", le=f"{threshold * 2:g}"),
-            _series(bucket, stage, "0+10x30", method="Call", le="+Inf")]
+    return [
+        _series(bucket, stage, "0+0x30" if slow else "0+10x30", method="Call", le=f"{threshold:g}"),
+        _series(bucket, stage, "0+10x30", method="Call", le=f"{threshold * 2:g}"),
+        _series(bucket, stage, "0+10x30", method="Call", le="+Inf"),
+    ]
 
 
 def _inputs(stage: str, kind: str, fire: bool) -> list[dict]:
@@ -69,21 +78,37 @@ def _inputs(stage: str, kind: str, fire: bool) -> list[dict]:
 
 
 def _case(alert: Alert, fire: bool) -> dict:
-    expected = [{"exp_labels": {"severity": alert.severity, "stage": alert.stage,
-                                "namespace": NAMESPACE},
-                 "exp_annotations": {"summary": alert.summary}}] if fire else []
-    return {"interval": "1m", "input_series": _inputs(alert.stage, alert.kind, fire),
-            "alert_rule_test": [{"eval_time": "20m", "alertname": alert.name,
-                                 "exp_alerts": expected}]}
+    expected = (
+        [
+            {
+                "exp_labels": {"severity": alert.severity, "stage": alert.stage, "namespace": NAMESPACE},
+                "exp_annotations": {"summary": alert.summary},
+            }
+        ]
+        if fire
+        else []
+    )
+    return {
+        "interval": "1m",
+        "input_series": _inputs(alert.stage, alert.kind, fire),
+        "alert_rule_test": [{"eval_time": "20m", "alertname": alert.name, "exp_alerts": expected}],
+    }
 
 
 def _write_rule_tests(folder: Path, rules: dict) -> Path:
     (folder / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
-    cases = [_case(alert, fire) for stage in all_stages() for alert in stage_alerts(stage, OPTIONS)
-             for fire in (True, False)]
+    cases = [
+        _case(alert, fire)
+        for stage in all_stages()
+        for alert in stage_alerts(stage, OPTIONS)
+        for fire in (True, False)
+    ]
     tests = folder / "tests.yaml"
-    tests.write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m",
-                                     "tests": cases}, sort_keys=False))
+    tests.write_text(
+        yaml.safe_dump(
+            {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": cases}, sort_keys=False
+        )
+    )
     return tests
 
 

@@ -22,8 +22,9 @@ class FakeClients:
     def __init__(self):
         self.apps = apps_api(deployment("decoder", 2, ready=2))
         self.core = core_api(pod("unclip-decoder-a"))
-        self.core.connect_get_namespaced_pod_proxy_with_path.return_value = \
+        self.core.connect_get_namespaced_pod_proxy_with_path.return_value = (
             'unclip_inflight_requests{stage="decoder"} 5\n'
+        )
         self.dynamic_client = dynamic_client()
 
     def dynamic(self):
@@ -45,19 +46,46 @@ def cluster(monkeypatch):
 
 
 def test_render_prints_the_manifests_for_the_options(capsys):
-    assert deploy.run(parse("render", "--overlay", "gpu", "--namespace", "gen",
-                            "--node-pool", "decoder=h100", "--image", "reg/unclip:1")) == 0
+    assert (
+        deploy.run(
+            parse(
+                "render",
+                "--overlay",
+                "gpu",
+                "--namespace",
+                "gen",
+                "--node-pool",
+                "decoder=h100",
+                "--image",
+                "reg/unclip:1",
+            )
+        )
+        == 0
+    )
     printed = list(yaml.safe_load_all(capsys.readouterr().out))
-    assert printed == render(RenderOptions(overlay="gpu", namespace="gen", image="reg/unclip:1",
-                                           node_pools={"decoder": "h100"}))
+    assert printed == render(
+        RenderOptions(overlay="gpu", namespace="gen", image="reg/unclip:1", node_pools={"decoder": "h100"})
+    )
 
 
 def test_render_with_keda_and_monitoring(capsys):
-    assert deploy.run(parse("render", "--scaler", "keda", "--monitoring",
-                            "--prometheus-url", "http://prometheus.watch:9090")) == 0
+    assert (
+        deploy.run(
+            parse(
+                "render",
+                "--scaler",
+                "keda",
+                "--monitoring",
+                "--prometheus-url",
+                "http://prometheus.watch:9090",
+            )
+        )
+        == 0
+    )
     printed = list(yaml.safe_load_all(capsys.readouterr().out))
-    assert printed == render(RenderOptions(scaler="keda", monitoring=True,
-                                           prometheus_url="http://prometheus.watch:9090"))
+    assert printed == render(
+        RenderOptions(scaler="keda", monitoring=True, prometheus_url="http://prometheus.watch:9090")
+    )
     assert {"ScaledObject", "PodMonitor", "PrometheusRule"} <= {o["kind"] for o in printed}
 
 
@@ -84,14 +112,14 @@ def test_status_prints_a_row_per_stage(cluster, capsys):
 def test_scale_patches_the_stage(cluster, capsys):
     assert deploy.run(parse("scale", "prior", "3", "--namespace", "gen")) == 0
     cluster.apps.patch_namespaced_deployment_scale.assert_called_once_with(
-        "unclip-prior", "gen", {"spec": {"replicas": 3}})
+        "unclip-prior", "gen", {"spec": {"replicas": 3}}
+    )
 
 
 def test_api_errors_become_exit_status_1(cluster, capsys):
     from kubernetes.client.exceptions import ApiException
 
-    cluster.apps.patch_namespaced_deployment_scale.side_effect = ApiException(status=403,
-                                                                               reason="Forbidden")
+    cluster.apps.patch_namespaced_deployment_scale.side_effect = ApiException(status=403, reason="Forbidden")
     assert deploy.run(parse("scale", "prior", "3")) == 1
     assert "Forbidden" in capsys.readouterr().err
 

@@ -22,15 +22,26 @@ from unclip_mesh.deploy.images import ROLE_EXTRAS
 
 # Every image starts its process through the console script: `unclip-mesh serve STAGE`.
 CONSOLE_SCRIPT = ["unclip_mesh.cli.main", "unclip_mesh.cli.serve"]
-ROLES = {role: ([*(stage.module for stage in stage_registry.all_stages() if stage.role == role),
-                  *CONSOLE_SCRIPT], extras)
-         for role, extras in ROLE_EXTRAS.items()}
+ROLES = {
+    role: (
+        [*(stage.module for stage in stage_registry.all_stages() if stage.role == role), *CONSOLE_SCRIPT],
+        extras,
+    )
+    for role, extras in ROLE_EXTRAS.items()
+}
 # The command line's tools and the extras they need; not here: `unclip-mesh triton`, which works
 # beside a Triton server (docs/TRITON.md), and `unclip-mesh up`, which starts the roles' processes.
 TOOLS = {
     "deploy": (["unclip_mesh.cli.deploy", "unclip_mesh.cli.certs"], ("deploy",)),
-    "client": (["unclip_mesh.cli.generate", "unclip_mesh.cli.flows", "unclip_mesh.client.sdk",
-                "unclip_mesh.client.aio"], ("client",)),
+    "client": (
+        [
+            "unclip_mesh.cli.generate",
+            "unclip_mesh.cli.flows",
+            "unclip_mesh.client.sdk",
+            "unclip_mesh.client.aio",
+        ],
+        ("client",),
+    ),
     "bundle": (["unclip_mesh.cli.bundle"], ("models",)),
     "training": ([*package_modules("training"), "unclip_mesh.cli.eval"], ("train",)),
 }
@@ -40,8 +51,9 @@ TOOLS = {
 def test_every_third_party_import_comes_with_the_role(name):
     entries, extras = {**ROLES, **TOOLS}[name]
     allowed = provided_modules(requirements(extras))
-    missing = {module: importer for module, importer in third_party_imports(entries).items()
-               if module not in allowed}
+    missing = {
+        module: importer for module, importer in third_party_imports(entries).items() if module not in allowed
+    }
     assert not missing, f"{name} (base + {', '.join(extras)}) imports, without providing: {missing}"
 
 
@@ -70,8 +82,9 @@ sys.meta_path.insert(0, Refuse())
 from unclip_mesh.cli.main import build_parser
 print(len(build_parser().format_help()))
 """
-    result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "torch" in heavy and "kubernetes" in heavy and "aiohttp" in heavy
 

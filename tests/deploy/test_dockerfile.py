@@ -58,8 +58,12 @@ def test_each_role_installs_this_repository_with_its_extras_only(role):
 @pytest.mark.parametrize("role", sorted(ROLE_EXTRAS))
 def test_each_role_exposes_its_stages_ports_and_metrics(role):
     exposed = set()
-    items = [item for line in _stages()[role] + _stages()["runtime"] if line.startswith("EXPOSE")
-             for item in line.split()[1:]]
+    items = [
+        item
+        for line in _stages()[role] + _stages()["runtime"]
+        if line.startswith("EXPOSE")
+        for item in line.split()[1:]
+    ]
     for item in items:
         low, _, high = item.partition("-")
         exposed.update(range(int(low), int(high or low) + 1))

@@ -32,7 +32,8 @@ def test_reader_lists_the_stage_pods_and_reads_the_ready_ones():
 
     loads = LoadReader(core, "gen", fetch)("decoder", "unclip_inflight_requests")
     core.list_namespaced_pod.assert_called_once_with(
-        "gen", label_selector="app.kubernetes.io/name=unclip-mesh,unclip-mesh/stage=decoder")
+        "gen", label_selector="app.kubernetes.io/name=unclip-mesh,unclip-mesh/stage=decoder"
+    )
     assert fetched == ["a", "c"] and loads == [3.0, 3.0]
 
 
@@ -54,4 +55,5 @@ def test_proxy_fetch_goes_through_the_api_server_pod_proxy():
     core.connect_get_namespaced_pod_proxy_with_path.return_value = EXPOSITION
     assert via_proxy(core)(pod("unclip-decoder-x", namespace="gen")) == EXPOSITION
     assert core.connect_get_namespaced_pod_proxy_with_path.call_args_list == [
-        call("unclip-decoder-x:9090", "gen", "metrics", _request_timeout=2.0)]
+        call("unclip-decoder-x:9090", "gen", "metrics", _request_timeout=2.0)
+    ]

@@ -41,8 +41,11 @@ def test_native_grpc_probes_on_the_stage_port(name, stage):
 @pytest.mark.parametrize("name", sorted(RENDERINGS))
 def test_gateway_probes_are_http_and_readiness_follows_the_mesh(name):
     container = _container(rendered(name), GATEWAY)
-    assert container["startupProbe"]["httpGet"] == container["livenessProbe"]["httpGet"] == \
-        {"path": "/healthz", "port": "http"}
+    assert (
+        container["startupProbe"]["httpGet"]
+        == container["livenessProbe"]["httpGet"]
+        == {"path": "/healthz", "port": "http"}
+    )
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
 
 
@@ -93,13 +96,13 @@ def test_pod_disruption_budget_covers_the_stage_and_allows_drains(name, stage):
 def test_service_selects_the_stage_on_its_serving_port(name, stage):
     objects = rendered(name)
     service = by_kind(objects, "Service")[object_name(stage)]
-    assert selects({"matchLabels": service["spec"]["selector"]},
-                   _pod(objects, stage)["metadata"]["labels"])
+    assert selects({"matchLabels": service["spec"]["selector"]}, _pod(objects, stage)["metadata"]["labels"])
     port_name, port = serving_port(stage)
     assert port_name == ("http" if stage == GATEWAY else "grpc")
     assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(port, port_name)]
-    assert {"name": port_name, "containerPort": port, "protocol": "TCP"} in \
-        _container(objects, stage)["ports"]
+    assert {"name": port_name, "containerPort": port, "protocol": "TCP"} in _container(objects, stage)[
+        "ports"
+    ]
     assert (service["spec"].get("clusterIP") == "None") == (stage in model_stages())
 
 
@@ -108,14 +111,16 @@ def test_network_policy_lets_only_the_orchestrator_reach_a_stage(name, stage):
     objects = rendered(name)
     labels = _pod(objects, stage)["metadata"]["labels"]
     orchestrator_labels = _pod(objects, ORCHESTRATOR)["metadata"]["labels"]
-    policies = [p for p in by_kind(objects, "NetworkPolicy").values()
-                if selects(p["spec"]["podSelector"], labels)]
+    policies = [
+        p for p in by_kind(objects, "NetworkPolicy").values() if selects(p["spec"]["podSelector"], labels)
+    ]
     assert len(policies) == 1, "every stage pod is covered by exactly one policy"
     (policy,) = policies
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     port_name = serving_port(stage)[0]
-    serving_rules = [r for r in policy["spec"]["ingress"]
-                     if {"port": port_name, "protocol": "TCP"} in r["ports"]]
+    serving_rules = [
+        r for r in policy["spec"]["ingress"] if {"port": port_name, "protocol": "TCP"} in r["ports"]
+    ]
     assert len(serving_rules) == 1
     sources = serving_rules[0].get("from")
     if stage in (ORCHESTRATOR, GATEWAY):
@@ -126,8 +131,9 @@ def test_network_policy_lets_only_the_orchestrator_reach_a_stage(name, stage):
         assert not selects(sources[0]["podSelector"], labels)
     for rule in policy["spec"]["ingress"]:
         assert all(port["port"] in (port_name, "metrics") for port in rule["ports"])
-    (metrics_rule,) = [r for r in policy["spec"]["ingress"]
-                       if {"port": "metrics", "protocol": "TCP"} in r["ports"]]
+    (metrics_rule,) = [
+        r for r in policy["spec"]["ingress"] if {"port": "metrics", "protocol": "TCP"} in r["ports"]
+    ]
     assert [list(source) for source in metrics_rule["from"]] == [["namespaceSelector"]]
 
 
@@ -142,13 +148,14 @@ def test_scaled_on_load_with_cpu_fallback_by_an_hpa_or_keda(name, stage):
         assert not by_kind(objects, "HorizontalPodAutoscaler"), "KEDA makes its own HPA"
         spec = by_kind(objects, "ScaledObject")[object_name(stage)]["spec"]
         assert spec["scaleTargetRef"] == target
-        assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == \
-            (profile.min_replicas, profile.max_replicas)
+        assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (
+            profile.min_replicas,
+            profile.max_replicas,
+        )
         load, cpu = spec["triggers"]
         assert load["type"] == "prometheus" and load["metricType"] == "AverageValue"
         namespace = deployment["metadata"]["namespace"]
-        assert load["metadata"]["query"] == \
-            f'sum({INFLIGHT}{{stage="{stage}", namespace="{namespace}"}})'
+        assert load["metadata"]["query"] == f'sum({INFLIGHT}{{stage="{stage}", namespace="{namespace}"}})'
         assert float(load["metadata"]["threshold"]) == profile.target_load
         assert cpu["type"] == "cpu"
         return
@@ -156,8 +163,10 @@ def test_scaled_on_load_with_cpu_fallback_by_an_hpa_or_keda(name, stage):
     hpa = by_kind(objects, "HorizontalPodAutoscaler")[object_name(stage)]
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"] == target
-    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == \
-        (profile.min_replicas, profile.max_replicas)
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (
+        profile.min_replicas,
+        profile.max_replicas,
+    )
     load, cpu = hpa["spec"]["metrics"]
     assert load["type"] == "Pods" and load["pods"]["metric"] == {"name": INFLIGHT}
     assert cpu["type"] == "Resource" and cpu["resource"]["name"] == "cpu"
@@ -180,8 +189,9 @@ def test_a_pod_monitor_scrapes_each_stage_on_its_metrics_port(name, stage):
     other = ORCHESTRATOR if stage != ORCHESTRATOR else "decoder"
     assert not selects(monitor["selector"], _pod(objects, other)["metadata"]["labels"])
     (endpoint,) = monitor["podMetricsEndpoints"]
-    assert {"name": endpoint["port"], "containerPort": 9090, "protocol": "TCP"} in \
-        _container(objects, stage)["ports"]
+    assert {"name": endpoint["port"], "containerPort": 9090, "protocol": "TCP"} in _container(objects, stage)[
+        "ports"
+    ]
 
 
 @pytest.mark.parametrize("name, stage", CASES)
@@ -208,10 +218,12 @@ def test_model_stages_read_the_bundle_read_only_from_the_claim(name, stage):
     objects = rendered(name)
     pod = _pod(objects, stage)
     claim = next(iter(by_kind(objects, "PersistentVolumeClaim")))
-    assert {"name": "models", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}} \
-        in pod["spec"]["volumes"]
-    assert {"name": "models", "mountPath": "/models", "readOnly": True} in \
-        _container(objects, stage)["volumeMounts"]
+    assert {"name": "models", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}} in pod["spec"][
+        "volumes"
+    ]
+    assert {"name": "models", "mountPath": "/models", "readOnly": True} in _container(objects, stage)[
+        "volumeMounts"
+    ]
     bundle = by_kind(objects, "ConfigMap")[object_name(stage)]["data"]["UNCLIP_BUNDLE"]
     assert bundle == "/models/bundle"
 
@@ -222,8 +234,10 @@ def test_gpu_stages_select_their_pool_and_tolerate_gpu_taints(stage):
     (pool,) = pod["nodeSelector"].values()
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
     assert any(t.get("value") == pool for t in pod["tolerations"])
-    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == \
-        {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == {
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    }
 
 
 def test_node_pool_option_moves_one_stage():
@@ -234,8 +248,10 @@ def test_node_pool_option_moves_one_stage():
 
 def test_orchestrator_dials_each_headless_service_by_dns():
     options = RenderOptions(overlay="gpu", namespace="gen")
-    expected = {stage: f"dns:///{object_name(stage)}.gen.svc.cluster.local:{grpc_port(stage)}"
-                for stage in model_stages()}
+    expected = {
+        stage: f"dns:///{object_name(stage)}.gen.svc.cluster.local:{grpc_port(stage)}"
+        for stage in model_stages()
+    }
     assert dict(item.split("=", 1) for item in peers(options).split(";")) == expected
 
 
@@ -254,8 +270,7 @@ def test_a_changed_config_map_rolls_the_pods():
 
 
 def test_every_object_is_in_the_target_namespace():
-    objects = render(RenderOptions(overlay="gpu", namespace="elsewhere", scaler="keda",
-                                   monitoring=True))
+    objects = render(RenderOptions(overlay="gpu", namespace="elsewhere", scaler="keda", monitoring=True))
     for obj in objects:
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == "elsewhere", obj["metadata"]["name"]
@@ -271,23 +286,29 @@ def test_each_stage_runs_its_roles_image_and_only_model_images_follow_the_device
     assert _container(rendered(name), stage)["image"] == expected
 
 
-@pytest.mark.parametrize("image, stage, expected", [
-    ("reg:5000/team/unclip:1.2", "decoder", "reg:5000/team/unclip-model:1.2-cuda"),
-    ("reg:5000/team/unclip:1.2", ORCHESTRATOR, "reg:5000/team/unclip-orchestrator:1.2"),
-    ("reg/unclip", "prior", "reg/unclip-model:0.1.0-cuda"),  # no version: the overlay's
-    ("reg/unclip", GATEWAY, "reg/unclip-gateway:0.1.0"),
-])
+@pytest.mark.parametrize(
+    "image, stage, expected",
+    [
+        ("reg:5000/team/unclip:1.2", "decoder", "reg:5000/team/unclip-model:1.2-cuda"),
+        ("reg:5000/team/unclip:1.2", ORCHESTRATOR, "reg:5000/team/unclip-orchestrator:1.2"),
+        ("reg/unclip", "prior", "reg/unclip-model:0.1.0-cuda"),  # no version: the overlay's
+        ("reg/unclip", GATEWAY, "reg/unclip-gateway:0.1.0"),
+    ],
+)
 def test_image_option_names_the_family_of_role_images(image, stage, expected):
     assert _container(render(RenderOptions(overlay="gpu", image=image)), stage)["image"] == expected
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"image": "reg/unclip@sha256:0123"}, "a digest names one image"),
-    ({"image": "reg/:1"}, "expected"),
-    ({"overlay": "tpu"}, "unknown overlay"),
-    ({"scaler": "controller"}, "unknown scaler"),
-    ({"node_pools": {"vae": "x"}}, "unknown stage"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"image": "reg/unclip@sha256:0123"}, "a digest names one image"),
+        ({"image": "reg/:1"}, "expected"),
+        ({"overlay": "tpu"}, "unknown overlay"),
+        ({"scaler": "controller"}, "unknown scaler"),
+        ({"node_pools": {"vae": "x"}}, "unknown stage"),
+    ],
+)
 def test_render_options_refuse_unknown_values(bad, message):
     with pytest.raises(ValueError, match=message):
         RenderOptions(**bad)

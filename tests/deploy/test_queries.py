@@ -18,11 +18,17 @@ def _operations() -> str:
     return OPERATIONS.read_text().replace("\\|", "|")  # a table cell escapes PromQL's `|`
 
 
-@pytest.mark.parametrize("expr", [
-    queries.load(INFLIGHT, SCOPE), queries.load_per_replica(INFLIGHT, SCOPE),
-    queries.refusal_ratio(SCOPE), queries.latency_p99(SCOPE), queries.no_replica_scraped(SCOPE),
-    queries.adapter_query(INFLIGHT, "NAMESPACE", ["POD", "POD"]),
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        queries.load(INFLIGHT, SCOPE),
+        queries.load_per_replica(INFLIGHT, SCOPE),
+        queries.refusal_ratio(SCOPE),
+        queries.latency_p99(SCOPE),
+        queries.no_replica_scraped(SCOPE),
+        queries.adapter_query(INFLIGHT, "NAMESPACE", ["POD", "POD"]),
+    ],
+)
 def test_the_docs_show_each_query_as_the_code_writes_it(expr):
     assert f"`{expr}`" in _operations()
 
@@ -33,13 +39,16 @@ def test_the_docs_hold_the_adapter_rule():
 
 
 def test_the_adapter_query_fills_the_rules_template_for_the_hpas_pods():
-    assert queries.adapter_query("m", "ns", ["a", "b"]) == \
-        'sum(m{namespace="ns",pod=~"a|b"}) by (pod)'
+    assert queries.adapter_query("m", "ns", ["a", "b"]) == 'sum(m{namespace="ns",pod=~"a|b"}) by (pod)'
 
 
 def test_every_query_is_scoped_to_one_stage_of_one_namespace():
     scope = Scope("decoder", "gen")
-    for expr in (queries.load(INFLIGHT, scope), queries.refusal_ratio(scope),
-                 queries.latency_p99(scope), queries.no_replica_scraped(scope)):
+    for expr in (
+        queries.load(INFLIGHT, scope),
+        queries.refusal_ratio(scope),
+        queries.latency_p99(scope),
+        queries.no_replica_scraped(scope),
+    ):
         selectors = expr.count("{")
         assert selectors and expr.count('stage="decoder", namespace="gen"') == selectors, expr

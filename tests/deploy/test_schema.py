@@ -74,6 +74,10 @@ def test_base_files_validate_strictly():
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl (kustomize)")
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_kustomize_build_of_each_overlay_validates_strictly(overlay):
-    built = subprocess.run(["kubectl", "kustomize", str(DEPLOY / "overlays" / overlay)],
-                           check=True, capture_output=True, text=True).stdout
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(DEPLOY / "overlays" / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     _validate_built_in(list(yaml.safe_load_all(built)))

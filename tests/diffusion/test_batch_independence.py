@@ -29,10 +29,12 @@ def _jobs(stage: str, models, seed: int, guidance: float, rows: int):
 def test_output_alone_equals_output_in_a_batch(stage, stage_models):
     model = getattr(stage_models, stage)
     target = model.start(_jobs(stage, stage_models, seed=0, guidance=4.0, rows=1))
-    others = [model.start(_jobs(stage, stage_models, seed=1, guidance=1.0, rows=2)),
-              model.start(_jobs(stage, stage_models, seed=2, guidance=2.5, rows=1))]
-    model.denoise(others)                 # the others are one step ahead...
-    model.denoise(others[1:])             # ...and two steps ahead (the upsamplers' last step: `last` net)
+    others = [
+        model.start(_jobs(stage, stage_models, seed=1, guidance=1.0, rows=2)),
+        model.start(_jobs(stage, stage_models, seed=2, guidance=2.5, rows=1)),
+    ]
+    model.denoise(others)  # the others are one step ahead...
+    model.denoise(others[1:])  # ...and two steps ahead (the upsamplers' last step: `last` net)
 
     alone = model.predict([target])[0]
     batched = model.predict([others[0], target, others[1]])[1]
@@ -42,8 +44,9 @@ def test_output_alone_equals_output_in_a_batch(stage, stage_models):
 
 def test_denoise_advances_each_trajectory_once(stage_models):
     model = stage_models.prior
-    batch = [model.start(_jobs("prior", stage_models, seed=s, guidance=g, rows=1))
-             for s, g in ((0, 4.0), (1, 1.0))]
+    batch = [
+        model.start(_jobs("prior", stage_models, seed=s, guidance=g, rows=1)) for s, g in ((0, 4.0), (1, 1.0))
+    ]
     model.denoise(batch)
     assert [t.step for t in batch] == [1, 1]
     assert [t.rows for t in batch] == [2, 1]

@@ -10,24 +10,47 @@ from services.diffusion.schedulers import build_scheduler
 from services.diffusion.trajectory import Trajectory, advance_batch, start_trajectory
 from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
-DECODER = {"num_train_timesteps": 1000, "variance_type": "learned_range", "prediction_type": "epsilon",
-           "clip_sample": True, "clip_sample_range": 1.0}
+DECODER = {
+    "num_train_timesteps": 1000,
+    "variance_type": "learned_range",
+    "prediction_type": "epsilon",
+    "clip_sample": True,
+    "clip_sample_range": 1.0,
+}
 PRIOR = {**DECODER, "variance_type": "fixed_small_log", "prediction_type": "sample", "clip_sample_range": 5.0}
 # 10 training timesteps sampled in 10 steps: UnCLIPScheduler's consecutive-timestep branch
 SHORT = {**DECODER, "num_train_timesteps": 10}
 CONFIGS = {"decoder": DECODER, "prior": PRIOR, "short": SHORT}
 # (seed, rows, steps, guidance, eta, round it joins at): different lengths and joins put the rows of
 # one batch at different steps of different schedules
-TRAJECTORIES = [(0, 1, 4, 4.0, 0.0, 0), (1, 2, 7, 1.0, 0.5, 0), (2, 1, 10, 2.5, 1.0, 1),
-                (3, 3, 5, 1.0, 0.0, 3)]
+TRAJECTORIES = [
+    (0, 1, 4, 4.0, 0.0, 0),
+    (1, 2, 7, 1.0, 0.5, 0),
+    (2, 1, 10, 2.5, 1.0, 1),
+    (3, 3, 5, 1.0, 0.0, 3),
+]
 
 
-def _start(name: str, config: dict, seed: int, rows: int, steps: int, guidance: float, eta: float,
-           shape: tuple[int, ...]) -> Trajectory:
-    return start_trajectory(shape=(rows, *shape), scheduler_name=name, scheduler_config=config,
-                            steps=min(steps, config["num_train_timesteps"]),
-                            generator=torch.Generator().manual_seed(seed), device=torch.device("cpu"),
-                            guidance_scale=guidance, eta=eta)
+def _start(
+    name: str,
+    config: dict,
+    seed: int,
+    rows: int,
+    steps: int,
+    guidance: float,
+    eta: float,
+    shape: tuple[int, ...],
+) -> Trajectory:
+    return start_trajectory(
+        shape=(rows, *shape),
+        scheduler_name=name,
+        scheduler_config=config,
+        steps=min(steps, config["num_train_timesteps"]),
+        generator=torch.Generator().manual_seed(seed),
+        device=torch.device("cpu"),
+        guidance_scale=guidance,
+        eta=eta,
+    )
 
 
 def _run(name: str, config: dict, shape: tuple[int, ...], batched: bool) -> list[list[torch.Tensor]]:
@@ -37,7 +60,9 @@ def _run(name: str, config: dict, shape: tuple[int, ...], batched: bool) -> list
     outputs = torch.Generator().manual_seed(99)
     channels = 2 * shape[0] if config["variance_type"] == "learned_range" else shape[0]
     for round_ in range(20):
-        batch = [t for t, spec in zip(trajectories, TRAJECTORIES, strict=True) if spec[5] <= round_ and not t.done]
+        batch = [
+            t for t, spec in zip(trajectories, TRAJECTORIES, strict=True) if spec[5] <= round_ and not t.done
+        ]
         if not batch:
             break
         network = [torch.randn(t.rows, channels, *shape[1:], generator=outputs) * 3 for t in batch]

@@ -25,10 +25,16 @@ TOLERANCE = 1e-5
 def reference(tiny_karlo) -> Record:
     pipe = reference_pipeline(tiny_karlo.root)
     rec = record(pipe)
-    rec.images = pipe(PROMPT, generator=torch.Generator().manual_seed(SEED), prior_num_inference_steps=STEPS,
-                      decoder_num_inference_steps=STEPS, super_res_num_inference_steps=STEPS,
-                      prior_guidance_scale=PRIOR_GUIDANCE, decoder_guidance_scale=DECODER_GUIDANCE,
-                      output_type="np").images
+    rec.images = pipe(
+        PROMPT,
+        generator=torch.Generator().manual_seed(SEED),
+        prior_num_inference_steps=STEPS,
+        decoder_num_inference_steps=STEPS,
+        super_res_num_inference_steps=STEPS,
+        prior_guidance_scale=PRIOR_GUIDANCE,
+        decoder_guidance_scale=DECODER_GUIDANCE,
+        output_type="np",
+    ).images
     return rec
 
 
@@ -65,8 +71,9 @@ def test_text_encoder_matches_the_reference_encodings(karlo_models, reference):
 def test_prior_steps_and_clip_statistics(karlo_models, reference):
     model, steps = karlo_models.prior, reference.steps["prior"]
     text, uncond = _text(reference)
-    trajectory = model.start(PriorJob(text, uncond, STEPS, PRIOR_GUIDANCE, "unclip", torch.Generator(),
-                                      latents=steps[0].sample))
+    trajectory = model.start(
+        PriorJob(text, uncond, STEPS, PRIOR_GUIDANCE, "unclip", torch.Generator(), latents=steps[0].sample)
+    )
     assert _replay(model, trajectory, steps) <= TOLERANCE
     trajectory.latents = steps[-1].prev_sample
     embedding = model.finish(trajectory)  # un-normalised with the checkpoint's clip mean/std
@@ -77,8 +84,18 @@ def test_decoder_steps(karlo_models, reference):
     model, steps = karlo_models.decoder, reference.steps["decoder"]
     text, uncond = _text(reference)
     embedding = reference.calls["text_proj"]["image_embeddings"]
-    trajectory = model.start(DecoderJob(embedding, text, uncond, STEPS, DECODER_GUIDANCE, "unclip",
-                                        torch.Generator(), latents=steps[0].sample))
+    trajectory = model.start(
+        DecoderJob(
+            embedding,
+            text,
+            uncond,
+            STEPS,
+            DECODER_GUIDANCE,
+            "unclip",
+            torch.Generator(),
+            latents=steps[0].sample,
+        )
+    )
     assert _replay(model, trajectory, steps) <= TOLERANCE
 
 
@@ -86,8 +103,7 @@ def test_upsampler_steps_first_then_last_network(karlo_models, reference):
     model, steps = karlo_models.upsampler_256, reference.steps["super_res"]
     assert model.first is not model.last
     image = reference.steps["decoder"][-1].prev_sample.clamp(-1, 1)
-    trajectory = model.start(UpsampleJob(image, STEPS, "unclip", torch.Generator(),
-                                         latents=steps[0].sample))
+    trajectory = model.start(UpsampleJob(image, STEPS, "unclip", torch.Generator(), latents=steps[0].sample))
     assert _replay(model, trajectory, steps) <= TOLERANCE
     final = (model.finish(trajectory) * 0.5 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()
     assert abs(final - reference.images).max() <= 1e-5

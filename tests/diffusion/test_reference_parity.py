@@ -50,6 +50,7 @@ class OurTextEncoder(torch.nn.Module):
 def reference_pipeline(bundle, text_encoder) -> UnCLIPPipeline:
     def load(cls, stage, role):
         return cls.from_pretrained(bundle.stage_dir(stage, role))
+
     pipe = UnCLIPPipeline(
         prior=load(PriorTransformer, "prior", "prior"),
         decoder=load(UNet2DConditionModel, "decoder", "decoder"),
@@ -59,7 +60,9 @@ def reference_pipeline(bundle, text_encoder) -> UnCLIPPipeline:
         prior_scheduler=load(UnCLIPScheduler, "prior", "scheduler"),
         decoder_scheduler=load(UnCLIPScheduler, "decoder", "scheduler"),
         super_res_scheduler=load(UnCLIPScheduler, "upsampler_256", "scheduler"),
-        text_encoder=OurTextEncoder(text_encoder), tokenizer=OurTokenizer(text_encoder))
+        text_encoder=OurTextEncoder(text_encoder),
+        tokenizer=OurTokenizer(text_encoder),
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -71,19 +74,28 @@ def run_reference(pipe: UnCLIPPipeline, text) -> dict[str, torch.Tensor | np.nda
     def record(key: str, argument: str):
         def hook(_module, _args, kwargs) -> None:
             seen.setdefault(key, kwargs[argument].clone())
+
         return hook
+
     pipe.text_proj.register_forward_pre_hook(record("image_embedding", "image_embeddings"), with_kwargs=True)
     pipe.super_res_first.register_forward_pre_hook(record("super_res_input", "sample"), with_kwargs=True)
-    images = pipe(text_model_output=(text.text_embedding, text.token_states),
-                  text_attention_mask=text.attention_mask, generator=torch.Generator().manual_seed(SEED),
-                  prior_num_inference_steps=STEPS["prior"], decoder_num_inference_steps=STEPS["decoder"],
-                  super_res_num_inference_steps=STEPS["super_res"], prior_guidance_scale=PRIOR_GUIDANCE,
-                  decoder_guidance_scale=DECODER_GUIDANCE, output_type="np").images
+    images = pipe(
+        text_model_output=(text.text_embedding, text.token_states),
+        text_attention_mask=text.attention_mask,
+        generator=torch.Generator().manual_seed(SEED),
+        prior_num_inference_steps=STEPS["prior"],
+        decoder_num_inference_steps=STEPS["decoder"],
+        super_res_num_inference_steps=STEPS["super_res"],
+        prior_guidance_scale=PRIOR_GUIDANCE,
+        decoder_guidance_scale=DECODER_GUIDANCE,
+        output_type="np",
+    ).images
     return {**seen, "images": images}
 
 
 def run_ours(models, text) -> dict[str, torch.Tensor]:
     """prior -> decoder -> upsampler_256, the generator state handed on from stage to stage."""
+
     def resume(generator: torch.Generator) -> torch.Generator:
         return torch.Generator().set_state(generator.get_state())
 
@@ -94,14 +106,21 @@ def run_ours(models, text) -> dict[str, torch.Tensor]:
         return trajectory
 
     uncond = models.text_encoder.unconditional()
-    prior = loop(models.prior, PriorJob(text, uncond, STEPS["prior"], PRIOR_GUIDANCE, "unclip",
-                                        torch.Generator().manual_seed(SEED)))
+    prior = loop(
+        models.prior,
+        PriorJob(text, uncond, STEPS["prior"], PRIOR_GUIDANCE, "unclip", torch.Generator().manual_seed(SEED)),
+    )
     embedding = models.prior.finish(prior)
-    decoder = loop(models.decoder, DecoderJob(embedding, text, uncond, STEPS["decoder"], DECODER_GUIDANCE,
-                                              "unclip", resume(prior.generator)))
+    decoder = loop(
+        models.decoder,
+        DecoderJob(
+            embedding, text, uncond, STEPS["decoder"], DECODER_GUIDANCE, "unclip", resume(prior.generator)
+        ),
+    )
     small = models.decoder.finish(decoder)
-    upsampler = models.upsampler_256.start(UpsampleJob(small, STEPS["super_res"], "unclip",
-                                                       resume(decoder.generator)))
+    upsampler = models.upsampler_256.start(
+        UpsampleJob(small, STEPS["super_res"], "unclip", resume(decoder.generator))
+    )
     super_res_input = torch.cat([upsampler.latents, upsampler.conditioning["image"]], dim=1)
     while not upsampler.done:
         models.upsampler_256.denoise([upsampler])

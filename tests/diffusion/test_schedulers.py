@@ -9,16 +9,32 @@ from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
 from services.diffusion.schedulers import build_scheduler, max_steps, min_steps, noise_augment, scheduler_step
 from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
-DECODER_CONFIG = {"_class_name": "UnCLIPScheduler", "num_train_timesteps": 1000,
-                  "variance_type": "learned_range", "prediction_type": "epsilon", "clip_sample": True,
-                  "clip_sample_range": 1.0}
-PRIOR_CONFIG = {**DECODER_CONFIG, "variance_type": "fixed_small_log", "prediction_type": "sample",
-                "clip_sample_range": 5.0}
+DECODER_CONFIG = {
+    "_class_name": "UnCLIPScheduler",
+    "num_train_timesteps": 1000,
+    "variance_type": "learned_range",
+    "prediction_type": "epsilon",
+    "clip_sample": True,
+    "clip_sample_range": 1.0,
+}
+PRIOR_CONFIG = {
+    **DECODER_CONFIG,
+    "variance_type": "fixed_small_log",
+    "prediction_type": "sample",
+    "clip_sample_range": 5.0,
+}
 
 
-@pytest.mark.parametrize("name, cls", list(zip(SCHEDULER_NAMES,
-                                               (UnCLIPScheduler, DDPMScheduler, DDIMScheduler,
-                                                DPMSolverMultistepScheduler), strict=True)))
+@pytest.mark.parametrize(
+    "name, cls",
+    list(
+        zip(
+            SCHEDULER_NAMES,
+            (UnCLIPScheduler, DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler),
+            strict=True,
+        )
+    ),
+)
 def test_build_by_name_keeps_schedule_and_prediction_type(name, cls):
     scheduler = build_scheduler(name, PRIOR_CONFIG)
     assert isinstance(scheduler, cls)
@@ -60,8 +76,11 @@ def test_unclip_step_gets_prev_timestep():
     scheduler.set_timesteps(3)
     t, prev = scheduler.timesteps[0], scheduler.timesteps[1]
     ours = scheduler_step(scheduler, output, t, sample, prev, torch.Generator().manual_seed(0))
-    expected = UnCLIPScheduler.from_config(PRIOR_CONFIG).step(
-        output, t, sample, prev_timestep=prev, generator=torch.Generator().manual_seed(0)).prev_sample
+    expected = (
+        UnCLIPScheduler.from_config(PRIOR_CONFIG)
+        .step(output, t, sample, prev_timestep=prev, generator=torch.Generator().manual_seed(0))
+        .prev_sample
+    )
     torch.testing.assert_close(ours, expected, rtol=0, atol=0)
 
 

@@ -12,9 +12,16 @@ CONFIG = {"num_train_timesteps": 1000, "variance_type": "learned_range", "predic
 
 
 def _start(guidance: float = 1.0, **kwargs):
-    return start_trajectory(shape=(2, 3, 4, 4), scheduler_name="unclip", scheduler_config=CONFIG, steps=3,
-                            generator=torch.Generator().manual_seed(0), device=torch.device("cpu"),
-                            guidance_scale=guidance, **kwargs)
+    return start_trajectory(
+        shape=(2, 3, 4, 4),
+        scheduler_name="unclip",
+        scheduler_config=CONFIG,
+        steps=3,
+        generator=torch.Generator().manual_seed(0),
+        device=torch.device("cpu"),
+        guidance_scale=guidance,
+        **kwargs,
+    )
 
 
 def test_timesteps_and_prev_timestep_follow_the_pipeline():

@@ -32,5 +32,7 @@ class MeteredMesh(LocalMesh):
                 text = reply.read().decode()
             samples[service] = {
                 f"{s.name}{sorted(s.labels.items())}": s.value
-                for family in text_string_to_metric_families(text) for s in family.samples}
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
         return samples

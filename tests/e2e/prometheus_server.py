@@ -32,15 +32,15 @@ class Prometheus:
 
     def query(self, expr: str) -> list[dict]:
         """The instant vector of `expr` now: [{"metric": labels, "value": float}]."""
-        return [{"metric": r["metric"], "value": float(r["value"][1])}
-                for r in self._get("/api/v1/query", query=expr)["result"]]
+        return [
+            {"metric": r["metric"], "value": float(r["value"][1])}
+            for r in self._get("/api/v1/query", query=expr)["result"]
+        ]
 
     def query_range(self, expr: str, start: float, end: float) -> list[dict]:
         """Each series of `expr` over [start, end] at the scrape interval, its values as floats."""
-        data = self._get("/api/v1/query_range", query=expr, start=start, end=end,
-                         step=SCRAPE_SECONDS)
-        return [{"metric": r["metric"], "values": [float(v) for _, v in r["values"]]}
-                for r in data["result"]]
+        data = self._get("/api/v1/query_range", query=expr, start=start, end=end, step=SCRAPE_SECONDS)
+        return [{"metric": r["metric"], "values": [float(v) for _, v in r["values"]]} for r in data["result"]]
 
     def rules(self) -> list[dict]:
         return [rule for group in self._get("/api/v1/rules")["groups"] for rule in group["rules"]]
@@ -62,12 +62,18 @@ class Prometheus:
 
 def scrape_config(targets: dict[str, dict[str, str]], rule_file: Path) -> dict:
     """`targets`: address -> the target labels a PodMonitor would give it (namespace, pod)."""
-    return {"global": {"scrape_interval": f"{SCRAPE_SECONDS}s",
-                       "evaluation_interval": f"{SCRAPE_SECONDS}s"},
-            "rule_files": [str(rule_file)],
-            "scrape_configs": [{"job_name": "unclip-mesh",
-                                "static_configs": [{"targets": [address], "labels": labels}
-                                                   for address, labels in targets.items()]}]}
+    return {
+        "global": {"scrape_interval": f"{SCRAPE_SECONDS}s", "evaluation_interval": f"{SCRAPE_SECONDS}s"},
+        "rule_files": [str(rule_file)],
+        "scrape_configs": [
+            {
+                "job_name": "unclip-mesh",
+                "static_configs": [
+                    {"targets": [address], "labels": labels} for address, labels in targets.items()
+                ],
+            }
+        ],
+    }
 
 
 @contextmanager
@@ -79,9 +85,16 @@ def running_prometheus(folder: Path, targets: dict[str, dict[str, str]], rules: 
     port = free_port()
     log = (folder / "prometheus.log").open("w")
     process = subprocess.Popen(
-        [program("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            program("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _await_ready(url, process, folder / "prometheus.log")

@@ -36,8 +36,10 @@ def as_tensor(png: bytes, side: int = SIDE) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalMesh(BUNDLE, stages=("text_encoder", "prior", "decoder")) as mesh, \
-            GenerationClient(mesh.target) as client:
+    with (
+        LocalMesh(BUNDLE, stages=("text_encoder", "prior", "decoder")) as mesh,
+        GenerationClient(mesh.target) as client,
+    ):
         yield client
 
 
@@ -53,8 +55,9 @@ def test_variations_keep_colour_and_shape_and_differ(client):
     each input's mean pair distance must pass 0.03."""
     colours = shapes = 0
     for shape in SHAPES:
-        result = client.create_variations(scene_png("red", shape, "white"), num_images=4, eta=0.8, size=SIDE,
-                                          seed=1)
+        result = client.create_variations(
+            scene_png("red", shape, "white"), num_images=4, eta=0.8, size=SIDE, seed=1
+        )
         images = [as_tensor(png) for png in result.png_images]
         colours += sum(dominant_colour(image) == "red" for image in images)
         shapes += sum(dominant_shape(image) == shape for image in images)
@@ -65,12 +68,17 @@ def test_variations_keep_colour_and_shape_and_differ(client):
 
 def test_interpolation_ends_match_and_the_middle_moves_monotonically(client, clip):
     start, end = scene_png("red", "circle", "white"), scene_png("blue", "square", "white")
-    strip = [as_tensor(png)
-             for png in client.interpolate(start, end, num_images=5, size=SIDE, seed=2).png_images]
+    strip = [
+        as_tensor(png) for png in client.interpolate(start, end, num_images=5, size=SIDE, seed=2).png_images
+    ]
     assert (strip[0] - as_tensor(start)).abs().mean() <= INTERPOLATION_END_TOLERANCE
     assert (strip[-1] - as_tensor(end)).abs().mean() <= INTERPOLATION_END_TOLERANCE
-    embeddings = torch.nn.functional.normalize(clip.images(torch.nn.functional.interpolate(
-        torch.stack(strip), size=clip.backend.image_size, mode="bicubic")), dim=-1)
+    embeddings = torch.nn.functional.normalize(
+        clip.images(
+            torch.nn.functional.interpolate(torch.stack(strip), size=clip.backend.image_size, mode="bicubic")
+        ),
+        dim=-1,
+    )
     towards_end = (embeddings @ embeddings[-1]).tolist()
     assert all(b >= a - 0.02 for a, b in itertools.pairwise(towards_end)), towards_end
 
@@ -83,9 +91,14 @@ def edited(client):
     edits = []
     for shape in SHAPES:
         for seed in EDIT_SEEDS:
-            result = client.edit(scene_png("red", shape, "white"), prompt("blue", shape, "white"),
-                                 original_caption=prompt("red", shape, "white"), strength=0.5, size=SIDE,
-                                 seed=seed)
+            result = client.edit(
+                scene_png("red", shape, "white"),
+                prompt("blue", shape, "white"),
+                original_caption=prompt("red", shape, "white"),
+                strength=0.5,
+                size=SIDE,
+                seed=seed,
+            )
             image = as_tensor(result.png_images[0])
             edits.append((shape, (background_colour(image), dominant_colour(image), dominant_shape(image))))
     return edits
@@ -111,8 +124,14 @@ def test_inpainting_keeps_the_rest_and_draws_the_prompt_in_the_hole(client):
     mask[48:208, 48:208] = 255
     mask_png = io.BytesIO()
     Image.fromarray(mask).save(mask_png, format="PNG")
-    result = client.inpaint(buffer.getvalue(), "a large green circle on a white background",
-                            mask=mask_png.getvalue(), num_images=2, size=SIDE, seed=4)
+    result = client.inpaint(
+        buffer.getvalue(),
+        "a large green circle on a white background",
+        mask=mask_png.getvalue(),
+        num_images=2,
+        size=SIDE,
+        seed=4,
+    )
     keep = np.asarray(Image.fromarray(mask).resize((SIDE, SIDE), Image.Resampling.BOX)) == 0
     for png in result.png_images:
         drawn = np.asarray(Image.open(io.BytesIO(png)))

@@ -28,8 +28,11 @@ if not (BUNDLE / "unclip_bundle.json").is_file():
     pytest.skip("no demo bundle", allow_module_level=True)
 
 TOKEN = "sk-e2e-gateway"
-FAST = [arg for stage in ("prior", "decoder", "upsampler_256", "upsampler_1024")
-        for arg in ("--steps", f"{stage}=2")]
+FAST = [
+    arg
+    for stage in ("prior", "decoder", "upsampler_256", "upsampler_1024")
+    for arg in ("--steps", f"{stage}=2")
+]
 
 
 def free_port() -> int:
@@ -44,11 +47,14 @@ def mesh(tmp_path_factory):
     tokens = tmp_path_factory.mktemp("tokens") / "tokens"
     tokens.write_text(TOKEN + "\n")
     metrics_port = free_port()
-    with LocalMesh(BUNDLE, stage_args=("--torch-threads", "1"),
-                   orchestrator_args=("--auth-tokens-file", str(tokens),
-                                      "--metrics-port", str(metrics_port))) as mesh:
-        gateway = mesh.spawn("gateway", "--orchestrator", mesh.target,
-                             "--auth-tokens-file", str(tokens), *FAST)
+    with LocalMesh(
+        BUNDLE,
+        stage_args=("--torch-threads", "1"),
+        orchestrator_args=("--auth-tokens-file", str(tokens), "--metrics-port", str(metrics_port)),
+    ) as mesh:
+        gateway = mesh.spawn(
+            "gateway", "--orchestrator", mesh.target, "--auth-tokens-file", str(tokens), *FAST
+        )
         mesh.processes.append(gateway)  # stopped with the mesh
         mesh.await_ready(gateway, time.monotonic() + 120)
         yield mesh, f"http://{gateway.address}/v1", metrics_port
@@ -65,8 +71,15 @@ def decoded(response) -> list[Image.Image]:
 
 @pytest.mark.parametrize("size", ["256x256", "512x512", "1024x1024"])
 def test_generate_every_size(api, size):
-    images = decoded(api.images.generate(model="dall-e-2", prompt="a red circle on a white background",
-                                         n=2, size=size, response_format="b64_json"))
+    images = decoded(
+        api.images.generate(
+            model="dall-e-2",
+            prompt="a red circle on a white background",
+            n=2,
+            size=size,
+            response_format="b64_json",
+        )
+    )
     side = int(size.split("x")[0])
     assert [(image.format, image.size) for image in images] == [("PNG", (side, side))] * 2
 
@@ -90,27 +103,44 @@ def scene(transparent_quarter: bool = False) -> bytes:
 
 
 def test_create_variation(api):
-    images = decoded(api.images.create_variation(image=("in.png", scene()), n=2, size="256x256",
-                                                 response_format="b64_json"))
+    images = decoded(
+        api.images.create_variation(
+            image=("in.png", scene()), n=2, size="256x256", response_format="b64_json"
+        )
+    )
     assert [image.size for image in images] == [(256, 256)] * 2
 
 
 def test_edit_with_a_mask_keeps_the_rest(api):
-    image = api.images.edit(image=("in.png", scene()), mask=("mask.png", scene(transparent_quarter=True)),
-                            prompt="a green circle", size="256x256", response_format="b64_json")
+    image = api.images.edit(
+        image=("in.png", scene()),
+        mask=("mask.png", scene(transparent_quarter=True)),
+        prompt="a green circle",
+        size="256x256",
+        response_format="b64_json",
+    )
     [edited] = decoded(image)
     assert edited.size == (256, 256)
     kept = np.asarray(edited.convert("RGB"), np.float32)[160:, 160:]  # far from the masked quarter
-    original = np.asarray(Image.open(io.BytesIO(scene())).convert("RGB").resize((256, 256), Image.BICUBIC),
-                          np.float32)[160:, 160:]
+    original = np.asarray(
+        Image.open(io.BytesIO(scene())).convert("RGB").resize((256, 256), Image.BICUBIC), np.float32
+    )[160:, 160:]
     assert np.abs(kept - original).mean() < 8
 
 
-@pytest.mark.parametrize("call, param", [
-    (lambda api: api.images.generate(prompt="a red circle", size="512x256"), "size"),
-    (lambda api: api.images.generate(prompt="a red circle", n=11), "n"),
-    (lambda api: api.images.edit(image=("in.png", scene()), mask=("mask.png", _opaque()),
-                                 prompt="a green circle"), "mask")])
+@pytest.mark.parametrize(
+    "call, param",
+    [
+        (lambda api: api.images.generate(prompt="a red circle", size="512x256"), "size"),
+        (lambda api: api.images.generate(prompt="a red circle", n=11), "n"),
+        (
+            lambda api: api.images.edit(
+                image=("in.png", scene()), mask=("mask.png", _opaque()), prompt="a green circle"
+            ),
+            "mask",
+        ),
+    ],
+)
 def test_bad_input_is_400_naming_the_param(api, call, param):
     with pytest.raises(openai.BadRequestError) as error:
         call(api)
@@ -132,8 +162,12 @@ def test_no_token_is_401(mesh):
 def orchestrator_in_flight(port: int) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
-    return next(s.value for family in text_string_to_metric_families(text) for s in family.samples
-                if s.name == "unclip_inflight_requests")
+    return next(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "unclip_inflight_requests"
+    )
 
 
 def test_a_caller_that_gives_up_frees_the_mesh(mesh):
@@ -142,9 +176,18 @@ def test_a_caller_that_gives_up_frees_the_mesh(mesh):
     _, base_url, metrics_port = mesh
     impatient = openai.OpenAI(base_url=base_url, api_key=TOKEN, max_retries=0, timeout=10)
     outcome = []
-    caller = threading.Thread(target=lambda: outcome.append(_raised(lambda: impatient.images.generate(
-        prompt="a red circle", n=4, size="1024x1024",
-        extra_headers={"x-stainless-read-timeout": "300"}))))
+    caller = threading.Thread(
+        target=lambda: outcome.append(
+            _raised(
+                lambda: impatient.images.generate(
+                    prompt="a red circle",
+                    n=4,
+                    size="1024x1024",
+                    extra_headers={"x-stainless-read-timeout": "300"},
+                )
+            )
+        )
+    )
     caller.start()
     assert _within(10, lambda: orchestrator_in_flight(metrics_port) == 1)
     caller.join(30)

@@ -29,8 +29,11 @@ pytestmark = pytest.mark.e2e
 
 PROMPT = "a red cube on a table!"  # '!' is Karlo's pad token
 SEED, STEPS, PRIOR_GUIDANCE, DECODER_GUIDANCE = 5, 3, 4.0, 8.0
-KNOBS = {"prior": Sampling(steps=STEPS, guidance=PRIOR_GUIDANCE),
-         "decoder": Sampling(steps=STEPS, guidance=DECODER_GUIDANCE), "upsampler_256": Sampling(steps=STEPS)}
+KNOBS = {
+    "prior": Sampling(steps=STEPS, guidance=PRIOR_GUIDANCE),
+    "decoder": Sampling(steps=STEPS, guidance=DECODER_GUIDANCE),
+    "upsampler_256": Sampling(steps=STEPS),
+}
 
 
 @dataclass
@@ -43,8 +46,10 @@ class Served:
 def _mesh(tmp_path_factory, layout: str) -> Iterator[Served]:
     """Every stage the folder has, each its own process, as `unclip-mesh up` starts them."""
     folder = write_tiny_karlo(tmp_path_factory.mktemp(layout), layout=layout).root
-    with LocalMesh(folder, stage_args=("--torch-threads", "1")) as mesh, \
-            GenerationClient(mesh.target) as client:
+    with (
+        LocalMesh(folder, stage_args=("--torch-threads", "1")) as mesh,
+        GenerationClient(mesh.target) as client,
+    ):
         yield Served(folder, mesh.target, client)
 
 
@@ -87,10 +92,16 @@ def test_text_to_image_matches_unclip_pipeline(karlo):
     pipe = reference_pipeline(folder)
     rec: Record = record(pipe)
     with one_thread():
-        rec.images = pipe(PROMPT, generator=torch.Generator().manual_seed(SEED),
-                          prior_num_inference_steps=STEPS, decoder_num_inference_steps=STEPS,
-                          super_res_num_inference_steps=STEPS, prior_guidance_scale=PRIOR_GUIDANCE,
-                          decoder_guidance_scale=DECODER_GUIDANCE, output_type="np").images
+        rec.images = pipe(
+            PROMPT,
+            generator=torch.Generator().manual_seed(SEED),
+            prior_num_inference_steps=STEPS,
+            decoder_num_inference_steps=STEPS,
+            super_res_num_inference_steps=STEPS,
+            prior_guidance_scale=PRIOR_GUIDANCE,
+            decoder_guidance_scale=DECODER_GUIDANCE,
+            output_type="np",
+        ).images
     for size, expected in ((64, rec.image_64()), (256, rec.images)):
         result = client.generate(PROMPT, seed=SEED, size=size, stages=KNOBS, timeout=120)
         assert result.size == size
@@ -113,12 +124,19 @@ def test_variations_match_unclip_image_variation_pipeline(karlo_variations, widt
     pipe = variation_pipeline(folder)
     rec = record(pipe)
     with one_thread():
-        rec.images = pipe(image=image, generator=torch.Generator().manual_seed(SEED),
-                          decoder_num_inference_steps=STEPS, super_res_num_inference_steps=STEPS,
-                          decoder_guidance_scale=DECODER_GUIDANCE, output_type="np").images
+        rec.images = pipe(
+            image=image,
+            generator=torch.Generator().manual_seed(SEED),
+            decoder_num_inference_steps=STEPS,
+            super_res_num_inference_steps=STEPS,
+            decoder_guidance_scale=DECODER_GUIDANCE,
+            output_type="np",
+        ).images
     knobs = {stage: KNOBS[stage] for stage in ("decoder", "upsampler_256")}
-    results = {size: client.create_variations(_png(image), seed=SEED, size=size, stages=knobs, timeout=120)
-               for size in (64, 256, None)}
+    results = {
+        size: client.create_variations(_png(image), seed=SEED, size=size, stages=knobs, timeout=120)
+        for size in (64, 256, None)
+    }
     for size, expected in ((64, rec.image_64()), (256, rec.images)):
         assert results[size].size == size
         _assert_same_images(results[size].png_images[0], expected[0])
@@ -136,21 +154,42 @@ def test_requests_a_mesh_cannot_serve_name_what_is_missing(karlo, karlo_variatio
     image = _png(Image.new("RGB", (40, 30), (200, 30, 30)))
     not_run = "stage, which this mesh does not run"
     assert _status(lambda: variations.create_variations(image, size=1024, timeout=60)) == (
-        grpc.StatusCode.INVALID_ARGUMENT, f"size: 1024 px needs the upsampler_1024 {not_run}")
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"size: 1024 px needs the upsampler_1024 {not_run}",
+    )
     assert _status(lambda: variations.generate(PROMPT, timeout=60)) == (
-        grpc.StatusCode.FAILED_PRECONDITION, f"GenerateImages needs the prior {not_run}")
+        grpc.StatusCode.FAILED_PRECONDITION,
+        f"GenerateImages needs the prior {not_run}",
+    )
     mask = _png(Image.new("L", (40, 30), 255))
     assert _status(lambda: variations.inpaint(image, PROMPT, mask=mask, timeout=60)) == (
-        grpc.StatusCode.FAILED_PRECONDITION, f"InpaintImage needs the prior {not_run}")
+        grpc.StatusCode.FAILED_PRECONDITION,
+        f"InpaintImage needs the prior {not_run}",
+    )
     code, details = _status(lambda: text_to_image.create_variations(image, size=64, timeout=60))
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "image_encoder/" in details
 
 
 def test_the_cli_prints_a_refusal_as_one_line(karlo_variations, tmp_path):
     finished = subprocess.run(
-        [sys.executable, "-m", "unclip_mesh.cli.main", "generate", PROMPT,
-         "--target", karlo_variations.target, "-o", str(tmp_path / "out.png"), "--timeout", "60"],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "unclip_mesh.cli.main",
+            "generate",
+            PROMPT,
+            "--target",
+            karlo_variations.target,
+            "-o",
+            str(tmp_path / "out.png"),
+            "--timeout",
+            "60",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert finished.returncode == 1
     assert finished.stderr.splitlines() == [
-        "error: FAILED_PRECONDITION: GenerateImages needs the prior stage, which this mesh does not run"]
+        "error: FAILED_PRECONDITION: GenerateImages needs the prior stage, which this mesh does not run"
+    ]

@@ -18,13 +18,18 @@ from unclip_mesh.client.sdk import Sampling
 
 pytestmark = pytest.mark.e2e
 
+
 def test_prompt_to_1024_png_with_progress(client):
     events = list(client.generate_events("a red circle", seed=1, stages=FAST, timeout=120))
     kinds = [e.WhichOneof("kind") for e in events]
     started = [e.stage_started.stage for e in events if e.HasField("stage_started")]
-    assert started == [generation_pb2.STAGE_TEXT_ENCODER, generation_pb2.STAGE_PRIOR,
-                       generation_pb2.STAGE_DECODER, generation_pb2.STAGE_UPSAMPLER_256,
-                       generation_pb2.STAGE_UPSAMPLER_1024]
+    assert started == [
+        generation_pb2.STAGE_TEXT_ENCODER,
+        generation_pb2.STAGE_PRIOR,
+        generation_pb2.STAGE_DECODER,
+        generation_pb2.STAGE_UPSAMPLER_256,
+        generation_pb2.STAGE_UPSAMPLER_1024,
+    ]
     assert kinds.count("step_progress") == 8 and kinds[-1] == "result"
     previews = [e.stage_finished.preview_png for e in events if e.HasField("stage_finished")]
     assert Image.open(io.BytesIO(previews[2])).size == (64, 64)
@@ -48,8 +53,13 @@ def test_mesh_equals_the_stages_called_in_one_process(mesh, client):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the stage processes run: results are equal at equal thread counts
     try:
-        local = cascade.generate("a red circle", num_images=2, size=256, seed=9,
-                                 stages={stage: StageKnobs(steps=2) for stage in FAST})
+        local = cascade.generate(
+            "a red circle",
+            num_images=2,
+            size=256,
+            seed=9,
+            stages={stage: StageKnobs(steps=2) for stage in FAST},
+        )
     finally:
         torch.set_num_threads(threads)
     remote = client.generate("a red circle", num_images=2, size=256, seed=9, stages=FAST)
@@ -76,8 +86,9 @@ def test_several_images_at_64px(client):
 
 
 def _request(**changes):
-    request = generation_pb2.GenerateImagesRequest(prompt="a red circle", seed=1,
-                                                   size=generation_pb2.IMAGE_SIZE_64)
+    request = generation_pb2.GenerateImagesRequest(
+        prompt="a red circle", seed=1, size=generation_pb2.IMAGE_SIZE_64
+    )
     for stage in ("prior", "decoder"):
         getattr(request, stage).num_inference_steps = 2
     for path, value in changes.items():
@@ -89,17 +100,20 @@ def _request(**changes):
     return request
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"prompt": "  "}, "prompt"),
-    ({"prompt": "x" * 5000}, "prompt"),
-    ({"num_images": 99}, "num_images"),
-    ({"num_images": -1}, "num_images"),
-    ({"size": 512}, "size"),
-    ({"decoder__num_inference_steps": 0}, "decoder.num_inference_steps"),
-    ({"prior__num_inference_steps": 5000}, "prior.num_inference_steps"),
-    ({"prior__guidance_scale": math.nan}, "prior.guidance_scale"),
-    ({"decoder__scheduler": 42}, "decoder.scheduler"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"prompt": "  "}, "prompt"),
+        ({"prompt": "x" * 5000}, "prompt"),
+        ({"num_images": 99}, "num_images"),
+        ({"num_images": -1}, "num_images"),
+        ({"size": 512}, "size"),
+        ({"decoder__num_inference_steps": 0}, "decoder.num_inference_steps"),
+        ({"prior__num_inference_steps": 5000}, "prior.num_inference_steps"),
+        ({"prior__guidance_scale": math.nan}, "prior.guidance_scale"),
+        ({"decoder__scheduler": 42}, "decoder.scheduler"),
+    ],
+)
 def test_bad_input_gets_invalid_argument_naming_the_field(mesh, changes, field):
     channel = grpc.insecure_channel(mesh.target)
     stub = generation_pb2_grpc.GenerationServiceStub(channel)
@@ -114,15 +128,37 @@ def test_bad_input_gets_invalid_argument_naming_the_field(mesh, changes, field):
 
 def test_scheduler_choice_changes_the_image(client):
     ddim = {**FAST, "decoder": Sampling(steps=2, scheduler="ddim")}
-    assert (client.generate("a red circle", seed=1, size=64, stages=FAST).png_images
-            != client.generate("a red circle", seed=1, size=64, stages=ddim).png_images)
+    assert (
+        client.generate("a red circle", seed=1, size=64, stages=FAST).png_images
+        != client.generate("a red circle", seed=1, size=64, stages=ddim).png_images
+    )
 
 
 def test_cli_generate_against_the_mesh(mesh, tmp_path):
     out = tmp_path / "cli.png"
-    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", "generate", "a red circle",
-                    "--target", mesh.target, "--size", "64", "--seed", "3", "--prior-steps", "2",
-                    "--decoder-steps", "2", "-o", str(out)], check=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "unclip_mesh.cli.main",
+            "generate",
+            "a red circle",
+            "--target",
+            mesh.target,
+            "--size",
+            "64",
+            "--seed",
+            "3",
+            "--prior-steps",
+            "2",
+            "--decoder-steps",
+            "2",
+            "-o",
+            str(out),
+        ],
+        check=True,
+        timeout=120,
+    )
     assert Image.open(out).size == (64, 64)
 
 

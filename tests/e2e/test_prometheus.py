@@ -47,8 +47,9 @@ def _pod(stage: str) -> str:
 
 
 def _signals(kind: str) -> dict[str, str]:
-    return {stage: next(a.signal for a in stage_alerts(stage, OPTIONS) if a.kind == kind)
-            for stage in MESH_STAGES}
+    return {
+        stage: next(a.signal for a in stage_alerts(stage, OPTIONS) if a.kind == kind) for stage in MESH_STAGES
+    }
 
 
 @dataclass
@@ -61,8 +62,9 @@ class Observed:
 
 
 def _generate(stub) -> tuple[grpc.StatusCode, float]:
-    request = generation_pb2.GenerateImagesRequest(prompt="a red circle", seed=7,
-                                                   size=generation_pb2.IMAGE_SIZE_1024)
+    request = generation_pb2.GenerateImagesRequest(
+        prompt="a red circle", seed=7, size=generation_pb2.IMAGE_SIZE_1024
+    )
     for stage in ("prior", "decoder", "upsampler_256", "upsampler_1024"):
         getattr(request, stage).num_inference_steps = 2
     started = time.monotonic()
@@ -77,14 +79,18 @@ def _generate(stub) -> tuple[grpc.StatusCode, float]:
 @pytest.fixture(scope="module")
 def observed(tmp_path_factory):
     bundle = write_tiny_bundle(tmp_path_factory.mktemp("bundle"), seed=0)
-    mesh = MeteredMesh(bundle.root, stage_args=("--torch-threads", "1", "--grace-seconds", "5"),
-                       orchestrator_args=("--max-queue", str(ADMITTED)))
+    mesh = MeteredMesh(
+        bundle.root,
+        stage_args=("--torch-threads", "1", "--grace-seconds", "5"),
+        orchestrator_args=("--max-queue", str(ADMITTED)),
+    )
     (rule,) = by_kind(render(OPTIONS), "PrometheusRule").values()
     with mesh:
-        targets = {f"127.0.0.1:{port}": {"namespace": NAMESPACE, "pod": _pod(stage)}
-                   for stage, port in mesh.metrics_ports.items()}
-        with running_prometheus(tmp_path_factory.mktemp("prometheus"), targets,
-                                rule["spec"]) as prometheus:
+        targets = {
+            f"127.0.0.1:{port}": {"namespace": NAMESPACE, "pod": _pod(stage)}
+            for stage, port in mesh.metrics_ports.items()
+        }
+        with running_prometheus(tmp_path_factory.mktemp("prometheus"), targets, rule["spec"]) as prometheus:
             prometheus.wait_for("count(up == 1)", lambda r: r and r[0]["value"] == len(targets))
             with grpc.insecure_channel(mesh.target) as channel:
                 stub = generation_pb2_grpc.GenerationServiceStub(channel)
@@ -95,8 +101,13 @@ def observed(tmp_path_factory):
                     calls += list(pool.map(lambda _: _generate(stub), range(BURST)))
                 end = time.time()
             time.sleep(3 * SCRAPE_SECONDS)  # the burst's last counts are scraped
-            yield Observed(prometheus, mesh, (start, end), [code for code, _ in calls],
-                           max(seconds for _, seconds in calls))
+            yield Observed(
+                prometheus,
+                mesh,
+                (start, end),
+                [code for code, _ in calls],
+                max(seconds for _, seconds in calls),
+            )
 
 
 def test_the_burst_was_refused_past_the_admission_limit(observed):
@@ -105,8 +116,10 @@ def test_the_burst_was_refused_past_the_admission_limit(observed):
 
 
 def test_keda_queries_give_each_stage_its_load(observed):
-    queries = {o["metadata"]["name"]: o["spec"]["triggers"][0]["metadata"]["query"]
-               for o in by_kind(render(OPTIONS), "ScaledObject").values()}
+    queries = {
+        o["metadata"]["name"]: o["spec"]["triggers"][0]["metadata"]["query"]
+        for o in by_kind(render(OPTIONS), "ScaledObject").values()
+    }
     for stage in MESH_STAGES:
         query = queries[object_name(stage)]
         assert observed.prometheus.query(query) == [{"metric": {}, "value": 0.0}], stage
@@ -117,8 +130,7 @@ def test_keda_queries_give_each_stage_its_load(observed):
 
 
 def test_the_hpa_adapter_query_gives_each_pod_its_load(observed):
-    hpas = by_kind(render(RenderOptions(overlay="cpu-demo", namespace=NAMESPACE)),
-                   "HorizontalPodAutoscaler")
+    hpas = by_kind(render(RenderOptions(overlay="cpu-demo", namespace=NAMESPACE)), "HorizontalPodAutoscaler")
     for stage in MESH_STAGES:
         metric = hpas[object_name(stage)]["spec"]["metrics"][0]["pods"]["metric"]["name"]
         query = adapter_query(metric, NAMESPACE, [_pod(stage)])
@@ -159,8 +171,10 @@ def test_every_rule_evaluates_and_only_the_refusal_and_missing_gateway_alerts_ar
     assert len(rules) == 4 * len(all_stages())  # every rendered rule, the gateway's too
     assert [r["name"] for r in rules if r["health"] != "ok"] == []
     alerts = observed.prometheus.alerts()
-    assert sorted((a["labels"]["alertname"], a["state"]) for a in alerts) == \
-        [("UnclipGatewayDown", "pending"), ("UnclipOrchestratorRefusing", "pending")]
+    assert sorted((a["labels"]["alertname"], a["state"]) for a in alerts) == [
+        ("UnclipGatewayDown", "pending"),
+        ("UnclipOrchestratorRefusing", "pending"),
+    ]
 
 
 def test_a_stopped_stage_is_down(observed):
@@ -170,12 +184,12 @@ def test_a_stopped_stage_is_down(observed):
     (process,) = observed.mesh.stage_processes(STOPPED)
     os.killpg(process.popen.pid, signal.SIGKILL)
     process.popen.wait(10)
-    observed.prometheus.wait_for(down[STOPPED], lambda result: result == [
-        {"metric": {"stage": STOPPED, "namespace": NAMESPACE}, "value": 1.0}])
-    assert all(observed.prometheus.query(down[stage]) == [] for stage in MESH_STAGES
-               if stage != STOPPED)
+    observed.prometheus.wait_for(
+        down[STOPPED],
+        lambda result: result == [{"metric": {"stage": STOPPED, "namespace": NAMESPACE}, "value": 1.0}],
+    )
+    assert all(observed.prometheus.query(down[stage]) == [] for stage in MESH_STAGES if stage != STOPPED)
     deadline = time.monotonic() + 10
-    while "UnclipUpsampler1024Down" not in {a["labels"]["alertname"]
-                                            for a in observed.prometheus.alerts()}:
+    while "UnclipUpsampler1024Down" not in {a["labels"]["alertname"] for a in observed.prometheus.alerts()}:
         assert time.monotonic() < deadline, "the Down alert did not turn pending"
         time.sleep(SCRAPE_SECONDS / 2)

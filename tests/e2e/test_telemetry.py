@@ -31,8 +31,9 @@ def _traceparent() -> tuple[str, str, str]:
 
 
 def _request(**changes) -> generation_pb2.GenerateImagesRequest:
-    request = generation_pb2.GenerateImagesRequest(prompt="a red circle", seed=7,
-                                                   size=generation_pb2.IMAGE_SIZE_1024, **changes)
+    request = generation_pb2.GenerateImagesRequest(
+        prompt="a red circle", seed=7, size=generation_pb2.IMAGE_SIZE_1024, **changes
+    )
     for stage in DIFFUSION:
         getattr(request, stage).num_inference_steps = 2
     return request
@@ -53,22 +54,29 @@ class Observed:
 def observed(tmp_path_factory) -> Observed:
     bundle = write_tiny_bundle(tmp_path_factory.mktemp("bundle"), seed=0)
     with trace_receiver() as (receiver, port):
-        env = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
-               "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_INSECURE": "true",
-               "OTEL_BSP_SCHEDULE_DELAY": "600000"}
-        mesh = MeteredMesh(bundle.root, stage_args=("--torch-threads", "1", "--grace-seconds", "5"),
-                           env=env)
+        env = {
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_INSECURE": "true",
+            "OTEL_BSP_SCHEDULE_DELAY": "600000",
+        }
+        mesh = MeteredMesh(bundle.root, stage_args=("--torch-threads", "1", "--grace-seconds", "5"), env=env)
         with mesh:
             stub = generation_pb2_grpc.GenerationServiceStub(grpc.insecure_channel(mesh.target))
             before = mesh.scrape()
             trace_id, caller_span, traceparent = _traceparent()
-            events = list(stub.GenerateImages(_request(), timeout=120,
-                                              metadata=[("traceparent", traceparent)]))
+            events = list(
+                stub.GenerateImages(_request(), timeout=120, metadata=[("traceparent", traceparent)])
+            )
             assert events[-1].event.HasField("result")
             failed_trace_id, _, failing = _traceparent()
             with pytest.raises(grpc.RpcError):
-                list(stub.GenerateImages(_request(num_images=99), timeout=30,
-                                         metadata=[("traceparent", failing)]))
+                list(
+                    stub.GenerateImages(
+                        _request(num_images=99), timeout=30, metadata=[("traceparent", failing)]
+                    )
+                )
             after = mesh.scrape()
         # Stopped: every process has flushed its spans on the way out.
         spans = receiver.of_trace(trace_id)
@@ -78,8 +86,12 @@ def observed(tmp_path_factory) -> Observed:
 
 def _only(spans: list[ReceivedSpan], stage: str | None = None, **match) -> ReceivedSpan:
     """The one span with the `match`ing fields (and `unclip.stage` attribute, if given)."""
-    found = [s for s in spans if all(getattr(s, k) == v for k, v in match.items())
-             and (stage is None or s.attributes.get("unclip.stage") == stage)]
+    found = [
+        s
+        for s in spans
+        if all(getattr(s, k) == v for k, v in match.items())
+        and (stage is None or s.attributes.get("unclip.stage") == stage)
+    ]
     assert len(found) == 1, (stage, match, found)
     return found[0]
 
@@ -102,8 +114,12 @@ def test_one_trace_holds_spans_of_all_six_processes_in_order(observed):
             assert loop.attributes["unclip.steps"] == 2 and "unclip.guidance_scale" in loop.attributes
             batches = [s for s in spans if s.service == f"unclip-{stage}" and s.name == "batch forward"]
             assert len(batches) == 2
-            assert all(b.parent_id == loop.span_id and loop.span_id in b.links
-                       and b.attributes["unclip.batch_size"] == 1 for b in batches)
+            assert all(
+                b.parent_id == loop.span_id
+                and loop.span_id in b.links
+                and b.attributes["unclip.batch_size"] == 1
+                for b in batches
+            )
 
 
 def _total(samples: dict[str, float], prefix: str) -> float:
@@ -117,8 +133,9 @@ def test_every_metrics_endpoint_parses_and_its_counters_moved(observed):
         assert f"unclip_inflight_requests[{label}]" in after
         assert f"unclip_queue_depth[{label}]" in after
         assert _total(after, "unclip_rpc_requests_total") > _total(before, "unclip_rpc_requests_total")
-        assert (_total(after, "unclip_rpc_duration_seconds_count")
-                > _total(before, "unclip_rpc_duration_seconds_count"))
+        assert _total(after, "unclip_rpc_duration_seconds_count") > _total(
+            before, "unclip_rpc_duration_seconds_count"
+        )
         if service in DIFFUSION:
             for name in ("unclip_batch_size_count", "unclip_denoise_step_seconds_count"):
                 assert _total(after, name) - _total(before, name) == 2, (service, name)
@@ -126,10 +143,17 @@ def test_every_metrics_endpoint_parses_and_its_counters_moved(observed):
             assert after[f"unclip_model_load_seconds[{label}]"] > 0
     orchestrator = observed.after["orchestrator"]
     for stage in model_stages():
-        assert orchestrator[f"unclip_stage_call_duration_seconds_count"
-                            f"[('code', 'OK'), ('stage', '{stage}')]"] == 1
-    assert orchestrator["unclip_rpc_requests_total[('code', 'INVALID_ARGUMENT'), "
-                        "('method', 'GenerateImages'), ('stage', 'orchestrator')]"] == 1
+        assert (
+            orchestrator[f"unclip_stage_call_duration_seconds_count[('code', 'OK'), ('stage', '{stage}')]"]
+            == 1
+        )
+    assert (
+        orchestrator[
+            "unclip_rpc_requests_total[('code', 'INVALID_ARGUMENT'), "
+            "('method', 'GenerateImages'), ('stage', 'orchestrator')]"
+        ]
+        == 1
+    )
 
 
 def test_one_log_line_per_request_and_the_failed_one_carries_its_trace_id(observed):

@@ -63,8 +63,7 @@ def rss_bytes(process: StageProcess) -> int:
 
 
 def request(steps: int = 2, prior_steps: int = 2, prompt: str = "a red circle"):
-    message = generation_pb2.GenerateImagesRequest(prompt=prompt, seed=1,
-                                                   size=generation_pb2.IMAGE_SIZE_64)
+    message = generation_pb2.GenerateImagesRequest(prompt=prompt, seed=1, size=generation_pb2.IMAGE_SIZE_64)
     message.prior.num_inference_steps = prior_steps
     message.decoder.num_inference_steps = steps
     return message
@@ -75,11 +74,13 @@ FAST = {"prior": Sampling(steps=2), "decoder": Sampling(steps=2)}
 
 @pytest.fixture(scope="package")
 def mesh(tiny_bundle):  # noqa: F811
-    with MeteredMesh(tiny_bundle.root, stages=("text_encoder", "prior", "decoder"),
-                     replicas={"decoder": 2},
-                     stage_args=("--torch-threads", "1", "--max-batch-size", "2", "--max-queue", "4",
-                                 *LIMITS),
-                     orchestrator_args=("--max-queue", str(CAPACITY), *LIMITS)) as mesh:
+    with MeteredMesh(
+        tiny_bundle.root,
+        stages=("text_encoder", "prior", "decoder"),
+        replicas={"decoder": 2},
+        stage_args=("--torch-threads", "1", "--max-batch-size", "2", "--max-queue", "4", *LIMITS),
+        orchestrator_args=("--max-queue", str(CAPACITY), *LIMITS),
+    ) as mesh:
         yield mesh
 
 
@@ -98,6 +99,7 @@ def in_background(function, *args) -> tuple[threading.Thread, list]:
             outcome.append(function(*args))
         except BaseException as error:  # inspected by the test
             outcome.append(error)
+
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, outcome

@@ -19,15 +19,19 @@ _BUSY = ("unclip_inflight_requests", "unclip_queue_depth")
 
 
 def _decoder_steps(mesh) -> float:
-    return sum(metrics(p).get("unclip_denoise_step_seconds_count", 0)
-               for p in mesh.stage_processes("decoder"))
+    return sum(
+        metrics(p).get("unclip_denoise_step_seconds_count", 0) for p in mesh.stage_processes("decoder")
+    )
 
 
 def _wait_until_idle(mesh, timeout: float = 5.0) -> None:
     end = time.monotonic() + timeout
     while True:
-        busy = {p.name: counts for p in mesh.everyone()
-                if any(counts := [metrics(p).get(name, 0) for name in _BUSY])}
+        busy = {
+            p.name: counts
+            for p in mesh.everyone()
+            if any(counts := [metrics(p).get(name, 0) for name in _BUSY])
+        }
         if not busy:
             return
         assert time.monotonic() < end, f"still busy (in flight, queued): {busy}"
@@ -70,8 +74,9 @@ def _cancel_after_steps(stub, call_request, stage: int, steps: int, before_cance
 
 def _cancel_after_decoder_steps(mesh, stub, steps: int) -> float:
     """Starts a long generation, cancels it after `steps` decoder steps; the decoder's step count then."""
-    return _cancel_after_steps(stub, request(steps=MANY_STEPS), generation_pb2.STAGE_DECODER, steps,
-                               lambda: _decoder_steps(mesh))
+    return _cancel_after_steps(
+        stub, request(steps=MANY_STEPS), generation_pb2.STAGE_DECODER, steps, lambda: _decoder_steps(mesh)
+    )
 
 
 def test_a_cancelled_call_stops_within_one_step(mesh, stub):
@@ -104,9 +109,12 @@ def test_cancels_leave_no_error_in_any_log_and_the_next_call_succeeds(tiny_bundl
     # A mesh of its own: what a cancel leaves pending is reported when it is collected, at the
     # latest in the collection a server runs when it stops, so the mesh is stopped before its
     # logs are read.
-    with (LocalMesh(tiny_bundle.root, stages=("text_encoder", "prior", "decoder"),
-                    stage_args=("--torch-threads", "1")) as own_mesh,
-          grpc.insecure_channel(own_mesh.target) as channel):
+    with (
+        LocalMesh(
+            tiny_bundle.root, stages=("text_encoder", "prior", "decoder"), stage_args=("--torch-threads", "1")
+        ) as own_mesh,
+        grpc.insecure_channel(own_mesh.target) as channel,
+    ):
         stub = generation_pb2_grpc.GenerationServiceStub(channel)
         _cancel_after_steps(stub, request(prior_steps=MANY_STEPS), generation_pb2.STAGE_PRIOR, 2)
         _cancel_after_steps(stub, request(steps=MANY_STEPS), generation_pb2.STAGE_DECODER, 2)
@@ -117,6 +125,9 @@ def test_cancels_leave_no_error_in_any_log_and_the_next_call_succeeds(tiny_bundl
         assert process.popen.returncode == 0, process.name
         lines = list(process.stderr_tail)
         assert not [line for line in lines if "Task was destroyed" in line], process.name
-        errors = [line for line in lines
-                  if line.startswith("{") and json.loads(line)["level"] in ("error", "critical")]
+        errors = [
+            line
+            for line in lines
+            if line.startswith("{") and json.loads(line)["level"] in ("error", "critical")
+        ]
         assert errors == [], process.name

@@ -23,8 +23,13 @@ def _load(target: str, stop: threading.Event, outcomes: list) -> None:
     with GenerationClient(target) as client:
         while not stop.is_set():
             try:
-                client.generate("a red circle", seed=2, size=64, timeout=60, stages={
-                    "prior": Sampling(steps=2), "decoder": Sampling(steps=DECODER_STEPS)})
+                client.generate(
+                    "a red circle",
+                    seed=2,
+                    size=64,
+                    timeout=60,
+                    stages={"prior": Sampling(steps=2), "decoder": Sampling(steps=DECODER_STEPS)},
+                )
                 outcomes.append("ok")
             except grpc.RpcError as error:
                 outcomes.append(f"{error.code().name}: {error.details()}")
@@ -72,7 +77,8 @@ def _drain_under_load(drained, stop: threading.Event, callers: list, outcomes: l
     assert outcomes and all(outcome == "ok" for outcome in outcomes), outcomes
     time.sleep(0.3)  # the stderr reader's last lines
     logged = [json.loads(line) for line in drained.stderr_tail if line.startswith("{")]
-    in_flight = [int(m.group(1)) for line in logged
-                 if (m := re.search(r"draining: (\d+) call", line["message"]))]
+    in_flight = [
+        int(m.group(1)) for line in logged if (m := re.search(r"draining: (\d+) call", line["message"]))
+    ]
     assert in_flight and in_flight[0] >= 1  # it had work when the signal came, and finished it
     assert not any("grace ran out" in line["message"] for line in logged)

@@ -70,15 +70,20 @@ def test_ten_times_capacity(mesh, client):
     rejected = sorted(s for code, s, _ in results if code == grpc.StatusCode.RESOURCE_EXHAUSTED)
     p95, p99 = (rejected[min(len(rejected) - 1, int(q * len(rejected)))] for q in (0.95, 0.99))
     admitted = [s for code, s, _ in results if code == grpc.StatusCode.OK]
-    print(f"\noverload: {len(admitted)} admitted (median {statistics.median(admitted):.2f} s), "
-          f"{len(rejected)} rejected, rejection p50 {statistics.median(rejected) * 1000:.1f} ms, "
-          f"p95 {p95 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+    print(
+        f"\noverload: {len(admitted)} admitted (median {statistics.median(admitted):.2f} s), "
+        f"{len(rejected)} rejected, rejection p50 {statistics.median(rejected) * 1000:.1f} ms, "
+        f"p95 {p95 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+    )
     assert p95 < 0.100
     # The promise is p99 < 100 ms (met on a quiet machine, docs/BENCHMARKS.md); this machine's
     # other jobs (load average ~8 on 2 cores) put a few samples past it, so CI allows 250 ms.
     assert p99 < 0.250
-    assert all(d.retry_after_seconds and d.stage == "orchestrator"
-               for code, _, d in results if code != grpc.StatusCode.OK)
+    assert all(
+        d.retry_after_seconds and d.stage == "orchestrator"
+        for code, _, d in results
+        if code != grpc.StatusCode.OK
+    )
     for process in mesh.everyone():
         grown = rss_bytes(process) / before[process.popen.pid] - 1
         print(f"{process.name} rss {rss_bytes(process) / 2**20:.0f} MiB ({grown:+.1%})")

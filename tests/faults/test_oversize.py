@@ -22,8 +22,9 @@ def test_an_oversized_generation_request(mesh):
         assert list(stub.GenerateImages(request(), timeout=60))[-1].event.HasField("result")
 
 
-@pytest.mark.parametrize("method", ["/unclip.v1.DecoderService/DecodeImage",
-                                    "/unclip.v1.TextEncoderService/EncodeImage"])
+@pytest.mark.parametrize(
+    "method", ["/unclip.v1.DecoderService/DecodeImage", "/unclip.v1.TextEncoderService/EncodeImage"]
+)
 def test_an_oversized_stage_message(mesh, method):
     stage = "decoder" if "Decoder" in method else "text_encoder"
     address = mesh.stage_processes(stage)[0].address

@@ -27,8 +27,13 @@ def _kill_at_first_step(mesh, events, stage: int, name: str):
 
 
 def test_a_replica_killed_mid_request_is_retried_on_the_other(mesh, client):
-    events = client.generate_events("a red circle", seed=3, size=64, timeout=60, stages={
-        "prior": Sampling(steps=2), "decoder": Sampling(steps=30)})
+    events = client.generate_events(
+        "a red circle",
+        seed=3,
+        size=64,
+        timeout=60,
+        stages={"prior": Sampling(steps=2), "decoder": Sampling(steps=30)},
+    )
     killed, rest = _kill_at_first_step(mesh, events, generation_pb2.STAGE_DECODER, "decoder")
     try:
         assert rest[-1].HasField("result") and len(rest[-1].result.png_images) == 1
@@ -40,16 +45,29 @@ def test_the_only_replica_killed_is_unavailable_by_name_then_recovers(mesh, clie
     orchestrator_pid = mesh.orchestrator.popen.pid
     deadline = 20.0
     started = time.monotonic()
-    events = client.generate_events("a red circle", seed=3, size=64, timeout=deadline, stages={
-        "prior": Sampling(steps=100), "decoder": Sampling(steps=2)})
+    events = client.generate_events(
+        "a red circle",
+        seed=3,
+        size=64,
+        timeout=deadline,
+        stages={"prior": Sampling(steps=100), "decoder": Sampling(steps=2)},
+    )
     with pytest.raises(grpc.RpcError) as error:
         _kill_at_first_step(mesh, events, generation_pb2.STAGE_PRIOR, "prior")
     assert error.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "prior" in error.value.details()
     assert time.monotonic() - started < deadline
     mesh.restart(mesh.stage_processes("prior")[0])
-    assert client.generate("a red circle", seed=1, size=64, timeout=60, stages={
-        "prior": Sampling(steps=2), "decoder": Sampling(steps=2)}).size == 64
+    assert (
+        client.generate(
+            "a red circle",
+            seed=1,
+            size=64,
+            timeout=60,
+            stages={"prior": Sampling(steps=2), "decoder": Sampling(steps=2)},
+        ).size
+        == 64
+    )
     assert mesh.orchestrator.popen.pid == orchestrator_pid
 
 

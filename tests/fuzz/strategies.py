@@ -29,28 +29,42 @@ def _not_finite_tensor(shape: list[int], value: float, dtype: str) -> tensor_pb2
 def tensors() -> st.SearchStrategy[tensor_pb2.Tensor]:
     """Random dtype/shape/bytes (wrong dtypes, negative or overflowing shapes, byte lengths that
     disagree), or well-formed floats holding NaN or Inf."""
-    inconsistent = st.builds(tensor_pb2.Tensor, dtype=_DTYPES, shape=st.lists(_DIMS, max_size=6),
-                             data=st.binary(max_size=300))
-    not_finite = st.builds(_not_finite_tensor, st.lists(st.integers(1, 8), min_size=1, max_size=4),
-                           st.sampled_from([math.nan, math.inf, -math.inf]), st.sampled_from(["<f4", "<f2"]))
+    inconsistent = st.builds(
+        tensor_pb2.Tensor, dtype=_DTYPES, shape=st.lists(_DIMS, max_size=6), data=st.binary(max_size=300)
+    )
+    not_finite = st.builds(
+        _not_finite_tensor,
+        st.lists(st.integers(1, 8), min_size=1, max_size=4),
+        st.sampled_from([math.nan, math.inf, -math.inf]),
+        st.sampled_from(["<f4", "<f2"]),
+    )
     return st.one_of(inconsistent, not_finite)
 
 
 def sampling() -> st.SearchStrategy[sampling_pb2.SamplingParams]:
-    return st.builds(sampling_pb2.SamplingParams,
-                     num_inference_steps=st.integers(-(2**31), 2**31 - 1),
-                     guidance_scale=st.floats(width=32), scheduler=st.integers(-1, 10))
+    return st.builds(
+        sampling_pb2.SamplingParams,
+        num_inference_steps=st.integers(-(2**31), 2**31 - 1),
+        guidance_scale=st.floats(width=32),
+        scheduler=st.integers(-1, 10),
+    )
 
 
 def random_states() -> st.SearchStrategy[sampling_pb2.RandomState]:
-    return st.one_of(st.builds(sampling_pb2.RandomState),
-                     st.builds(sampling_pb2.RandomState, seed=st.integers(0, 2**64 - 1)),
-                     st.builds(sampling_pb2.RandomState, generator_state=st.binary(max_size=64)))
+    return st.one_of(
+        st.builds(sampling_pb2.RandomState),
+        st.builds(sampling_pb2.RandomState, seed=st.integers(0, 2**64 - 1)),
+        st.builds(sampling_pb2.RandomState, generator_state=st.binary(max_size=64)),
+    )
 
 
 def _encodings() -> st.SearchStrategy[text_encoder_pb2.TextEncoding]:
-    return st.builds(text_encoder_pb2.TextEncoding, text_embedding=tensors(), token_states=tensors(),
-                     attention_mask=tensors())
+    return st.builds(
+        text_encoder_pb2.TextEncoding,
+        text_embedding=tensors(),
+        token_states=tensors(),
+        attention_mask=tensors(),
+    )
 
 
 def encode_text() -> st.SearchStrategy:
@@ -64,20 +78,36 @@ def encode_image() -> st.SearchStrategy:
 
 
 def prior() -> st.SearchStrategy:
-    return st.builds(prior_pb2.GenerateImageEmbeddingRequest, text=_encodings(),
-                     unconditional=_encodings(), sampling=sampling(), random=random_states())
+    return st.builds(
+        prior_pb2.GenerateImageEmbeddingRequest,
+        text=_encodings(),
+        unconditional=_encodings(),
+        sampling=sampling(),
+        random=random_states(),
+    )
 
 
 def decoder() -> st.SearchStrategy:
-    return st.builds(decoder_pb2.DecodeImageRequest, image_embeddings=tensors(), text=_encodings(),
-                     unconditional=_encodings(), sampling=sampling(), random=random_states(),
-                     output_dtype=_DTYPES)
+    return st.builds(
+        decoder_pb2.DecodeImageRequest,
+        image_embeddings=tensors(),
+        text=_encodings(),
+        unconditional=_encodings(),
+        sampling=sampling(),
+        random=random_states(),
+        output_dtype=_DTYPES,
+    )
 
 
 def upsampler() -> st.SearchStrategy:
-    return st.builds(upsampler_pb2.UpsampleImageRequest, images=tensors(), sampling=sampling(),
-                     random=random_states(), noise_level=st.integers(-(2**31), 2**31 - 1),
-                     output_dtype=_DTYPES)
+    return st.builds(
+        upsampler_pb2.UpsampleImageRequest,
+        images=tensors(),
+        sampling=sampling(),
+        random=random_states(),
+        noise_level=st.integers(-(2**31), 2**31 - 1),
+        output_dtype=_DTYPES,
+    )
 
 
 def _bad_generation_field() -> st.SearchStrategy[dict]:
@@ -87,8 +117,9 @@ def _bad_generation_field() -> st.SearchStrategy[dict]:
     stage = st.sampled_from(["prior", "decoder", "upsampler_256", "upsampler_1024"])
     return st.one_of(
         st.builds(lambda p: {"prompt": p}, st.one_of(st.sampled_from(["", "  ", "\n"]), _BIG_TEXT)),
-        st.builds(lambda n: {"num_images": n},
-                  st.one_of(st.integers(-(2**31), -1), st.integers(9, 2**31 - 1))),
+        st.builds(
+            lambda n: {"num_images": n}, st.one_of(st.integers(-(2**31), -1), st.integers(9, 2**31 - 1))
+        ),
         st.builds(lambda s: {"size": s}, st.integers(4, 2**31 - 1)),
         st.builds(lambda s, n: {s: sampling_pb2.SamplingParams(num_inference_steps=n)}, stage, bad_steps),
         st.builds(lambda s, g: {s: sampling_pb2.SamplingParams(guidance_scale=g)}, stage, bad_guidance),
@@ -100,14 +131,22 @@ def generate_images() -> st.SearchStrategy:
     def build(prompt, num_images, size, knobs, bad):
         fields = {"prompt": prompt, "num_images": num_images, "size": size, **knobs, **bad}
         return generation_pb2.GenerateImagesRequest(**fields)
+
     knobs = st.fixed_dictionaries({}, optional={s: sampling() for s in ("prior", "decoder")})
-    return st.builds(build, st.text(max_size=40), st.integers(0, 8), st.integers(0, 3), knobs,
-                     _bad_generation_field())
+    return st.builds(
+        build, st.text(max_size=40), st.integers(0, 8), st.integers(0, 3), knobs, _bad_generation_field()
+    )
 
 
 def create_variations() -> st.SearchStrategy:
     """Images that do not decode (random bytes, a truncated PNG header)."""
-    images = st.one_of(st.binary(max_size=2000),
-                       st.binary(max_size=200).map(lambda b: b"\x89PNG\r\n\x1a\n" + b))
-    return st.builds(lambda data, n: generation_pb2.CreateVariationsRequest(
-        image=generation_pb2.ImageInput(encoded=data), num_images=n), images, st.integers(-2, 9))
+    images = st.one_of(
+        st.binary(max_size=2000), st.binary(max_size=200).map(lambda b: b"\x89PNG\r\n\x1a\n" + b)
+    )
+    return st.builds(
+        lambda data, n: generation_pb2.CreateVariationsRequest(
+            image=generation_pb2.ImageInput(encoded=data), num_images=n
+        ),
+        images,
+        st.integers(-2, 9),
+    )

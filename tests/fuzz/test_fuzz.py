@@ -31,26 +31,37 @@ WARM_UP = 300  # examples before the memory baseline
 MAX_RSS_GROWTH = 0.05
 LIMIT_MB = 4
 OVERSIZE = b"\x0a\x85\x80\x80\x03" + b"x" * (5 * 2**20)  # a 5 MiB prompt field
-MALFORMED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE,
-             grpc.StatusCode.RESOURCE_EXHAUSTED}
+MALFORMED = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
 
 _SERVICES = {  # service -> (stage, StageService class, {method path: structured strategy})
-    "text_encoder": ("text_encoder", TextEncoderStage, {
-        "/unclip.v1.TextEncoderService/EncodeText": strategies.encode_text(),
-        "/unclip.v1.TextEncoderService/EncodeImage": strategies.encode_image()}),
-    "prior": ("prior", PriorStage, {
-        "/unclip.v1.PriorService/GenerateImageEmbedding": strategies.prior()}),
-    "decoder": ("decoder", DecoderStage, {
-        "/unclip.v1.DecoderService/DecodeImage": strategies.decoder()}),
-    **{stage: (stage, UpsamplerStage, {
-        "/unclip.v1.UpsamplerService/UpsampleImage": strategies.upsampler()})
-       for stage in ("upsampler_256", "upsampler_1024")},
-    "orchestrator": ("orchestrator", OrchestratorStage, {
-        "/unclip.v1.GenerationService/GenerateImages": strategies.generate_images(),
-        "/unclip.v1.GenerationService/CreateVariations": strategies.create_variations()}),
+    "text_encoder": (
+        "text_encoder",
+        TextEncoderStage,
+        {
+            "/unclip.v1.TextEncoderService/EncodeText": strategies.encode_text(),
+            "/unclip.v1.TextEncoderService/EncodeImage": strategies.encode_image(),
+        },
+    ),
+    "prior": ("prior", PriorStage, {"/unclip.v1.PriorService/GenerateImageEmbedding": strategies.prior()}),
+    "decoder": ("decoder", DecoderStage, {"/unclip.v1.DecoderService/DecodeImage": strategies.decoder()}),
+    **{
+        stage: (stage, UpsamplerStage, {"/unclip.v1.UpsamplerService/UpsampleImage": strategies.upsampler()})
+        for stage in ("upsampler_256", "upsampler_1024")
+    },
+    "orchestrator": (
+        "orchestrator",
+        OrchestratorStage,
+        {
+            "/unclip.v1.GenerationService/GenerateImages": strategies.generate_images(),
+            "/unclip.v1.GenerationService/CreateVariations": strategies.create_variations(),
+        },
+    ),
 }
-_STREAMING = ("GenerateImageEmbedding", "DecodeImage", "UpsampleImage", "GenerateImages",
-              "CreateVariations")
+_STREAMING = ("GenerateImageEmbedding", "DecodeImage", "UpsampleImage", "GenerateImages", "CreateVariations")
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +71,14 @@ def channels(tiny_bundle):  # noqa: F811
         for service in ("text_encoder", "prior", "decoder", "upsampler_256", "upsampler_1024"):
             stage, make_service, _ = _SERVICES[service]
             opened[service] = stack.enter_context(
-                running_stage(stage, make_service, tiny_bundle.root, max_message_mb=LIMIT_MB))
+                running_stage(stage, make_service, tiny_bundle.root, max_message_mb=LIMIT_MB)
+            )
         peers = {s: [_target(opened[s])] for s in ("text_encoder", "prior", "decoder")}
-        opened["orchestrator"] = stack.enter_context(running_stage(
-            "orchestrator", OrchestratorStage, tiny_bundle.root, max_message_mb=LIMIT_MB, peers=peers))
+        opened["orchestrator"] = stack.enter_context(
+            running_stage(
+                "orchestrator", OrchestratorStage, tiny_bundle.root, max_message_mb=LIMIT_MB, peers=peers
+            )
+        )
         yield opened
 
 
@@ -94,17 +109,25 @@ def test_malformed_requests(channels, service):
     channel = channels[service]
     methods = _SERVICES[service][2]
     structured = st.sampled_from(sorted(methods)).flatmap(
-        lambda m: methods[m].map(lambda message: (m, message.SerializeToString(), MALFORMED)))
-    raw = st.tuples(st.sampled_from(sorted(methods)), st.binary(max_size=512),
-                    st.just(MALFORMED | {grpc.StatusCode.OK}))
+        lambda m: methods[m].map(lambda message: (m, message.SerializeToString(), MALFORMED))
+    )
+    raw = st.tuples(
+        st.sampled_from(sorted(methods)), st.binary(max_size=512), st.just(MALFORMED | {grpc.StatusCode.OK})
+    )
     oversize = st.tuples(st.sampled_from(sorted(methods)), st.just(OVERSIZE), st.just(MALFORMED))
     examples = st.sampled_from(["structured"] * 6 + ["raw"] * 3 + ["oversize"]).flatmap(
-        {"structured": structured, "raw": raw, "oversize": oversize}.__getitem__)
+        {"structured": structured, "raw": raw, "oversize": oversize}.__getitem__
+    )
     seen: collections.Counter = collections.Counter()
     memory: list[int] = []
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(examples)
     def one(example):
         method, payload, allowed = example

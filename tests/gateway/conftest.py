@@ -53,8 +53,10 @@ class FakeOrchestrator(generation_pb2_grpc.GenerationServiceServicer):
         self.deadlines.append(context.time_remaining())
         prompt = getattr(request, "prompt", "")
         if prompt.startswith("fail:"):
-            await abort(context, FAILURES.get(prompt) or StageError(
-                grpc.StatusCode[prompt[5:]], "decoder stage unavailable"))
+            await abort(
+                context,
+                FAILURES.get(prompt) or StageError(grpc.StatusCode[prompt[5:]], "decoder stage unavailable"),
+            )
         if prompt == HANG:
             self.hanging.set()
             try:
@@ -63,8 +65,9 @@ class FakeOrchestrator(generation_pb2_grpc.GenerationServiceServicer):
                 self.cancelled.set()
                 raise
         side = SIDES[request.size]
-        result = generation_pb2.GeneratedImages(png_images=[png(side)] * request.num_images,
-                                                 seed=1, size=side)
+        result = generation_pb2.GeneratedImages(
+            png_images=[png(side)] * request.num_images, seed=1, size=side
+        )
         yield response_type(event=generation_pb2.GenerationEvent(result=result))
 
     async def GenerateImages(self, request, context):
@@ -90,14 +93,16 @@ def running_gateway(settings: GatewaySettings, tokens: list[bytes] | None = None
 
     async def start():
         from aiohttp import web
+
         server = grpc.aio.server()
         generation_pb2_grpc.add_GenerationServiceServicer_to_server(fake, server)
         health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         client = AsyncGenerationClient(f"127.0.0.1:{port}")
-        app = build_app(settings, client, Admission(settings.max_in_flight),
-                        TokenSet(tokens) if tokens else None)
+        app = build_app(
+            settings, client, Admission(settings.max_in_flight), TokenSet(tokens) if tokens else None
+        )
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -109,6 +114,7 @@ def running_gateway(settings: GatewaySettings, tokens: list[bytes] | None = None
         await runner.cleanup()
         await client.close()
         await server.stop(0)
+
     try:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1", fake
     finally:

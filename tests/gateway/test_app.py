@@ -32,14 +32,25 @@ def sides(response) -> list[tuple[int, int]]:
     return [Image.open(io.BytesIO(base64.b64decode(d.b64_json))).size for d in response.data]
 
 
-@pytest.mark.parametrize("size, mesh_size", [("256x256", generation_pb2.IMAGE_SIZE_256),
-                                             ("512x512", generation_pb2.IMAGE_SIZE_1024),
-                                             ("1024x1024", generation_pb2.IMAGE_SIZE_1024)])
+@pytest.mark.parametrize(
+    "size, mesh_size",
+    [
+        ("256x256", generation_pb2.IMAGE_SIZE_256),
+        ("512x512", generation_pb2.IMAGE_SIZE_1024),
+        ("1024x1024", generation_pb2.IMAGE_SIZE_1024),
+    ],
+)
 def test_generate_returns_n_pngs_of_the_size_from_the_mesh_size(gateway, size, mesh_size):
     base_url, fake = gateway
-    response = client(base_url).images.generate(model="dall-e-2", prompt="a red circle", n=2,
-                                                size=size, response_format="b64_json", user="u1",
-                                                extra_headers={"traceparent": TRACEPARENT})
+    response = client(base_url).images.generate(
+        model="dall-e-2",
+        prompt="a red circle",
+        n=2,
+        size=size,
+        response_format="b64_json",
+        user="u1",
+        extra_headers={"traceparent": TRACEPARENT},
+    )
     side = int(size.split("x")[0])
     assert sides(response) == [(side, side)] * 2
     request = fake.requests[-1]
@@ -52,7 +63,8 @@ def test_generate_returns_n_pngs_of_the_size_from_the_mesh_size(gateway, size, m
 def test_the_callers_timeout_is_the_mesh_deadline(gateway):
     base_url, fake = gateway
     openai.OpenAI(base_url=base_url, api_key=TOKEN, max_retries=0, timeout=300).images.generate(
-        prompt="a red circle", size="256x256", response_format="b64_json")
+        prompt="a red circle", size="256x256", response_format="b64_json"
+    )
     assert 250 < fake.deadlines[-1] <= 302  # not the gateway's 600 s (grpc-timeout rounds up)
 
 
@@ -72,16 +84,24 @@ def test_url_replies_are_served_by_the_gateway(gateway):
 def test_n_past_the_mesh_limit_is_drawn_by_two_requests(gateway):
     base_url, fake = gateway
     before = len(fake.requests)
-    response = client(base_url).images.generate(prompt="a red circle", n=10, size="256x256",
-                                                response_format="b64_json")
+    response = client(base_url).images.generate(
+        prompt="a red circle", n=10, size="256x256", response_format="b64_json"
+    )
     assert len(response.data) == 10
     assert sorted(r.num_images for r in fake.requests[before:]) == [2, 8]
 
 
-@pytest.mark.parametrize("options, param", [({"size": "300x300"}, "size"), ({"n": 11}, "n"),
-                                            ({"n": 0}, "n"), ({"model": "dall-e-3"}, "model"),
-                                            ({"response_format": "jpeg"}, "response_format"),
-                                            ({"prompt": " "}, "prompt")])
+@pytest.mark.parametrize(
+    "options, param",
+    [
+        ({"size": "300x300"}, "size"),
+        ({"n": 11}, "n"),
+        ({"n": 0}, "n"),
+        ({"model": "dall-e-3"}, "model"),
+        ({"response_format": "jpeg"}, "response_format"),
+        ({"prompt": " "}, "prompt"),
+    ],
+)
 def test_bad_parameters_are_400_naming_the_param(gateway, options, param):
     base_url, fake = gateway
     before = len(fake.requests)
@@ -115,10 +135,14 @@ def test_health_needs_no_token(gateway):
         assert json.load(reply) == {"status": "ok"}
 
 
-@pytest.mark.parametrize("code, error_type, status", [
-    ("INVALID_ARGUMENT", openai.BadRequestError, 400),
-    ("RESOURCE_EXHAUSTED", openai.RateLimitError, 429),
-    ("UNAVAILABLE", openai.InternalServerError, 503)])
+@pytest.mark.parametrize(
+    "code, error_type, status",
+    [
+        ("INVALID_ARGUMENT", openai.BadRequestError, 400),
+        ("RESOURCE_EXHAUSTED", openai.RateLimitError, 429),
+        ("UNAVAILABLE", openai.InternalServerError, 503),
+    ],
+)
 def test_mesh_statuses_become_api_errors(gateway, code, error_type, status):
     base_url, _ = gateway
     with pytest.raises(error_type) as error:
@@ -141,9 +165,14 @@ def transparent_corner(side: int = 64) -> bytes:
 
 def test_edit_mask_alpha_becomes_the_mesh_mask(gateway):
     base_url, fake = gateway
-    response = client(base_url).images.edit(image=("in.png", png(64)),
-                                            mask=("mask.png", transparent_corner()), prompt="a blue square",
-                                            n=2, size="256x256", response_format="b64_json")
+    response = client(base_url).images.edit(
+        image=("in.png", png(64)),
+        mask=("mask.png", transparent_corner()),
+        prompt="a blue square",
+        n=2,
+        size="256x256",
+        response_format="b64_json",
+    )
     assert sides(response) == [(256, 256)] * 2
     request = fake.requests[-1]
     assert isinstance(request, generation_pb2.InpaintImageRequest) and request.num_images == 2
@@ -153,16 +182,24 @@ def test_edit_mask_alpha_becomes_the_mesh_mask(gateway):
 
 def test_edit_without_a_mask_uses_the_image_alpha(gateway):
     base_url, fake = gateway
-    client(base_url).images.edit(image=("in.png", transparent_corner()), prompt="a blue square",
-                                 size="256x256", response_format="b64_json")
+    client(base_url).images.edit(
+        image=("in.png", transparent_corner()),
+        prompt="a blue square",
+        size="256x256",
+        response_format="b64_json",
+    )
     assert fake.requests[-1].mask.encoded == b""
 
 
-@pytest.mark.parametrize("image, mask, param", [
-    (png(64), png(64), "mask"),  # a mask without alpha
-    (png(64), transparent_corner(32), "mask"),  # of another size
-    (png(64), None, "image"),  # no mask and an opaque image
-    (b"not a png", None, "image")])
+@pytest.mark.parametrize(
+    "image, mask, param",
+    [
+        (png(64), png(64), "mask"),  # a mask without alpha
+        (png(64), transparent_corner(32), "mask"),  # of another size
+        (png(64), None, "image"),  # no mask and an opaque image
+        (b"not a png", None, "image"),
+    ],
+)
 def test_bad_edits_are_400_naming_the_param(gateway, image, mask, param):
     base_url, _ = gateway
     files = {"mask": ("mask.png", mask)} if mask is not None else {}
@@ -173,8 +210,9 @@ def test_bad_edits_are_400_naming_the_param(gateway, image, mask, param):
 
 def test_variation_of_a_png(gateway):
     base_url, fake = gateway
-    response = client(base_url).images.create_variation(image=("in.png", png(64)), n=2, size="512x512",
-                                                        response_format="b64_json")
+    response = client(base_url).images.create_variation(
+        image=("in.png", png(64)), n=2, size="512x512", response_format="b64_json"
+    )
     assert sides(response) == [(512, 512)] * 2
     assert isinstance(fake.requests[-1], generation_pb2.CreateVariationsRequest)
 
@@ -199,9 +237,11 @@ def test_a_closed_connection_cancels_the_mesh_call(gateway):
     port = int(base_url.split(":")[2].split("/")[0])
     body = json.dumps({"prompt": HANG, "size": "256x256"}).encode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        connection.sendall(b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                           b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
-                           b"Content-Type: application/json\r\n"
-                           b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        connection.sendall(
+            b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
         assert fake.hanging.wait(20)
     assert fake.cancelled.wait(20)

@@ -35,8 +35,12 @@ class FakeServicerContext:
 
     def failure(self) -> FailureDetails:
         """The status's details as the caller reads them from the trailers."""
-        error = grpc.aio.AioRpcError(self.code() or grpc.StatusCode.OK, grpc.aio.Metadata(),
-                                     grpc.aio.Metadata(*self.trailing_metadata), details=self.details)
+        error = grpc.aio.AioRpcError(
+            self.code() or grpc.StatusCode.OK,
+            grpc.aio.Metadata(),
+            grpc.aio.Metadata(*self.trailing_metadata),
+            details=self.details,
+        )
         return read_details(error)
 
     def code(self) -> grpc.StatusCode | None:

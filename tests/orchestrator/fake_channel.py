@@ -85,29 +85,53 @@ class FakeChannel:
     def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
         return self.connectivity
 
-    def unary_unary(self, method: str, request_serializer: Callable, response_deserializer: Callable,
-                    _registered_method: bool = False) -> Callable:
+    def unary_unary(
+        self,
+        method: str,
+        request_serializer: Callable,
+        response_deserializer: Callable,
+        _registered_method: bool = False,
+    ) -> Callable:
         def multicallable(request, *, timeout=None, metadata=None):
-            return self._unary(self._start(method, request_serializer, request, timeout, metadata),
-                               response_deserializer)
+            return self._unary(
+                self._start(method, request_serializer, request, timeout, metadata), response_deserializer
+            )
+
         return multicallable
 
-    def unary_stream(self, method: str, request_serializer: Callable, response_deserializer: Callable,
-                     _registered_method: bool = False) -> Callable:
+    def unary_stream(
+        self,
+        method: str,
+        request_serializer: Callable,
+        response_deserializer: Callable,
+        _registered_method: bool = False,
+    ) -> Callable:
         def multicallable(request, *, timeout=None, metadata=None):
-            return FakeStreamCall(self._start(method, request_serializer, request, timeout, metadata),
-                                  self._serve, response_deserializer, self._clock)
+            return FakeStreamCall(
+                self._start(method, request_serializer, request, timeout, metadata),
+                self._serve,
+                response_deserializer,
+                self._clock,
+            )
+
         return multicallable
 
     async def close(self) -> None:
         self.closed = True
 
-    def _start(self, path: str, serialize: Callable, request: Message, timeout: float | None,
-               metadata) -> Call:
+    def _start(
+        self, path: str, serialize: Callable, request: Message, timeout: float | None, metadata
+    ) -> Call:
         service, method = path.strip("/").split("/")
-        return Call(stage=self.stage, address=self.address, service=service, method=method,
-                    request=type(request).FromString(serialize(request)), timeout=timeout,
-                    metadata=tuple(metadata or ()))
+        return Call(
+            stage=self.stage,
+            address=self.address,
+            service=service,
+            method=method,
+            request=type(request).FromString(serialize(request)),
+            timeout=timeout,
+            metadata=tuple(metadata or ()),
+        )
 
     async def _unary(self, call: Call, deserialize: Callable) -> Message:
         started = self._clock.now

@@ -46,9 +46,11 @@ def _service(module, name: str) -> str:
 def _service_of(stage: str) -> str:
     if stage in stage_registry.upsamplers():
         return _service(upsampler_pb2, "UpsamplerService")
-    return {"text_encoder": _service(text_encoder_pb2, "TextEncoderService"),
-            "prior": _service(prior_pb2, "PriorService"),
-            "decoder": _service(decoder_pb2, "DecoderService")}[stage]
+    return {
+        "text_encoder": _service(text_encoder_pb2, "TextEncoderService"),
+        "prior": _service(prior_pb2, "PriorService"),
+        "decoder": _service(decoder_pb2, "DecoderService"),
+    }[stage]
 
 
 @dataclass(frozen=True)
@@ -74,20 +76,24 @@ def text_encoding(prompts: list[str]) -> text_encoder_pb2.TextEncoding:
     return text_encoder_pb2.TextEncoding(
         text_embedding=to_proto(torch.stack([drawn(p, EMBEDDING_WIDTH) for p in prompts])),
         token_states=to_proto(torch.stack([drawn(p, TOKENS, TOKEN_WIDTH) for p in prompts])),
-        attention_mask=to_proto(torch.ones(len(prompts), TOKENS, dtype=torch.bool)))
+        attention_mask=to_proto(torch.ones(len(prompts), TOKENS, dtype=torch.bool)),
+    )
 
 
 def encode_text(call: Call) -> text_encoder_pb2.EncodeTextResponse:
     prompts = list(call.request.prompts)
-    return text_encoder_pb2.EncodeTextResponse(prompts=text_encoding(prompts),
-                                               unconditional=text_encoding([""]),
-                                               truncated=[False] * len(prompts))
+    return text_encoder_pb2.EncodeTextResponse(
+        prompts=text_encoding(prompts), unconditional=text_encoding([""]), truncated=[False] * len(prompts)
+    )
 
 
 def encode_image(call: Call) -> text_encoder_pb2.EncodeImageResponse:
     pixels = from_proto(call.request.images, "images")
-    return text_encoder_pb2.EncodeImageResponse(image_embeddings=to_proto(torch.stack(
-        [drawn(image.numpy().tobytes(), EMBEDDING_WIDTH) for image in pixels])))
+    return text_encoder_pb2.EncodeImageResponse(
+        image_embeddings=to_proto(
+            torch.stack([drawn(image.numpy().tobytes(), EMBEDDING_WIDTH) for image in pixels])
+        )
+    )
 
 
 def image_embeddings(call: Call, state: bytes, shared: SharedMemory | None) -> prior_pb2.ImageEmbeddings:
@@ -100,8 +106,9 @@ def decode_image(call: Call, state: bytes, shared: SharedMemory | None) -> decod
     embeddings = from_proto(call.request.image_embeddings, "image_embeddings")
     side = stage_registry.get("decoder").output_size
     images = torch.tanh(embeddings[:, :3])[:, :, None, None].expand(-1, 3, side, side)
-    return decoder_pb2.Images(images=to_proto(cast_images(images, call.request.output_dtype), shared),
-                              generator_state=state)
+    return decoder_pb2.Images(
+        images=to_proto(cast_images(images, call.request.output_dtype), shared), generator_state=state
+    )
 
 
 def invert_image(call: Call, state: bytes, shared: SharedMemory | None) -> Message:
@@ -114,8 +121,9 @@ def upsample_image(call: Call, state: bytes, shared: SharedMemory | None) -> dec
     low = to_float(from_proto(call.request.images, "images"))
     side = stage_registry.get(call.stage).output_size
     high = F.interpolate(low, size=(side, side), mode="nearest")
-    return decoder_pb2.Images(images=to_proto(cast_images(high, call.request.output_dtype), shared),
-                              generator_state=state)
+    return decoder_pb2.Images(
+        images=to_proto(cast_images(high, call.request.output_dtype), shared), generator_state=state
+    )
 
 
 _UNARY = {"EncodeText": encode_text, "EncodeImage": encode_image}
@@ -137,8 +145,13 @@ class FakeMesh:
     """`replicas` fake replicas of each of `stages` (addresses "STAGE-INDEX"); `calls` records every
     call in order; `stalled` is set once a stalling replica has sent what it sends."""
 
-    def __init__(self, clock: FakeClock, stages: tuple[str, ...] | None = None, replicas: int = 2,
-                 shared: SharedMemory | None = None):
+    def __init__(
+        self,
+        clock: FakeClock,
+        stages: tuple[str, ...] | None = None,
+        replicas: int = 2,
+        shared: SharedMemory | None = None,
+    ):
         self.clock = clock
         self.shared = shared
         stages = stage_registry.model_stages() if stages is None else stages

@@ -30,8 +30,9 @@ HOP_DTYPES = {  # what each image stage is asked to send: exact floats out of th
 }
 KNOBS = {
     "prior": sampling_pb2.SamplingParams(num_inference_steps=3, guidance_scale=4.5),
-    "decoder": sampling_pb2.SamplingParams(num_inference_steps=4, guidance_scale=7.0,
-                                           scheduler=sampling_pb2.SCHEDULER_DDIM),
+    "decoder": sampling_pb2.SamplingParams(
+        num_inference_steps=4, guidance_scale=7.0, scheduler=sampling_pb2.SCHEDULER_DDIM
+    ),
     "upsampler_256": sampling_pb2.SamplingParams(num_inference_steps=5),
     "upsampler_1024": sampling_pb2.SamplingParams(num_inference_steps=1),
 }
@@ -52,8 +53,9 @@ def timeline(events: list[generation_pb2.GenerationEvent]) -> list[tuple]:
             short.append(("started", stage_registry.by_enum(event.stage_started.stage)))
         elif kind == "step_progress":
             step = event.step_progress
-            short.append(("step", stage_registry.by_enum(step.stage), step.progress.step,
-                          step.progress.total_steps))
+            short.append(
+                ("step", stage_registry.by_enum(step.stage), step.progress.step, step.progress.total_steps)
+            )
         elif kind == "stage_finished":
             finished = event.stage_finished
             short.append(("finished", stage_registry.by_enum(finished.stage), finished.seconds))
@@ -66,8 +68,11 @@ def expected_timeline(stages: tuple[str, ...], count: int, size: int) -> list[tu
     short = [("started", "text_encoder"), ("finished", "text_encoder", SECONDS["text_encoder"])]
     for stage in ("prior", *stages):
         steps = KNOBS[stage].num_inference_steps
-        short += [("started", stage), *[("step", stage, n, steps) for n in range(1, steps + 1)],
-                  ("finished", stage, SECONDS[stage])]
+        short += [
+            ("started", stage),
+            *[("step", stage, n, steps) for n in range(1, steps + 1)],
+            ("finished", stage, SECONDS[stage]),
+        ]
     return [*short, ("result", count, size)]
 
 
@@ -91,8 +96,11 @@ def test_the_event_stream_has_each_stages_progress_and_timing_then_the_images(se
     mesh.seconds.update(SECONDS)
     answer = ask(servicer.GenerateImages, text_to_image(size, num_images=3, seed=5, **KNOBS))
     assert timeline(answer.events) == expected_timeline(SIZE_STAGES[size], 3, size)
-    previews = {stage_registry.by_enum(e.stage_finished.stage): e.stage_finished.preview_png
-                for e in answer.events if e.HasField("stage_finished")}
+    previews = {
+        stage_registry.by_enum(e.stage_finished.stage): e.stage_finished.preview_png
+        for e in answer.events
+        if e.HasField("stage_finished")
+    }
     assert previews["text_encoder"] == previews["prior"] == b""
     assert picture_sides(previews[stage] for stage in SIZE_STAGES[size]) == {(64, 64, "RGB")}
     assert answer.result.seed == 5 and picture_sides(answer.result.png_images) == {(size, size, "RGB")}
@@ -108,10 +116,12 @@ def test_the_text_encoding_is_repeated_for_each_image_asked(servicer, mesh):
 
 
 def test_each_stage_resumes_the_generator_state_and_takes_the_output_the_previous_stage_returned(
-        servicer, mesh):
+    servicer, mesh
+):
     answer = ask(servicer.GenerateImages, text_to_image(1024, seed=7))
-    prior, decoder, up_256, up_1024 = (mesh.calls_to(stage)[0] for stage in
-                                       ("prior", "decoder", "upsampler_256", "upsampler_1024"))
+    prior, decoder, up_256, up_1024 = (
+        mesh.calls_to(stage)[0] for stage in ("prior", "decoder", "upsampler_256", "upsampler_1024")
+    )
     assert prior.request.random.seed == 7 == answer.result.seed
     assert decoder.request.image_embeddings == prior.replies[-1].result.image_embeddings
     for previous, following in ((prior, decoder), (decoder, up_256), (up_256, up_1024)):
@@ -133,29 +143,36 @@ def test_upsamplers_may_reply_through_shared_memory_and_the_chain_removes_each_r
     assert picture_sides(answer.result.png_images) == {(1024, 1024, "RGB")}
     marker = ((METADATA_KEY, shared.marker()),)
     assert [c.metadata for c in mesh.calls] == [(), (), (), marker, marker]
-    assert all(c.replies[-1].result.images.HasField("shared_memory")
-               for c in mesh.calls_to("upsampler_256") + mesh.calls_to("upsampler_1024"))
+    assert all(
+        c.replies[-1].result.images.HasField("shared_memory")
+        for c in mesh.calls_to("upsampler_256") + mesh.calls_to("upsampler_1024")
+    )
     assert [path.name for path in tmp_path.iterdir()] == [shared.marker()]
 
 
-@pytest.mark.parametrize("stage, fault", [
-    ("text_encoder", Fault()),
-    ("prior", Fault(progress=1)),
-    ("decoder", Fault()),
-    ("upsampler_256", Fault(progress=2)),
-])
+@pytest.mark.parametrize(
+    "stage, fault",
+    [
+        ("text_encoder", Fault()),
+        ("prior", Fault(progress=1)),
+        ("decoder", Fault()),
+        ("upsampler_256", Fault(progress=2)),
+    ],
+)
 def test_an_unavailable_replica_is_retried_on_the_next_and_the_request_succeeds(
-        servicer, mesh, clock, stage, fault):
+    servicer, mesh, clock, stage, fault
+):
     mesh.faults[f"{stage}-0"] = fault
     answer = ask(servicer.GenerateImages, text_to_image(256))
     assert answer.code == grpc.StatusCode.OK and answer.result.size == 256
     assert [(c.address, c.outcome) for c in mesh.calls_to(stage)] == [
-        (f"{stage}-0", "UNAVAILABLE"), (f"{stage}-1", "OK")]
+        (f"{stage}-0", "UNAVAILABLE"),
+        (f"{stage}-1", "OK"),
+    ]
     assert clock.sleeps == list(RETRY_BACKOFF_SECONDS[:1])
 
 
-def test_every_replica_down_ends_unavailable_naming_the_stage_after_the_last_backoff(
-        servicer, mesh, clock):
+def test_every_replica_down_ends_unavailable_naming_the_stage_after_the_last_backoff(servicer, mesh, clock):
     mesh.faults.update({address: Fault() for address in mesh.addresses["decoder"]})
     answer = ask(servicer.GenerateImages, text_to_image(256))
     assert answer.code == grpc.StatusCode.UNAVAILABLE
@@ -166,8 +183,7 @@ def test_every_replica_down_ends_unavailable_naming_the_stage_after_the_last_bac
     assert not mesh.calls_to("upsampler_256")
 
 
-def test_a_stage_with_no_reachable_replica_fails_naming_it_before_any_stage_is_called(
-        servicer, mesh, clock):
+def test_a_stage_with_no_reachable_replica_fails_naming_it_before_any_stage_is_called(servicer, mesh, clock):
     for address in mesh.addresses["upsampler_256"]:
         mesh.channels[address].connectivity = grpc.ChannelConnectivity.TRANSIENT_FAILURE
     answer = ask(servicer.GenerateImages, text_to_image(256))
@@ -235,6 +251,7 @@ def test_a_caller_cancelling_mid_stream_stops_the_stage_call(servicer, mesh):
         async def drain():
             async for response in servicer.GenerateImages(text_to_image(256), FakeServicerContext(None)):
                 received.append(response.event)
+
         caller = asyncio.create_task(drain())
         await asyncio.wait_for(mesh.stalled.wait(), timeout=30)
         caller.cancel()

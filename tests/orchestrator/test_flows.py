@@ -45,7 +45,8 @@ def only(mesh: FakeMesh, stage_method: tuple[str, str]):
 
 def variations(**fields) -> generation_pb2.CreateVariationsRequest:
     return generation_pb2.CreateVariationsRequest(
-        image=generation_pb2.ImageInput(encoded=png()), size=256, seed=9, **fields)
+        image=generation_pb2.ImageInput(encoded=png()), size=256, seed=9, **fields
+    )
 
 
 def test_variations_encode_the_image_and_decode_its_embedding_without_the_prior(servicer, mesh):
@@ -87,15 +88,20 @@ def endpoint(source) -> generation_pb2.Endpoint:
     return generation_pb2.Endpoint(image=generation_pb2.ImageInput(encoded=png(source)))
 
 
-@pytest.mark.parametrize("start, end, calls", [
-    ((10, 20, 30), (250, 240, 230), [TEXT, IMAGE, IMAGE, INVERT, INVERT, DECODE, UPSAMPLE_256]),
-    ("a fox", (250, 240, 230), [TEXT, IMAGE, PRIOR, INVERT, DECODE, UPSAMPLE_256]),
-    ("a fox", "a hound", [TEXT, PRIOR, PRIOR, DECODE, UPSAMPLE_256]),
-])
+@pytest.mark.parametrize(
+    "start, end, calls",
+    [
+        ((10, 20, 30), (250, 240, 230), [TEXT, IMAGE, IMAGE, INVERT, INVERT, DECODE, UPSAMPLE_256]),
+        ("a fox", (250, 240, 230), [TEXT, IMAGE, PRIOR, INVERT, DECODE, UPSAMPLE_256]),
+        ("a fox", "a hound", [TEXT, PRIOR, PRIOR, DECODE, UPSAMPLE_256]),
+    ],
+)
 def test_interpolation_blends_the_endpoints_embeddings_from_the_stages_they_need(
-        servicer, mesh, start, end, calls):
-    request = generation_pb2.InterpolateImagesRequest(start=endpoint(start), end=endpoint(end),
-                                                      num_images=4, size=256)
+    servicer, mesh, start, end, calls
+):
+    request = generation_pb2.InterpolateImagesRequest(
+        start=endpoint(start), end=endpoint(end), num_images=4, size=256
+    )
     answer = ask(servicer.InterpolateImages, request)
     assert answer.code == grpc.StatusCode.OK and len(answer.result.png_images) == 4
     assert mesh.called() == calls
@@ -108,8 +114,12 @@ def test_interpolation_blends_the_endpoints_embeddings_from_the_stages_they_need
 
 
 def edit(instruction: str = "make it winter", caption: str = "a summer field"):
-    return generation_pb2.EditImageRequest(image=generation_pb2.ImageInput(encoded=png()), size=256,
-                                           instruction=instruction, original_caption=caption)
+    return generation_pb2.EditImageRequest(
+        image=generation_pb2.ImageInput(encoded=png()),
+        size=256,
+        instruction=instruction,
+        original_caption=caption,
+    )
 
 
 def test_edit_decodes_the_inverted_noise_with_the_instructions_text_and_no_prior(servicer, mesh):
@@ -119,8 +129,9 @@ def test_edit_decodes_the_inverted_noise_with_the_instructions_text_and_no_prior
     encoded = only(mesh, TEXT)
     assert encoded.request.prompts == ["a summer field", "make it winter"]
     decode = only(mesh, DECODE).request
-    assert torch.equal(tensor(decode.text.text_embedding),
-                       tensor(encoded.replies[-1].prompts.text_embedding)[1:2])
+    assert torch.equal(
+        tensor(decode.text.text_embedding), tensor(encoded.replies[-1].prompts.text_embedding)[1:2]
+    )
     assert decode.latents == only(mesh, INVERT).replies[-1].result
     assert decode.sampling.scheduler == sampling_pb2.SCHEDULER_DDIM
 
@@ -136,9 +147,13 @@ def inpaint(**fields) -> generation_pb2.InpaintImageRequest:
     mask.paste(255, (0, 0, 40, 60))  # the left half is redrawn
     buffer = io.BytesIO()
     mask.save(buffer, format="PNG")
-    return generation_pb2.InpaintImageRequest(image=generation_pb2.ImageInput(encoded=png()),
-                                              mask=generation_pb2.ImageInput(encoded=buffer.getvalue()),
-                                              prompt="a window", size=256, **fields)
+    return generation_pb2.InpaintImageRequest(
+        image=generation_pb2.ImageInput(encoded=png()),
+        mask=generation_pb2.ImageInput(encoded=buffer.getvalue()),
+        prompt="a window",
+        size=256,
+        **fields,
+    )
 
 
 def test_inpaint_draws_the_prompt_into_the_mask_and_keeps_the_other_pixels_exactly(servicer, mesh):
@@ -159,8 +174,11 @@ def test_a_flows_replica_down_is_retried_on_the_next_for_each_of_its_calls(servi
     answer = ask(servicer.CreateVariations, variations(eta=0.5))
     assert answer.code == grpc.StatusCode.OK
     assert [(c.method, c.address, c.outcome) for c in mesh.calls_to("decoder")] == [
-        ("InvertImage", "decoder-0", "UNAVAILABLE"), ("InvertImage", "decoder-1", "OK"),
-        ("DecodeImage", "decoder-0", "UNAVAILABLE"), ("DecodeImage", "decoder-1", "OK")]
+        ("InvertImage", "decoder-0", "UNAVAILABLE"),
+        ("InvertImage", "decoder-1", "OK"),
+        ("DecodeImage", "decoder-0", "UNAVAILABLE"),
+        ("DecodeImage", "decoder-1", "OK"),
+    ]
 
 
 def test_a_flows_remaining_deadline_reaches_each_of_its_calls(servicer, mesh):
@@ -168,18 +186,38 @@ def test_a_flows_remaining_deadline_reaches_each_of_its_calls(servicer, mesh):
     assert [c.timeout for c in mesh.calls] == [50.0, 49.0, 48.0, 47.0, 46.0]
 
 
-@pytest.mark.parametrize("method, bad_request, field", [
-    ("CreateVariations", generation_pb2.CreateVariationsRequest(
-        image=generation_pb2.ImageInput(encoded=b"not an image")), "image.encoded"),
-    ("InterpolateImages", generation_pb2.InterpolateImagesRequest(
-        start=generation_pb2.Endpoint(prompt="a fox")), "end"),
-    ("EditImage", generation_pb2.EditImageRequest(
-        image=generation_pb2.ImageInput(encoded=png()), instruction="x", strength=2), "strength"),
-    ("InpaintImage", generation_pb2.InpaintImageRequest(
-        image=generation_pb2.ImageInput(encoded=png()), prompt="a window"), "mask"),
-])
+@pytest.mark.parametrize(
+    "method, bad_request, field",
+    [
+        (
+            "CreateVariations",
+            generation_pb2.CreateVariationsRequest(image=generation_pb2.ImageInput(encoded=b"not an image")),
+            "image.encoded",
+        ),
+        (
+            "InterpolateImages",
+            generation_pb2.InterpolateImagesRequest(start=generation_pb2.Endpoint(prompt="a fox")),
+            "end",
+        ),
+        (
+            "EditImage",
+            generation_pb2.EditImageRequest(
+                image=generation_pb2.ImageInput(encoded=png()), instruction="x", strength=2
+            ),
+            "strength",
+        ),
+        (
+            "InpaintImage",
+            generation_pb2.InpaintImageRequest(
+                image=generation_pb2.ImageInput(encoded=png()), prompt="a window"
+            ),
+            "mask",
+        ),
+    ],
+)
 def test_bad_input_is_invalid_argument_naming_the_field_before_any_stage_is_called(
-        servicer, mesh, method, bad_request, field):
+    servicer, mesh, method, bad_request, field
+):
     answer = ask(getattr(servicer, method), bad_request)
     assert answer.code == grpc.StatusCode.INVALID_ARGUMENT and answer.details.startswith(f"{field}:")
     assert answer.events == [] and mesh.calls == []

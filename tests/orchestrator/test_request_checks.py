@@ -19,11 +19,14 @@ def _variations(size=generation_pb2.IMAGE_SIZE_UNSPECIFIED):
     return generation_pb2.CreateVariationsRequest(size=size)
 
 
-@pytest.mark.parametrize("size, expected", [
-    (generation_pb2.IMAGE_SIZE_UNSPECIFIED, ("decoder", "upsampler_256")),
-    (generation_pb2.IMAGE_SIZE_64, ("decoder",)),
-    (generation_pb2.IMAGE_SIZE_256, ("decoder", "upsampler_256")),
-])
+@pytest.mark.parametrize(
+    "size, expected",
+    [
+        (generation_pb2.IMAGE_SIZE_UNSPECIFIED, ("decoder", "upsampler_256")),
+        (generation_pb2.IMAGE_SIZE_64, ("decoder",)),
+        (generation_pb2.IMAGE_SIZE_256, ("decoder", "upsampler_256")),
+    ],
+)
 def test_variations_are_served_without_a_prior_at_every_size_the_mesh_has(size, expected):
     assert image_stages(_variations(size), VARIATIONS, VARIATIONS_ONLY) == expected
 
@@ -40,12 +43,15 @@ def test_a_size_beyond_the_meshs_upsamplers_is_invalid_argument_naming_the_stage
     assert error.value.message == "size: 1024 px needs the upsampler_1024 stage, which this mesh does not run"
 
 
-@pytest.mark.parametrize("request_type, inputs, served, missing", [
-    (generation_pb2.GenerateImagesRequest, TEXT_TO_IMAGE, VARIATIONS_ONLY, "prior"),
-    (generation_pb2.InpaintImageRequest, TEXT_TO_IMAGE, VARIATIONS_ONLY, "prior"),
-    (generation_pb2.CreateVariationsRequest, VARIATIONS, {"decoder"}, "text_encoder"),
-    (generation_pb2.CreateVariationsRequest, VARIATIONS, {"text_encoder", "upsampler_256"}, "decoder"),
-])
+@pytest.mark.parametrize(
+    "request_type, inputs, served, missing",
+    [
+        (generation_pb2.GenerateImagesRequest, TEXT_TO_IMAGE, VARIATIONS_ONLY, "prior"),
+        (generation_pb2.InpaintImageRequest, TEXT_TO_IMAGE, VARIATIONS_ONLY, "prior"),
+        (generation_pb2.CreateVariationsRequest, VARIATIONS, {"decoder"}, "text_encoder"),
+        (generation_pb2.CreateVariationsRequest, VARIATIONS, {"text_encoder", "upsampler_256"}, "decoder"),
+    ],
+)
 def test_a_missing_input_stage_is_failed_precondition_naming_it(request_type, inputs, served, missing):
     for size in (generation_pb2.IMAGE_SIZE_UNSPECIFIED, generation_pb2.IMAGE_SIZE_64):
         with pytest.raises(FailedPrecondition) as error:
@@ -61,7 +67,11 @@ def test_the_orchestrator_checks_sampling_with_the_stages_validator():
     with pytest.raises(InvalidArgument) as error:
         check_generate(request, RequestLimits())
     with pytest.raises(InvalidArgument) as stage_error:
-        validation.num_inference_steps(request.upsampler_256, "upsampler_256.num_inference_steps",
-                                       25, RequestLimits().max_steps)
-    assert error.value.message == stage_error.value.message == (
-        "upsampler_256.num_inference_steps: must be from 1 to 1000, got 1001")
+        validation.num_inference_steps(
+            request.upsampler_256, "upsampler_256.num_inference_steps", 25, RequestLimits().max_steps
+        )
+    assert (
+        error.value.message
+        == stage_error.value.message
+        == ("upsampler_256.num_inference_steps: must be from 1 to 1000, got 1001")
+    )

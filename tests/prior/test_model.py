@@ -11,8 +11,15 @@ from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
 def _job(models, *, guidance=4.0, scheduler="unclip", seed=0, steps=3, **kwargs) -> PriorJob:
     text, _ = models.text_encoder.encode_text(["a red cube", "a blue sphere"])
-    return PriorJob(text, models.text_encoder.unconditional(), steps, guidance, scheduler,
-                    torch.Generator().manual_seed(seed), **kwargs)
+    return PriorJob(
+        text,
+        models.text_encoder.unconditional(),
+        steps,
+        guidance,
+        scheduler,
+        torch.Generator().manual_seed(seed),
+        **kwargs,
+    )
 
 
 def _run(model, job) -> torch.Tensor:

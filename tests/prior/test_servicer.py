@@ -26,8 +26,10 @@ def text(stage_models):
 
 def request(text, steps=3, seed=7, **sampling):
     return prior_pb2.GenerateImageEmbeddingRequest(
-        **text, sampling=sampling_pb2.SamplingParams(num_inference_steps=steps, **sampling),
-        random=sampling_pb2.RandomState(seed=seed))
+        **text,
+        sampling=sampling_pb2.SamplingParams(num_inference_steps=steps, **sampling),
+        random=sampling_pb2.RandomState(seed=seed),
+    )
 
 
 def test_streams_each_step_then_embeddings(stub, text, stage_models):
@@ -73,24 +75,35 @@ def _with(fields, **changes):
     return message
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"sampling__num_inference_steps": 0}, "sampling.num_inference_steps"),
-    ({"sampling__num_inference_steps": 100_000}, "sampling.num_inference_steps"),
-    ({"sampling__num_inference_steps": -5}, "sampling.num_inference_steps"),
-    ({"sampling__num_inference_steps": 1, "sampling__scheduler": sampling_pb2.SCHEDULER_UNCLIP},
-     "sampling.num_inference_steps"),
-    ({"sampling__guidance_scale": math.nan}, "sampling.guidance_scale"),
-    ({"sampling__guidance_scale": math.inf}, "sampling.guidance_scale"),
-    ({"sampling__scheduler": 42}, "sampling.scheduler"),
-    ({"random": None}, "random"),
-    ({"random__generator_state": b"garbage"}, "random"),
-    ({"text": None}, "text"),
-    ({"text__text_embedding": to_proto(np.full((2, 3), np.nan, np.float32))}, "text.text_embedding"),
-    ({"text__token_states": to_proto(np.zeros((2, 5, 7), np.float32))}, "text.token_states"),
-    ({"text__attention_mask": to_proto(np.zeros((2, 3), np.float32))}, "text.attention_mask"),
-    ({"unconditional__text_embedding": tensor_pb2.Tensor(
-        dtype=tensor_pb2.DATA_TYPE_FLOAT32, shape=[1, 4], data=b"\0")}, "unconditional.text_embedding"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"sampling__num_inference_steps": 0}, "sampling.num_inference_steps"),
+        ({"sampling__num_inference_steps": 100_000}, "sampling.num_inference_steps"),
+        ({"sampling__num_inference_steps": -5}, "sampling.num_inference_steps"),
+        (
+            {"sampling__num_inference_steps": 1, "sampling__scheduler": sampling_pb2.SCHEDULER_UNCLIP},
+            "sampling.num_inference_steps",
+        ),
+        ({"sampling__guidance_scale": math.nan}, "sampling.guidance_scale"),
+        ({"sampling__guidance_scale": math.inf}, "sampling.guidance_scale"),
+        ({"sampling__scheduler": 42}, "sampling.scheduler"),
+        ({"random": None}, "random"),
+        ({"random__generator_state": b"garbage"}, "random"),
+        ({"text": None}, "text"),
+        ({"text__text_embedding": to_proto(np.full((2, 3), np.nan, np.float32))}, "text.text_embedding"),
+        ({"text__token_states": to_proto(np.zeros((2, 5, 7), np.float32))}, "text.token_states"),
+        ({"text__attention_mask": to_proto(np.zeros((2, 3), np.float32))}, "text.attention_mask"),
+        (
+            {
+                "unconditional__text_embedding": tensor_pb2.Tensor(
+                    dtype=tensor_pb2.DATA_TYPE_FLOAT32, shape=[1, 4], data=b"\0"
+                )
+            },
+            "unconditional.text_embedding",
+        ),
+    ],
+)
 def test_bad_input_names_the_field(stub, text, changes, field):
     code, details = status_of(lambda: stub.GenerateImageEmbedding(_with(text, **changes)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT, details

@@ -22,8 +22,13 @@ from unclip_mesh.deploy.profiles import PROFILES
 from unclip_mesh.deploy.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
-EXTRA = stage_registry.Stage("denoiser", 50099, "services.decoder.__main__", sampled=True,
-                             service=stage_registry.GrpcService("decoder", "DecoderService"))
+EXTRA = stage_registry.Stage(
+    "denoiser",
+    50099,
+    "services.decoder.__main__",
+    sampled=True,
+    service=stage_registry.GrpcService("decoder", "DecoderService"),
+)
 
 
 @pytest.fixture
@@ -47,8 +52,9 @@ def test_a_registered_stage_is_rendered_for_kubernetes(extra_stage):
     named = {(o["kind"], o["metadata"]["name"]) for o in objects}
     for kind in ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
         assert (kind, "unclip-denoiser") in named
-    peers = next(o for o in objects if o["kind"] == "ConfigMap"
-                 and o["metadata"]["name"] == "unclip-orchestrator")["data"]["UNCLIP_PEERS"]
+    peers = next(
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "unclip-orchestrator"
+    )["data"]["UNCLIP_PEERS"]
     assert "denoiser=dns:///unclip-denoiser." in peers
 
 
@@ -67,8 +73,10 @@ def test_registering_a_name_twice_is_refused():
 
 def test_the_registries_import_no_generated_code():
     """The bundle loader reads them inside Triton's Python backend, under a protobuf of its own."""
-    script = ("import sys; import services.bundle.loader; "
-              "sys.exit(any(name.startswith('unclip.v1') for name in sys.modules))")
+    script = (
+        "import sys; import services.bundle.loader; "
+        "sys.exit(any(name.startswith('unclip.v1') for name in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", script], cwd=ROOT).returncode == 0
 
 
@@ -108,12 +116,17 @@ def _name_lists(path: Path, names: set[str]) -> list[int]:
     return lines
 
 
-@pytest.mark.parametrize("names", [set(stage_registry.model_stages()), set(scheduler_registry.NAMES)],
-                         ids=["stages", "schedulers"])
+@pytest.mark.parametrize(
+    "names", [set(stage_registry.model_stages()), set(scheduler_registry.NAMES)], ids=["stages", "schedulers"]
+)
 def test_no_module_writes_its_own_list_of_stages_or_schedulers(names):
     """Writers of particular bundles (unclip_mesh/bundles/) keep their own per-stage data."""
     registries = {ROOT / "services" / "stage_registry.py", ROOT / "services" / "scheduler_registry.py"}
-    sources = [p for folder in ("services", "unclip_mesh") for p in sorted((ROOT / folder).rglob("*.py"))
-               if p not in registries and "bundles" not in p.relative_to(ROOT).parts]
+    sources = [
+        p
+        for folder in ("services", "unclip_mesh")
+        for p in sorted((ROOT / folder).rglob("*.py"))
+        if p not in registries and "bundles" not in p.relative_to(ROOT).parts
+    ]
     found = {str(p.relative_to(ROOT)): lines for p in sources if (lines := _name_lists(p, names))}
     assert found == {}

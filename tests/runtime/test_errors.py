@@ -52,10 +52,17 @@ class Servicer:
 async def serving():
     servicer = Servicer()
     server = grpc.aio.server()
-    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Errors", {
-        "Unary": grpc.unary_unary_rpc_method_handler(servicer.Unary),
-        "Stream": grpc.unary_stream_rpc_method_handler(servicer.Stream),
-    })])
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "test.Errors",
+                {
+                    "Unary": grpc.unary_unary_rpc_method_handler(servicer.Unary),
+                    "Stream": grpc.unary_stream_rpc_method_handler(servicer.Stream),
+                },
+            )
+        ]
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
@@ -131,10 +138,12 @@ def test_no_custom_retry_trailer():
 
 
 def test_a_known_stage_is_named_in_every_status():
-    for error in (InvalidArgument("prompt", "empty", stage="orchestrator"),
-                  ResourceExhausted("full", 3.0, stage="orchestrator"),
-                  DeadlineExceeded("late", stage="orchestrator"),
-                  FailedPrecondition("no prior", stage="orchestrator")):
+    for error in (
+        InvalidArgument("prompt", "empty", stage="orchestrator"),
+        ResourceExhausted("full", 3.0, stage="orchestrator"),
+        DeadlineExceeded("late", stage="orchestrator"),
+        FailedPrecondition("no prior", stage="orchestrator"),
+    ):
         assert error.status().code == error.code
         assert error.details()[-1].metadata["stage"] == "orchestrator"
 
@@ -151,8 +160,10 @@ def test_abort_by_the_method_is_kept():
 
 
 def test_internal_error_is_logged_with_traceback_but_not_sent(caplog):
-    with caplog.at_level(logging.ERROR, logger=errors.__name__), \
-            pytest.raises(grpc.aio.AioRpcError) as caught:
+    with (
+        caplog.at_level(logging.ERROR, logger=errors.__name__),
+        pytest.raises(grpc.aio.AioRpcError) as caught,
+    ):
         asyncio.run(unary(b"bug"))
     assert SECRET not in (caught.value.details() or "")
     assert SECRET not in str(caught.value.trailing_metadata() or "")
@@ -197,4 +208,7 @@ def test_stage_error_carries_code_and_message():
     error = InvalidArgument("random.seed", "required")
     assert isinstance(error, StageError)
     assert (error.code, error.message, str(error)) == (
-        grpc.StatusCode.INVALID_ARGUMENT, "random.seed: required", "random.seed: required")
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "random.seed: required",
+        "random.seed: required",
+    )

@@ -83,8 +83,9 @@ async def health_status(channel, service: str = "") -> int:
 
 async def encode(channel, *prompts: str, timeout: float = 5, metadata: tuple = ()):
     stub = text_encoder_pb2_grpc.TextEncoderServiceStub(channel)
-    return await stub.EncodeText(text_encoder_pb2.EncodeTextRequest(prompts=prompts),
-                                 timeout=timeout, metadata=metadata)
+    return await stub.EncodeText(
+        text_encoder_pb2.EncodeTextRequest(prompts=prompts), timeout=timeout, metadata=metadata
+    )
 
 
 async def until(condition, timeout: float = 5.0) -> None:
@@ -107,11 +108,13 @@ def test_not_serving_while_loading_then_serving(capsys):
             starting = asyncio.create_task(stage_server.start())
             await until(lambda: stage_server.port)
             channel = await stack.enter_async_context(
-                grpc.aio.insecure_channel(f"127.0.0.1:{stage_server.port}"))
+                grpc.aio.insecure_channel(f"127.0.0.1:{stage_server.port}")
+            )
             assert await health_status(channel) == NOT_SERVING
             assert await health_status(channel, TEXT_ENCODER) == NOT_SERVING
             assert capsys.readouterr().out == (
-                f"unclip-mesh prior listening on 127.0.0.1:{stage_server.port}\n")
+                f"unclip-mesh prior listening on 127.0.0.1:{stage_server.port}\n"
+            )
             loaded.set()
             await asyncio.wait_for(starting, 5)
             assert await health_status(channel) == SERVING
@@ -175,7 +178,8 @@ def test_a_full_server_refuses_with_retry_info_naming_the_stage():
                 await encode(channel, "a cat")
             assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert read_details(caught.value) == FailureDetails(
-                retry_after_seconds=1.0, reason="OVERLOADED", stage="text_encoder")
+                retry_after_seconds=1.0, reason="OVERLOADED", stage="text_encoder"
+            )
             waiting.cancel()
 
     asyncio.run(scenario())
@@ -190,14 +194,19 @@ def test_authentication_runs_before_admission():
 
     async def scenario():
         async with running(max_queue=1, interceptors=[BearerTokenAuth([token], "text_encoder")]) as (
-                stage_server, channel, _):
+            stage_server,
+            channel,
+            _,
+        ):
             valid = (("authorization", f"Bearer {token.decode()}"),)
             waiting = asyncio.create_task(encode(channel, "wait", metadata=valid))
             await until(lambda: stage_server.in_flight == 1)
             wrong = (("authorization", "Bearer wrong"),)
-            for metadata, expected in (((), grpc.StatusCode.UNAUTHENTICATED),
-                                       (wrong, grpc.StatusCode.UNAUTHENTICATED),
-                                       (valid, grpc.StatusCode.RESOURCE_EXHAUSTED)):
+            for metadata, expected in (
+                ((), grpc.StatusCode.UNAUTHENTICATED),
+                (wrong, grpc.StatusCode.UNAUTHENTICATED),
+                (valid, grpc.StatusCode.RESOURCE_EXHAUSTED),
+            ):
                 with pytest.raises(grpc.aio.AioRpcError) as caught:
                     await encode(channel, "a cat", metadata=metadata)
                 assert caught.value.code() == expected
@@ -212,7 +221,8 @@ def test_streaming_calls_count_as_in_flight():
     async def scenario():
         async with running() as (stage_server, channel, text_encoder):
             call = decoder_pb2_grpc.DecoderServiceStub(channel).DecodeImage(
-                decoder_pb2.DecodeImageRequest(), timeout=5)
+                decoder_pb2.DecodeImageRequest(), timeout=5
+            )
             await call.read()
             assert stage_server.in_flight == 1
             text_encoder.gate.set()
@@ -265,7 +275,8 @@ def test_load_failure_exits_non_zero_with_one_clear_line(caplog, capsys):
     assert caught.value.code == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == [
-        "text_encoder stage cannot load the model: bundle models/missing has no unclip_bundle.json"]
+        "text_encoder stage cannot load the model: bundle models/missing has no unclip_bundle.json"
+    ]
     assert errors[0].exc_info is None
     assert "ready" not in capsys.readouterr().out
 
@@ -285,8 +296,9 @@ def test_port_in_use_exits_non_zero(caplog):
 
 
 def test_server_options_follow_the_settings():
-    options = dict(server_options(ServerSettings(max_message_mb=3, grace_seconds=7,
-                                                 max_connection_age_seconds=90)))
+    options = dict(
+        server_options(ServerSettings(max_message_mb=3, grace_seconds=7, max_connection_age_seconds=90))
+    )
     assert options["grpc.max_send_message_length"] == 3 * 1024 * 1024
     assert options["grpc.max_receive_message_length"] == 3 * 1024 * 1024
     assert options["grpc.max_connection_age_ms"] == 90_000
@@ -305,11 +317,17 @@ asyncio.run(run_until_signal(server))
 """
 
 
-@pytest.mark.parametrize("signum, when", [(signal.SIGTERM, "loading"), (signal.SIGINT, "ready"),
-                                          (signal.SIGTERM, "ready")])
+@pytest.mark.parametrize(
+    "signum, when", [(signal.SIGTERM, "loading"), (signal.SIGINT, "ready"), (signal.SIGTERM, "ready")]
+)
 def test_process_drains_and_exits_cleanly_on_signal(signum, when):
-    process = subprocess.Popen([sys.executable, "-c", SERVE_SCRIPT], cwd=REPO, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE_SCRIPT],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert process.stdout.readline().startswith("unclip-mesh decoder listening on 127.0.0.1:")
         if when == "ready":

@@ -49,31 +49,45 @@ def test_flag_wins_over_env_wins_over_default(flag, env, given, parsed, default)
     assert getattr(from_flag, name) == parsed
 
 
-@pytest.mark.parametrize("stage, port", [("text_encoder", 50051), ("prior", 50052),
-                                         ("decoder", 50053), ("upsampler_256", 50054),
-                                         ("upsampler_1024", 50055), ("orchestrator", 50056)])
+@pytest.mark.parametrize(
+    "stage, port",
+    [
+        ("text_encoder", 50051),
+        ("prior", 50052),
+        ("decoder", 50053),
+        ("upsampler_256", 50054),
+        ("upsampler_1024", 50055),
+        ("orchestrator", 50056),
+    ],
+)
 def test_default_port_per_stage_and_port_zero(stage, port):
     assert settings(stage, []).port == port
     assert settings(stage, [], {"UNCLIP_PORT": "0"}).port == 0
     assert settings(stage, ["--port", "7000"], {"UNCLIP_PORT": "0"}).port == 7000
 
 
-@pytest.mark.parametrize("argv, environ, message", [
-    (["--port", "70000"], {}, "--port: must be from 0 to 65535"),
-    ([], {"UNCLIP_PORT": "http"}, "UNCLIP_PORT: must be an integer"),
-    ([], {"UNCLIP_DEVICE": "tpu"}, "UNCLIP_DEVICE: must be one of cpu, cuda"),
-    (["--max-batch-size", "0"], {}, "--max-batch-size: must be >= 1"),
-    (["--max-queue", "-1"], {}, "--max-queue: must be >= 1"),
-    (["--max-message-mb", "0"], {}, "--max-message-mb: must be >= 1"),
-    (["--grace-seconds", "-1"], {}, "--grace-seconds: must be finite and >= 0"),
-    ([], {"UNCLIP_GRACE_SECONDS": "nan"}, "UNCLIP_GRACE_SECONDS: must be finite"),
-    (["--max-connection-age-seconds", "0"], {}, "must be finite and > 0"),
-    (["--host", " "], {}, "--host: must not be empty"),
-    ([], {"UNCLIP_LOG_LEVEL": "loud"}, "UNCLIP_LOG_LEVEL: must be one of"),
-    (["--compute-dtype", "float8"], {}, "--compute-dtype: must be one of float32, bfloat16, float16 "
-                                        "\\(got 'float8'\\)"),
-    ([], {"UNCLIP_COMPUTE_DTYPE": "half"}, "UNCLIP_COMPUTE_DTYPE: must be one of"),
-])
+@pytest.mark.parametrize(
+    "argv, environ, message",
+    [
+        (["--port", "70000"], {}, "--port: must be from 0 to 65535"),
+        ([], {"UNCLIP_PORT": "http"}, "UNCLIP_PORT: must be an integer"),
+        ([], {"UNCLIP_DEVICE": "tpu"}, "UNCLIP_DEVICE: must be one of cpu, cuda"),
+        (["--max-batch-size", "0"], {}, "--max-batch-size: must be >= 1"),
+        (["--max-queue", "-1"], {}, "--max-queue: must be >= 1"),
+        (["--max-message-mb", "0"], {}, "--max-message-mb: must be >= 1"),
+        (["--grace-seconds", "-1"], {}, "--grace-seconds: must be finite and >= 0"),
+        ([], {"UNCLIP_GRACE_SECONDS": "nan"}, "UNCLIP_GRACE_SECONDS: must be finite"),
+        (["--max-connection-age-seconds", "0"], {}, "must be finite and > 0"),
+        (["--host", " "], {}, "--host: must not be empty"),
+        ([], {"UNCLIP_LOG_LEVEL": "loud"}, "UNCLIP_LOG_LEVEL: must be one of"),
+        (
+            ["--compute-dtype", "float8"],
+            {},
+            "--compute-dtype: must be one of float32, bfloat16, float16 \\(got 'float8'\\)",
+        ),
+        ([], {"UNCLIP_COMPUTE_DTYPE": "half"}, "UNCLIP_COMPUTE_DTYPE: must be one of"),
+    ],
+)
 def test_bad_values_name_their_source(argv, environ, message):
     with pytest.raises(ValueError, match=message):
         settings("decoder", argv, environ)
@@ -91,16 +105,21 @@ def test_orchestrator_flags_only_on_the_orchestrator():
 
 
 def test_peers_from_flags_win_over_env():
-    orchestrator = settings("orchestrator", ["--peer", "prior=a:1,b:2", "--peer", "decoder=c:3",
-                                             "--auth-tokens-file", "/etc/tokens"],
-                            {"UNCLIP_PEERS": "text_encoder=x:9"})
+    orchestrator = settings(
+        "orchestrator",
+        ["--peer", "prior=a:1,b:2", "--peer", "decoder=c:3", "--auth-tokens-file", "/etc/tokens"],
+        {"UNCLIP_PEERS": "text_encoder=x:9"},
+    )
     assert orchestrator.peers == {"prior": ["a:1", "b:2"], "decoder": ["c:3"]}
     assert orchestrator.auth_tokens_file == "/etc/tokens"
 
 
 def test_peers_from_env():
-    orchestrator = settings("orchestrator", [], {"UNCLIP_PEERS": "text_encoder=h:1;prior=h:2,h:3;",
-                                                  "UNCLIP_AUTH_TOKENS_FILE": "/t"})
+    orchestrator = settings(
+        "orchestrator",
+        [],
+        {"UNCLIP_PEERS": "text_encoder=h:1;prior=h:2,h:3;", "UNCLIP_AUTH_TOKENS_FILE": "/t"},
+    )
     assert orchestrator.peers == {"text_encoder": ["h:1"], "prior": ["h:2", "h:3"]}
     assert orchestrator.auth_tokens_file == "/t"
 
@@ -129,13 +148,20 @@ def test_settings_are_frozen():
         ServerSettings().port = 1
 
 
-@pytest.mark.parametrize("argv, environ", [(["--compute-dtype", "float16"], {}),
-                                           ([], {"UNCLIP_COMPUTE_DTYPE": "float16"}),
-                                           (["--compute-dtype", "float16", "--device", "cpu"],
-                                            {"UNCLIP_DEVICE": "cuda"})])
+@pytest.mark.parametrize(
+    "argv, environ",
+    [
+        (["--compute-dtype", "float16"], {}),
+        ([], {"UNCLIP_COMPUTE_DTYPE": "float16"}),
+        (["--compute-dtype", "float16", "--device", "cpu"], {"UNCLIP_DEVICE": "cuda"}),
+    ],
+)
 def test_float16_on_cpu_is_refused_naming_the_setting(argv, environ):
-    with pytest.raises(ValueError, match="--compute-dtype / UNCLIP_COMPUTE_DTYPE: float16 needs "
-                                         "--device cuda; on a CPU use bfloat16 or float32"):
+    with pytest.raises(
+        ValueError,
+        match="--compute-dtype / UNCLIP_COMPUTE_DTYPE: float16 needs "
+        "--device cuda; on a CPU use bfloat16 or float32",
+    ):
         settings("decoder", argv, environ)
 
 
@@ -158,17 +184,22 @@ def test_stage_compute_dtypes_later_items_win():
     assert parse_stage_compute_dtypes([]) == {}
     assert parse_stage_compute_dtypes(["bfloat16"]) == dict.fromkeys(model_stages(), "bfloat16")
     assert parse_stage_compute_dtypes(["BFLOAT16", "decoder=float32"]) == {
-        **dict.fromkeys(model_stages(), "bfloat16"), "decoder": "float32"}
+        **dict.fromkeys(model_stages(), "bfloat16"),
+        "decoder": "float32",
+    }
     assert parse_stage_compute_dtypes(["upsampler_1024=float16"]) == {"upsampler_1024": "float16"}
     assert parse_stage_compute_dtypes(["decoder=float32", "bfloat16"])["decoder"] == "bfloat16"
 
 
-@pytest.mark.parametrize("items, message", [
-    (["float64"], "--compute-dtype 'float64': must be one of float32, bfloat16, float16"),
-    (["decoder=int8"], "--compute-dtype 'decoder=int8': must be one of"),
-    (["orchestrator=bfloat16"], "unknown stage 'orchestrator' \\(one of text_encoder, prior, decoder"),
-    (["vae=bfloat16"], "unknown stage 'vae'"),
-])
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (["float64"], "--compute-dtype 'float64': must be one of float32, bfloat16, float16"),
+        (["decoder=int8"], "--compute-dtype 'decoder=int8': must be one of"),
+        (["orchestrator=bfloat16"], "unknown stage 'orchestrator' \\(one of text_encoder, prior, decoder"),
+        (["vae=bfloat16"], "unknown stage 'vae'"),
+    ],
+)
 def test_stage_compute_dtypes_refuse_unknown_names(items, message):
     with pytest.raises(ValueError, match=message):
         parse_stage_compute_dtypes(items)

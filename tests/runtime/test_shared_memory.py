@@ -56,11 +56,14 @@ def region_message(shared, **region) -> tensor_pb2.Tensor:
     return message
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"name": "../../etc/passwd"}, 'name must be "unclip-"'),
-    ({"name": "unclip-" + "0" * 32}, "does not exist"),
-    ({"byte_size": 5}, "shared memory region has 5 bytes"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"name": "../../etc/passwd"}, 'name must be "unclip-"'),
+        ({"name": "unclip-" + "0" * 32}, "does not exist"),
+        ({"byte_size": 5}, "shared memory region has 5 bytes"),
+    ],
+)
 def test_bad_regions_are_invalid_arguments_naming_the_field(shared, change, expected):
     with pytest.raises(InvalidArgument, match=expected) as error:
         from_proto(region_message(shared, **change), "images", shared=shared)

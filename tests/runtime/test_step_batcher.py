@@ -29,8 +29,12 @@ class FakeModel:
     trajectory's own step raises (after the trajectories before it in the batch advanced).
     """
 
-    def __init__(self, gated: bool = False, fail: dict[str, int] | None = None,
-                 fail_finish: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        gated: bool = False,
+        fail: dict[str, int] | None = None,
+        fail_finish: frozenset[str] = frozenset(),
+    ):
         self.batches: list[list[str]] = []
         self.gate = threading.Semaphore(0) if gated else None
         self.entered = threading.Event()

@@ -9,8 +9,7 @@ from services.runtime.errors import InvalidArgument
 from services.runtime.tensor_codec import from_proto, to_proto
 from unclip.v1 import tensor_pb2
 
-DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.int32, torch.int64,
-          torch.bool]
+DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.int32, torch.int64, torch.bool]
 SHAPES = [(), (1,), (0,), (3, 0, 2), (2, 3, 5), (1, 7, 1, 3)]
 
 
@@ -89,8 +88,11 @@ BAD = {
     "size": (tensor(shape=(2, 1)), {"shape": (None, 3)}, "expected shape [*, 3], got [2, 1]"),
     "too many dims": (tensor(shape=(1,) * 33, data=b"\0" * 4), {}, "rank 33"),
     "nan": (tensor(data=np.array([0, np.nan], "<f4").tobytes()), {}, "NaN"),
-    "inf float16": (tensor(tensor_pb2.DATA_TYPE_FLOAT16, (2,), np.array([np.inf, 1], "<f2").tobytes()),
-                    {}, "NaN or infinite"),
+    "inf float16": (
+        tensor(tensor_pb2.DATA_TYPE_FLOAT16, (2,), np.array([np.inf, 1], "<f2").tobytes()),
+        {},
+        "NaN or infinite",
+    ),
     "inf bfloat16": (tensor(tensor_pb2.DATA_TYPE_BFLOAT16, (1,), b"\x80\xff"), {}, "NaN or infinite"),
     "nan bfloat16": (tensor(tensor_pb2.DATA_TYPE_BFLOAT16, (1,), b"\xc0\x7f"), {}, "NaN or infinite"),
     "bool not 0 or 1": (tensor(tensor_pb2.DATA_TYPE_BOOL, (2,), b"\x01\x02"), {}, "0 or 1"),

@@ -23,8 +23,9 @@ print(torch.get_num_threads(), seen[0])
 
 def test_the_calling_thread_keeps_one_thread_and_later_threads_get_the_stages():
     # a process of its own: torch's thread counts are process-wide state
-    result = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, timeout=120,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "3"]
 

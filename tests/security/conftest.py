@@ -20,8 +20,9 @@ WRONG_TOKEN = "a-wrong-token-that-must-never-be-logged"
 
 
 def write_certs(folder: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "unclip_mesh.cli.main", "certs", str(folder)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "unclip_mesh.cli.main", "certs", str(folder)], check=True, capture_output=True
+    )
     return folder
 
 
@@ -34,12 +35,23 @@ def credentials(certs: Path, service: str = "client") -> grpc.ChannelCredentials
 class SecureMesh(LocalMesh):
     def __init__(self, bundle, certs: Path, tokens: Path):
         orchestrator = certs / "orchestrator"
-        super().__init__(bundle, stages=("text_encoder", "prior", "decoder"),
-                         stage_args=("--torch-threads", "1", "--log-level", "debug"),
-                         orchestrator_args=("--tls-cert", str(orchestrator / "tls.crt"),
-                                            "--tls-key", str(orchestrator / "tls.key"),
-                                            "--tls-ca", str(certs / "ca.pem"),
-                                            "--auth-tokens-file", str(tokens), "--log-level", "debug"))
+        super().__init__(
+            bundle,
+            stages=("text_encoder", "prior", "decoder"),
+            stage_args=("--torch-threads", "1", "--log-level", "debug"),
+            orchestrator_args=(
+                "--tls-cert",
+                str(orchestrator / "tls.crt"),
+                "--tls-key",
+                str(orchestrator / "tls.key"),
+                "--tls-ca",
+                str(certs / "ca.pem"),
+                "--auth-tokens-file",
+                str(tokens),
+                "--log-level",
+                "debug",
+            ),
+        )
         self.certs = certs
 
     def spawn(self, stage, *args):

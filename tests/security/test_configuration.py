@@ -25,11 +25,14 @@ def test_a_mounted_secret_folder_from_the_environment(certs):
     assert tls.ca == (certs / "ca.pem").read_bytes()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--tls-cert", "a.pem"], "missing --tls-key, --tls-ca"),
-    (["--tls-dir", "d", "--tls-ca", "ca.pem"], "--tls-dir excludes"),
-    (["--tls-dir", "/nonexistent"], "cannot read"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--tls-cert", "a.pem"], "missing --tls-key, --tls-ca"),
+        (["--tls-dir", "d", "--tls-ca", "ca.pem"], "--tls-dir excludes"),
+        (["--tls-dir", "/nonexistent"], "cannot read"),
+    ],
+)
 def test_incomplete_or_unreadable_tls_settings_are_refused(argv, message):
     with pytest.raises(ValueError, match=message):
         load_tls(_settings(argv, {}))

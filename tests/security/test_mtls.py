@@ -28,15 +28,21 @@ def stranger_certs(tmp_path_factory):
 
 @pytest.mark.parametrize("service", ["decoder", "orchestrator"])
 def test_clients_without_a_valid_certificate_are_refused(secure_mesh, certs, stranger_certs, service):
-    process = (secure_mesh.orchestrator if service == "orchestrator"
-               else secure_mesh.stage_processes(service)[0])
+    process = (
+        secure_mesh.orchestrator if service == "orchestrator" else secure_mesh.stage_processes(service)[0]
+    )
     ca = (certs / "ca.pem").read_bytes()
     refused = {
         "plaintext": grpc.insecure_channel(process.address),
         "TLS without a client certificate": grpc.secure_channel(
-            process.address, grpc.ssl_channel_credentials(root_certificates=ca)),
-        "a certificate of another CA": grpc.secure_channel(process.address, grpc.ssl_channel_credentials(
-            ca, *((stranger_certs / "client" / name).read_bytes() for name in ("tls.key", "tls.crt")))),
+            process.address, grpc.ssl_channel_credentials(root_certificates=ca)
+        ),
+        "a certificate of another CA": grpc.secure_channel(
+            process.address,
+            grpc.ssl_channel_credentials(
+                ca, *((stranger_certs / "client" / name).read_bytes() for name in ("tls.key", "tls.crt"))
+            ),
+        ),
     }
     for what, channel in refused.items():
         with channel, pytest.raises(grpc.RpcError) as error:

@@ -14,8 +14,11 @@ EMPTY_PROMPT = generation_pb2.GenerateImagesRequest(prompt="")  # refused before
 
 def _code(channel: grpc.Channel, metadata: tuple = ()) -> grpc.StatusCode:
     try:
-        list(generation_pb2_grpc.GenerationServiceStub(channel).GenerateImages(
-            EMPTY_PROMPT, metadata=metadata, timeout=30))
+        list(
+            generation_pb2_grpc.GenerationServiceStub(channel).GenerateImages(
+                EMPTY_PROMPT, metadata=metadata, timeout=30
+            )
+        )
     except grpc.RpcError as error:
         return error.code()
     return grpc.StatusCode.OK
@@ -27,13 +30,17 @@ def channel(secure_mesh, certs):
         yield channel
 
 
-@pytest.mark.parametrize("metadata", [
-    (),
-    (("authorization", f"Bearer {WRONG_TOKEN}"),),
-    (("authorization", TOKEN),),  # no scheme
-    (("authorization", f"Bearer {TOKEN}x"),),
-    (("authorization", "Bearer "),),
-], ids=["none", "wrong", "no-scheme", "longer", "empty"])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        (),
+        (("authorization", f"Bearer {WRONG_TOKEN}"),),
+        (("authorization", TOKEN),),  # no scheme
+        (("authorization", f"Bearer {TOKEN}x"),),
+        (("authorization", "Bearer "),),
+    ],
+    ids=["none", "wrong", "no-scheme", "longer", "empty"],
+)
 def test_no_or_a_wrong_token_is_unauthenticated(channel, metadata):
     assert _code(channel, metadata) == grpc.StatusCode.UNAUTHENTICATED
 
@@ -52,7 +59,8 @@ def test_health_needs_no_token(channel):
 def test_tokens_never_reach_a_log(secure_mesh, channel):
     for token in (TOKEN, WRONG_TOKEN):
         _code(channel, (("authorization", f"Bearer {token}"),))
-    logged = "\n".join(line for process in (secure_mesh.orchestrator, *secure_mesh.processes)
-                       for line in process.stderr_tail)
+    logged = "\n".join(
+        line for process in (secure_mesh.orchestrator, *secure_mesh.processes) for line in process.stderr_tail
+    )
     assert "unauthenticated call" in logged  # the refusals were logged, without their tokens
     assert TOKEN not in logged and WRONG_TOKEN not in logged

@@ -38,11 +38,19 @@ class TraceReceiver(trace_service_pb2_grpc.TraceServiceServicer):
         for resource_spans in request.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
             for scope in resource_spans.scope_spans:
-                received += [ReceivedSpan(
-                    service=resource["service.name"], name=s.name, kind=s.kind,
-                    trace_id=s.trace_id.hex(), span_id=s.span_id.hex(), parent_id=s.parent_span_id.hex(),
-                    attributes={a.key: _value(a.value) for a in s.attributes},
-                    links=tuple(link.span_id.hex() for link in s.links)) for s in scope.spans]
+                received += [
+                    ReceivedSpan(
+                        service=resource["service.name"],
+                        name=s.name,
+                        kind=s.kind,
+                        trace_id=s.trace_id.hex(),
+                        span_id=s.span_id.hex(),
+                        parent_id=s.parent_span_id.hex(),
+                        attributes={a.key: _value(a.value) for a in s.attributes},
+                        links=tuple(link.span_id.hex() for link in s.links),
+                    )
+                    for s in scope.spans
+                ]
         with self._lock:
             self.spans += received
         return trace_service_pb2.ExportTraceServiceResponse()

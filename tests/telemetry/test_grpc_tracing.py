@@ -25,11 +25,17 @@ async def watch(request, context):
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad")
 
 
-_MESSAGES = {"request_deserializer": health_pb2.HealthCheckRequest.FromString,
-             "response_serializer": health_pb2.HealthCheckResponse.SerializeToString}
-_HOP = grpc.method_handlers_generic_handler("test.Hop", {
-    "Check": grpc.unary_unary_rpc_method_handler(check, **_MESSAGES),
-    "Watch": grpc.unary_stream_rpc_method_handler(watch, **_MESSAGES)})
+_MESSAGES = {
+    "request_deserializer": health_pb2.HealthCheckRequest.FromString,
+    "response_serializer": health_pb2.HealthCheckResponse.SerializeToString,
+}
+_HOP = grpc.method_handlers_generic_handler(
+    "test.Hop",
+    {
+        "Check": grpc.unary_unary_rpc_method_handler(check, **_MESSAGES),
+        "Watch": grpc.unary_stream_rpc_method_handler(watch, **_MESSAGES),
+    },
+)
 
 
 async def _calls() -> None:
@@ -39,10 +45,13 @@ async def _calls() -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     address = f"127.0.0.1:{port}"
-    messages = {"request_serializer": health_pb2.HealthCheckRequest.SerializeToString,
-                "response_deserializer": health_pb2.HealthCheckResponse.FromString}
+    messages = {
+        "request_serializer": health_pb2.HealthCheckRequest.SerializeToString,
+        "response_deserializer": health_pb2.HealthCheckResponse.FromString,
+    }
     async with grpc.aio.insecure_channel(
-            address, interceptors=stage_call_interceptors("test_hop", address)) as channel:
+        address, interceptors=stage_call_interceptors("test_hop", address)
+    ) as channel:
         unary = channel.unary_unary("/test.Hop/Check", **messages)
         streaming = channel.unary_stream("/test.Hop/Watch", **messages)
         with tracer().start_as_current_span("request"):
@@ -62,15 +71,27 @@ def test_unary_and_streaming_calls_carry_the_context_and_are_timed_by_stage(span
     asyncio.run(_calls())
     finished = spans.get_finished_spans()
     clients = [s for s in finished if s.kind == SpanKind.CLIENT]
-    assert [s.name for s in clients] == ["test_hop Check", "test_hop Watch", "test_hop Watch",
-                                         "test_hop Check"]
+    assert [s.name for s in clients] == [
+        "test_hop Check",
+        "test_hop Watch",
+        "test_hop Watch",
+        "test_hop Check",
+    ]
     assert all(s.attributes["unclip.stage"] == "test_hop" for s in clients)
     assert clients[2].status.status_code == trace.StatusCode.ERROR
     servers = [s for s in finished if s.kind == SpanKind.SERVER]  # none for the health probe
     assert [s.parent.span_id for s in servers] == [c.context.span_id for c in clients[:3]]
     inside = [s for s in finished if s.name == "inside"]
     assert [s.parent.span_id for s in inside] == [s.context.span_id for s in servers[1:]]
-    assert REGISTRY.get_sample_value("unclip_stage_call_duration_seconds_count",
-                                     {"stage": "test_hop", "code": "OK"}) == 3
-    assert REGISTRY.get_sample_value("unclip_stage_call_duration_seconds_count",
-                                     {"stage": "test_hop", "code": "INVALID_ARGUMENT"}) == 1
+    assert (
+        REGISTRY.get_sample_value(
+            "unclip_stage_call_duration_seconds_count", {"stage": "test_hop", "code": "OK"}
+        )
+        == 3
+    )
+    assert (
+        REGISTRY.get_sample_value(
+            "unclip_stage_call_duration_seconds_count", {"stage": "test_hop", "code": "INVALID_ARGUMENT"}
+        )
+        == 1
+    )

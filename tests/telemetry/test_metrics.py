@@ -26,12 +26,15 @@ async def _observe(stage: str, context: FakeContext, error: BaseException | None
             raise error
 
 
-@pytest.mark.parametrize("code, context, error", [
-    ("OK", FakeContext(), None),
-    ("INVALID_ARGUMENT", FakeContext(grpc.StatusCode.INVALID_ARGUMENT), grpc.aio.AbortError()),
-    ("CANCELLED", FakeContext(), asyncio.CancelledError()),
-    ("UNKNOWN", FakeContext(), RuntimeError("bug")),
-])
+@pytest.mark.parametrize(
+    "code, context, error",
+    [
+        ("OK", FakeContext(), None),
+        ("INVALID_ARGUMENT", FakeContext(grpc.StatusCode.INVALID_ARGUMENT), grpc.aio.AbortError()),
+        ("CANCELLED", FakeContext(), asyncio.CancelledError()),
+        ("UNKNOWN", FakeContext(), RuntimeError("bug")),
+    ],
+)
 def test_a_call_is_counted_under_its_final_code_and_timed(code, context, error):
     stage = f"test_{code.lower()}"
     try:
@@ -45,8 +48,12 @@ def test_a_call_is_counted_under_its_final_code_and_timed(code, context, error):
 def test_refusal_series_exist_at_zero_from_a_methods_first_call():
     asyncio.run(_observe("test_preset", FakeContext(), None))
     for code in ("RESOURCE_EXHAUSTED", "UNAVAILABLE"):
-        assert REGISTRY.get_sample_value("unclip_rpc_requests_total",
-                                         {"stage": "test_preset", "method": "Run", "code": code}) == 0
+        assert (
+            REGISTRY.get_sample_value(
+                "unclip_rpc_requests_total", {"stage": "test_preset", "method": "Run", "code": code}
+            )
+            == 0
+        )
 
 
 def test_the_autoscaler_gauges_exist_from_the_start_and_follow_in_flight():

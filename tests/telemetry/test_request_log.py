@@ -33,6 +33,7 @@ def _run(service: Service, request) -> None:
     async def drain():
         with tracer().start_as_current_span("server"):
             return [r async for r in service.GenerateImages(request, Context())]
+
     asyncio.run(drain())
 
 
@@ -41,9 +42,11 @@ def _finished(stage: int, seconds: float) -> Event:
 
 
 def test_one_line_per_request_with_stage_timings_seed_and_span_attributes(spans, caplog):
-    events = [_finished(generation_pb2.STAGE_TEXT_ENCODER, 0.25),
-              _finished(generation_pb2.STAGE_UPSAMPLER_256, 1.5),
-              Event(result=generation_pb2.GeneratedImages(seed=11))]
+    events = [
+        _finished(generation_pb2.STAGE_TEXT_ENCODER, 0.25),
+        _finished(generation_pb2.STAGE_UPSAMPLER_256, 1.5),
+        Event(result=generation_pb2.GeneratedImages(seed=11)),
+    ]
     with caplog.at_level(logging.INFO, logger="unclip.requests"):
         _run(Service(events), generation_pb2.GenerateImagesRequest(prompt="p", num_images=2))
     (record,) = caplog.records
@@ -54,10 +57,13 @@ def test_one_line_per_request_with_stage_timings_seed_and_span_attributes(spans,
     assert server.attributes["unclip.seed"] == 11 and server.attributes["unclip.num_images"] == 2
 
 
-@pytest.mark.parametrize("error, code, outcome", [
-    (InvalidArgument("prompt", "must not be empty"), "INVALID_ARGUMENT", "error"),
-    (RuntimeError("bug"), "INTERNAL", "error"),
-])
+@pytest.mark.parametrize(
+    "error, code, outcome",
+    [
+        (InvalidArgument("prompt", "must not be empty"), "INVALID_ARGUMENT", "error"),
+        (RuntimeError("bug"), "INTERNAL", "error"),
+    ],
+)
 def test_a_failed_request_logs_its_code_at_warning(spans, caplog, error, code, outcome):
     with caplog.at_level(logging.INFO, logger="unclip.requests"), pytest.raises(type(error)):
         _run(Service([], error), generation_pb2.GenerateImagesRequest(prompt="p", seed=3))
@@ -72,6 +78,7 @@ def test_a_cancelled_request_is_logged_as_cancelled(caplog):
         stream = Service([Event()] * 2).GenerateImages(generation_pb2.GenerateImagesRequest(), Context())
         await stream.__anext__()
         await stream.aclose()
+
     with caplog.at_level(logging.INFO, logger="unclip.requests"):
         asyncio.run(cancelled())
     (record,) = caplog.records

@@ -3,16 +3,27 @@ import pytest
 from services.telemetry.tracing import batch_span, exporter_names
 
 
-@pytest.mark.parametrize("environ, names", [
-    ({}, []),
-    ({"OTEL_TRACES_EXPORTER": "none"}, []),
-    ({"OTEL_TRACES_EXPORTER": " NONE "}, []),
-    ({"OTEL_TRACES_EXPORTER": "otlp"}, ["otlp_proto_grpc"]),
-    ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
-     ["otlp_proto_http"]),
-    ({"OTEL_TRACES_EXPORTER": "otlp,console", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-      "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, ["otlp_proto_grpc", "console"]),
-])
+@pytest.mark.parametrize(
+    "environ, names",
+    [
+        ({}, []),
+        ({"OTEL_TRACES_EXPORTER": "none"}, []),
+        ({"OTEL_TRACES_EXPORTER": " NONE "}, []),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, ["otlp_proto_grpc"]),
+        (
+            {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+            ["otlp_proto_http"],
+        ),
+        (
+            {
+                "OTEL_TRACES_EXPORTER": "otlp,console",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+            },
+            ["otlp_proto_grpc", "console"],
+        ),
+    ],
+)
 def test_exporters_come_from_otel_traces_exporter_and_are_off_by_default(environ, names):
     assert exporter_names(environ) == names
 
@@ -33,6 +44,5 @@ def test_a_batch_span_is_a_child_of_the_first_request_and_links_every_request(sp
     (batch,) = spans.get_finished_spans()
     assert batch.parent.span_id == first.get_span_context().span_id
     assert batch.context.trace_id == first.get_span_context().trace_id
-    assert [link.context for link in batch.links] == [first.get_span_context(),
-                                                      second.get_span_context()]
+    assert [link.context for link in batch.links] == [first.get_span_context(), second.get_span_context()]
     assert batch.attributes["unclip.batch_size"] == 3

@@ -20,8 +20,9 @@ def test_bfloat16_encoding_is_float32_and_close(stage_models, bfloat16_stage_mod
 
 
 def test_bfloat16_image_embedding_is_float32_and_close(stage_models, bfloat16_stage_models):
-    images = torch.randint(0, 256, (2, 40, 65, 3), dtype=torch.uint8,
-                           generator=torch.Generator().manual_seed(0))
+    images = torch.randint(
+        0, 256, (2, 40, 65, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
     expected = stage_models.text_encoder.encode_image(images)
     embedding = bfloat16_stage_models.text_encoder.encode_image(images)
     assert embedding.dtype == torch.float32

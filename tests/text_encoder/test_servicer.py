@@ -46,10 +46,13 @@ def test_encode_image(stub):
     assert from_proto(reply.image_embeddings, "e").shape[0] == 2
 
 
-@pytest.mark.parametrize("request_, field", [
-    (text_encoder_pb2.EncodeTextRequest(), "prompts"),
-    (text_encoder_pb2.EncodeTextRequest(prompts=["x" * 5000]), "prompts[0]"),
-])
+@pytest.mark.parametrize(
+    "request_, field",
+    [
+        (text_encoder_pb2.EncodeTextRequest(), "prompts"),
+        (text_encoder_pb2.EncodeTextRequest(prompts=["x" * 5000]), "prompts[0]"),
+    ],
+)
 def test_bad_text_requests(stub, channel, request_, field):
     code, details = status_of(lambda: stub.EncodeText(request_))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith(field)
@@ -57,14 +60,17 @@ def test_bad_text_requests(stub, channel, request_, field):
     assert health.status == health_pb2.HealthCheckResponse.SERVING
 
 
-@pytest.mark.parametrize("tensor", [
-    to_proto(np.zeros((1, 8, 8, 3), dtype=np.float32)),          # wrong dtype
-    to_proto(np.zeros((1, 8, 8), dtype=np.uint8)),               # wrong rank
-    to_proto(np.zeros((1, 8, 8, 4), dtype=np.uint8)),            # not RGB
-    tensor_pb2.Tensor(dtype=tensor_pb2.DATA_TYPE_UINT8, shape=[1, 8, 8, 3], data=b"\0" * 10),
-    tensor_pb2.Tensor(dtype=tensor_pb2.DATA_TYPE_UINT8, shape=[2**40, 2**40, 3, 3], data=b""),
-    to_proto(np.zeros((0, 8, 8, 3), dtype=np.uint8)),            # no image
-])
+@pytest.mark.parametrize(
+    "tensor",
+    [
+        to_proto(np.zeros((1, 8, 8, 3), dtype=np.float32)),  # wrong dtype
+        to_proto(np.zeros((1, 8, 8), dtype=np.uint8)),  # wrong rank
+        to_proto(np.zeros((1, 8, 8, 4), dtype=np.uint8)),  # not RGB
+        tensor_pb2.Tensor(dtype=tensor_pb2.DATA_TYPE_UINT8, shape=[1, 8, 8, 3], data=b"\0" * 10),
+        tensor_pb2.Tensor(dtype=tensor_pb2.DATA_TYPE_UINT8, shape=[2**40, 2**40, 3, 3], data=b""),
+        to_proto(np.zeros((0, 8, 8, 3), dtype=np.uint8)),  # no image
+    ],
+)
 def test_bad_images(stub, tensor):
     code, details = status_of(lambda: stub.EncodeImage(text_encoder_pb2.EncodeImageRequest(images=tensor)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("images")

@@ -34,13 +34,20 @@ TOLERANCE = 1e-5
 
 @pytest.fixture(scope="module")
 def reference_text(tiny_karlo):
-    return (CLIPTextModelWithProjection.from_pretrained(tiny_karlo.root / "text_encoder").eval(),
-            CLIPTokenizer.from_pretrained(tiny_karlo.root / "tokenizer"))
+    return (
+        CLIPTextModelWithProjection.from_pretrained(tiny_karlo.root / "text_encoder").eval(),
+        CLIPTokenizer.from_pretrained(tiny_karlo.root / "tokenizer"),
+    )
 
 
 def _reference_tokens(tokenizer: CLIPTokenizer, prompts: list[str]):
-    return tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                     return_tensors="pt")
+    return tokenizer(
+        prompts,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    )
 
 
 def test_tokens_are_the_checkpoints_own(karlo_models, reference_text):
@@ -58,7 +65,7 @@ def test_exclamation_mark_is_the_pad_token_not_plain_bpe(karlo_models):
     tokens = karlo_models.text_encoder.backend.tokenize(["wow!!"])
     plain = SimpleTokenizer()
     plain_ids = [plain.sot_token_id, *plain.encode("wow!!"), plain.eot_token_id]
-    ours = tokens.ids[0, :int(tokens.mask[0].sum())].tolist()
+    ours = tokens.ids[0, : int(tokens.mask[0].sum())].tolist()
     assert ours[2:4] == [0, 0] and ours != plain_ids
     assert int(tokens.mask.sum()) == 5  # start, wow, !, !, end
 
@@ -83,8 +90,9 @@ def test_pooling_and_activation_follow_the_config(tmp_path, reference_text, lega
     ids = _reference_tokens(reference_text[1], PROMPTS[:2]).input_ids
     ids[ids == 0] = 49407  # padded with end-of-text, as OpenAI's tokenizer does
     eos_token_id = 2 if legacy_eos else int(ids[0, 2])
-    config = CLIPTextConfig(**{**reference_text[0].config.to_dict(), "eos_token_id": eos_token_id,
-                               "hidden_act": hidden_act})
+    config = CLIPTextConfig(
+        **{**reference_text[0].config.to_dict(), "eos_token_id": eos_token_id, "hidden_act": hidden_act}
+    )
     ids[1, 3] = eos_token_id  # every row holds it
     torch.manual_seed(3)
     CLIPTextModelWithProjection(config).eval().save_pretrained(tmp_path)
@@ -110,29 +118,38 @@ def test_image_embedding_matches_the_feature_extractor_and_image_encoder(tiny_ka
 
 
 def test_a_checkpoint_without_image_encoder_refuses_images(tiny_karlo, tmp_path):
-    folder = shutil.copytree(tiny_karlo.root, tmp_path / "karlo",
-                             ignore=shutil.ignore_patterns("image_encoder", "feature_extractor"))
+    folder = shutil.copytree(
+        tiny_karlo.root,
+        tmp_path / "karlo",
+        ignore=shutil.ignore_patterns("image_encoder", "feature_extractor"),
+    )
     model = TextEncoderModel.load(open_bundle(folder))
     with pytest.raises(FailedPrecondition, match=r"^images: .*image_encoder/"):
         model.encode_image(torch.from_numpy(np.zeros((1, 8, 8, 3), dtype=np.uint8)))
 
 
-@pytest.mark.parametrize("config", [
-    {"resample": 2},                                                  # bilinear, not bicubic
-    {"size": {"shortest_edge": 40}, "crop_size": {"height": 32, "width": 32}},
-    {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"resample": 2},  # bilinear, not bicubic
+        {"size": {"shortest_edge": 40}, "crop_size": {"height": 32, "width": 32}},
+        {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
+    ],
+)
 def test_images_follow_the_checkpoints_processor_config(tiny_karlo, karlo_models, tmp_path, config):
     """Whatever the feature_extractor/ config says applies, on non-square images too."""
-    reference = CLIPImageProcessor(**{"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32},
-                                      **config})
+    reference = CLIPImageProcessor(
+        **{"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}, **config}
+    )
     reference.save_pretrained(tmp_path)
     served = karlo_models.text_encoder.backend
-    backend = TransformersClipBackend(served.text, served.tokenizer, served.visual,
-                                      load_image_processor(tmp_path))
+    backend = TransformersClipBackend(
+        served.text, served.tokenizer, served.visual, load_image_processor(tmp_path)
+    )
     images = torch.randint(0, 256, (2, 50, 83, 3), dtype=torch.uint8)
-    expected = reference(images=[Image.fromarray(image) for image in images.numpy()],
-                         return_tensors="pt").pixel_values
+    expected = reference(
+        images=[Image.fromarray(image) for image in images.numpy()], return_tensors="pt"
+    ).pixel_values
     ours = backend.preprocess(images.permute(0, 3, 1, 2))
     assert torch.equal(ours, expected)
     default = served.preprocess(images.permute(0, 3, 1, 2))

@@ -48,5 +48,5 @@ def test_high_noise_bias_moves_timesteps_to_the_noisy_end():
 def test_shape_groups_give_groups_of_three():
     scenes = training_scenes(12, torch.Generator().manual_seed(0), shape_groups=True)
     assert len(scenes) == 12
-    assert all(len(set(scenes.shape[i:i + 3].tolist())) == 3 for i in range(0, 12, 3))
+    assert all(len(set(scenes.shape[i : i + 3].tolist())) == 3 for i in range(0, 12, 3))
     assert len(training_scenes(12, torch.Generator().manual_seed(0), shape_groups=False)) == 12

@@ -31,17 +31,22 @@ def test_demo_bundle_draws_the_asked_colour():
 
 
 @pytest.mark.skipif(not (BUNDLE / "unclip_bundle.json").is_file(), reason="no demo bundle")
-@pytest.mark.parametrize(("pairs", "at_least"), [
-    (training_pairs(), 5),          # eval: 98% of trained pairs' images through the prior
-    (sorted(world.HELD_OUT), 3),    # eval: 67-70% of held-out pairs' images
-], ids=["trained", "held_out"])
+@pytest.mark.parametrize(
+    ("pairs", "at_least"),
+    [
+        (training_pairs(), 5),  # eval: 98% of trained pairs' images through the prior
+        (sorted(world.HELD_OUT), 3),  # eval: 67-70% of held-out pairs' images
+    ],
+    ids=["trained", "held_out"],
+)
 def test_demo_bundle_draws_the_asked_shape(pairs, at_least):
     """One image per (colour, shape) pair on white through the whole 64 px cascade, seed 0."""
     stages = InProcessCascade.open(BUNDLE)
     images = images_by_size(stages, [world.prompt(c, s, "white") for c, s in pairs], seed=0, size=64)[64]
     drawn = [dominant_shape(image) for image in images]
-    assert sum(d == s for d, (_, s) in zip(drawn, pairs, strict=True)) >= at_least, \
-        list(zip(pairs, drawn, strict=True))
+    assert sum(d == s for d, (_, s) in zip(drawn, pairs, strict=True)) >= at_least, list(
+        zip(pairs, drawn, strict=True)
+    )
 
 
 @pytest.mark.skipif(not (BUNDLE / "unclip_bundle.json").is_file(), reason="no demo bundle")

@@ -12,10 +12,12 @@ def test_detectors_name_every_rendered_scene(side):
     scenes = world.sample_scenes(200, torch.Generator().manual_seed(0))
     images = world.render(scenes, side)
     assert [dominant_shape(image) for image in images] == [world.SHAPES[i] for i in scenes.shape.tolist()]
-    assert [dominant_colour(image) for image in images] == [tuple(world.COLOURS)[i]
-                                                           for i in scenes.colour.tolist()]
-    assert [background_colour(image) for image in images] == [tuple(world.BACKGROUNDS)[i]
-                                                             for i in scenes.background.tolist()]
+    assert [dominant_colour(image) for image in images] == [
+        tuple(world.COLOURS)[i] for i in scenes.colour.tolist()
+    ]
+    assert [background_colour(image) for image in images] == [
+        tuple(world.BACKGROUNDS)[i] for i in scenes.background.tolist()
+    ]
 
 
 def test_a_plain_image_has_no_shape_and_a_blob_fits_no_shape_well():

@@ -13,7 +13,7 @@ from unclip_mesh.bundles.vocabulary import unknown_words
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = re.compile(r"(?:unclip-mesh (?:generate|edit|inpaint|interpolate)|scripts/demo\.sh)\b[^\n]*")
 QUOTED = re.compile(r'"([^"]+)"')
-DEMO_DEFAULT = re.compile(r'\$\{1:-([^}]+)\}')
+DEMO_DEFAULT = re.compile(r"\$\{1:-([^}]+)\}")
 
 
 def documented_prompts() -> list[tuple[str, str]]:

@@ -16,17 +16,28 @@ from training.sampling import images_by_size
 
 CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
 TINY_CLIP = {
-    "embed_dim": 32, "quick_gelu": False,
+    "embed_dim": 32,
+    "quick_gelu": False,
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
     "text_cfg": {"context_length": 24, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
 }
 TINY = {
     "clip": {"batch_size": 4},
-    "prior": {"batch_size": 4, "statistics_samples": 256,
-              "prior": {"num_attention_heads": 2, "attention_head_dim": 16, "num_layers": 1}},
-    "decoder": {"batch_size": 2, "decoder": {"block_out_channels": [16, 32, 32], "norm_num_groups": 8,
-                                             "cross_attention_dim": 32, "attention_head_dim": 8,
-                                             "sample_size": 32}},
+    "prior": {
+        "batch_size": 4,
+        "statistics_samples": 256,
+        "prior": {"num_attention_heads": 2, "attention_head_dim": 16, "num_layers": 1},
+    },
+    "decoder": {
+        "batch_size": 2,
+        "decoder": {
+            "block_out_channels": [16, 32, 32],
+            "norm_num_groups": 8,
+            "cross_attention_dim": 32,
+            "attention_head_dim": 8,
+            "sample_size": 32,
+        },
+    },
     "upsampler_256": {"batch_size": 2, "network": {"block_out_channels": [8, 16, 16], "norm_num_groups": 4}},
     "upsampler_1024": {"batch_size": 1, "network": {"block_out_channels": [8, 16, 16], "norm_num_groups": 4}},
 }
@@ -49,8 +60,13 @@ def trained_bundle(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("recipe")
     runs = root / "runs"
     (root / "tiny-clip.json").write_text(json.dumps(TINY_CLIP))
-    steps = {"clip": clip, "prior": prior, "decoder": decoder, "upsampler_256": upsampler,
-             "upsampler_1024": upsampler}
+    steps = {
+        "clip": clip,
+        "prior": prior,
+        "decoder": decoder,
+        "upsampler_256": upsampler,
+        "upsampler_1024": upsampler,
+    }
     for name, module in steps.items():
         config = _tiny_config(name, runs)
         if name == "clip":
@@ -59,8 +75,9 @@ def trained_bundle(tmp_path_factory) -> Path:
         path.write_text(json.dumps(config))
         module.main(["--config", str(path), "--device", "cpu"])
     bundle_config = json.loads((CONFIGS / "bundle.json").read_text())
-    bundle_config["defaults"] = {stage: {**d, "num_inference_steps": 2}
-                                 for stage, d in bundle_config["defaults"].items()}
+    bundle_config["defaults"] = {
+        stage: {**d, "num_inference_steps": 2} for stage, d in bundle_config["defaults"].items()
+    }
     bundle.assemble(bundle_config, runs, root / "bundle")
     return root
 
@@ -79,7 +96,10 @@ def test_bundle_loads_into_the_stage_models_and_draws_1024(trained_bundle):
     stages = InProcessCascade.open(trained_bundle / "bundle")
     images = images_by_size(stages, ["a red circle on a white background"], seed=0, size=1024)
     assert {size: tuple(image.shape) for size, image in images.items()} == {
-        32: (1, 3, 32, 32), 256: (1, 3, 256, 256), 1024: (1, 3, 1024, 1024)}
+        32: (1, 3, 32, 32),
+        256: (1, 3, 256, 256),
+        1024: (1, 3, 1024, 1024),
+    }
     assert all(torch.isfinite(image).all() for image in images.values())
 
 

@@ -11,8 +11,10 @@ from unclip_mesh.bundles.vocabulary import words
 
 def _pairs(scenes: world.Scenes) -> set[tuple[str, str]]:
     colours = tuple(world.COLOURS)
-    return {(colours[c], world.SHAPES[s])
-            for c, s in zip(scenes.colour.tolist(), scenes.shape.tolist(), strict=True)}
+    return {
+        (colours[c], world.SHAPES[s])
+        for c, s in zip(scenes.colour.tolist(), scenes.shape.tolist(), strict=True)
+    }
 
 
 def test_random_scenes_keep_to_their_side_of_the_split():

@@ -30,14 +30,18 @@ pytestmark = pytest.mark.slow
 def fields(stage_models):
     embedding_dim = stage_models.decoder.text_proj.embedding_proj.in_features
     embeddings = torch.randn(2, embedding_dim, generator=torch.Generator().manual_seed(0))
-    return {"image_embeddings": to_proto(embeddings),
-            **text_request_fields(stage_models.text_encoder, ["a red circle", "a blue square"])}
+    return {
+        "image_embeddings": to_proto(embeddings),
+        **text_request_fields(stage_models.text_encoder, ["a red circle", "a blue square"]),
+    }
 
 
 def _request(fields):
     return decoder_pb2.DecodeImageRequest(
-        **fields, sampling=sampling_pb2.SamplingParams(num_inference_steps=3, guidance_scale=3.0),
-        random=sampling_pb2.RandomState(seed=7))
+        **fields,
+        sampling=sampling_pb2.SamplingParams(num_inference_steps=3, guidance_scale=3.0),
+        random=sampling_pb2.RandomState(seed=7),
+    )
 
 
 def _decode(channel, fields) -> torch.Tensor:
@@ -46,12 +50,19 @@ def _decode(channel, fields) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("shared_memory", ["off", "system"])
-def test_stage_on_triton_decodes_what_the_native_stage_does(tiny_bundle, triton_decoder, fields,
-                                                            shared_memory):
+def test_stage_on_triton_decodes_what_the_native_stage_does(
+    tiny_bundle, triton_decoder, fields, shared_memory
+):
     with running_stage("decoder", DecoderStage, tiny_bundle.root) as channel:
         native = _decode(channel, fields)
-    with running_stage("decoder", DecoderStage, tiny_bundle.root, model_backend="triton",
-                       triton_url=triton_decoder.url, triton_shared_memory=shared_memory) as channel:
+    with running_stage(
+        "decoder",
+        DecoderStage,
+        tiny_bundle.root,
+        model_backend="triton",
+        triton_url=triton_decoder.url,
+        triton_shared_memory=shared_memory,
+    ) as channel:
         on_triton = _decode(channel, fields)
     torch.testing.assert_close(on_triton, native, rtol=0, atol=1e-5)
 
@@ -72,17 +83,29 @@ def test_mesh_with_the_decoder_on_triton_gives_the_native_image(tiny_bundle, tri
     from services.inprocess_cascade import InProcessCascade, StageKnobs
 
     fast = {"prior": Sampling(steps=2), "decoder": Sampling(steps=2)}
-    triton_args = ("--model-backend", "triton", "--triton-url", triton_decoder.url,
-                   "--triton-shared-memory", "system")
-    with _DecoderOnTriton(tiny_bundle.root, triton_args, stage_args=("--torch-threads", "1")) as mesh, \
-            GenerationClient(mesh.target) as client:
+    triton_args = (
+        "--model-backend",
+        "triton",
+        "--triton-url",
+        triton_decoder.url,
+        "--triton-shared-memory",
+        "system",
+    )
+    with (
+        _DecoderOnTriton(tiny_bundle.root, triton_args, stage_args=("--torch-threads", "1")) as mesh,
+        GenerationClient(mesh.target) as client,
+    ):
         remote = client.generate("a red circle", num_images=2, size=64, seed=9, stages=fast)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         local = InProcessCascade.open(tiny_bundle.root).generate(
-            "a red circle", num_images=2, size=64, seed=9,
-            stages={stage: StageKnobs(steps=2) for stage in fast})
+            "a red circle",
+            num_images=2,
+            size=64,
+            seed=9,
+            stages={stage: StageKnobs(steps=2) for stage in fast},
+        )
     finally:
         torch.set_num_threads(threads)
     for png, pixels in zip(remote.png_images, local.images, strict=True):
@@ -122,8 +145,14 @@ def _health(channel) -> int:
 
 def test_health_follows_triton_and_triton_down_is_unavailable_by_name(tiny_bundle, fields):
     port = free_ports(1)[0]
-    settings = ServerSettings(host="127.0.0.1", port=0, bundle=str(tiny_bundle.root), grace_seconds=2,
-                              model_backend="triton", triton_url=f"127.0.0.1:{port}")
+    settings = ServerSettings(
+        host="127.0.0.1",
+        port=0,
+        bundle=str(tiny_bundle.root),
+        grace_seconds=2,
+        model_backend="triton",
+        triton_url=f"127.0.0.1:{port}",
+    )
     with _stage_loading_in_background(settings) as (channel, started):
         assert _health(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
         triton = TritonProcess("decoder", tiny_bundle.root, grpc_port=port).wait_listening()

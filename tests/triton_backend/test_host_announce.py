@@ -8,13 +8,16 @@ from services.triton.host import announce
 
 
 def test_announcement_lands_on_a_line_of_its_own_after_a_partial_log_line():
-    script = ("import os, sys\n"
-              "from services.triton.host import announce\n"
-              "os.write(1, b'I1202 08:36:49.4')\n"  # a log line tritonserver has half written
-              "announce('unclip-mesh triton decoder listening on 127.0.0.1:1')\n"
-              "os.write(1, b'02808 model_lifecycle.cc:839] loaded\\n')\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                         cwd=os.getcwd()).stdout
+    script = (
+        "import os, sys\n"
+        "from services.triton.host import announce\n"
+        "os.write(1, b'I1202 08:36:49.4')\n"  # a log line tritonserver has half written
+        "announce('unclip-mesh triton decoder listening on 127.0.0.1:1')\n"
+        "os.write(1, b'02808 model_lifecycle.cc:839] loaded\\n')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=os.getcwd()
+    ).stdout
     assert "unclip-mesh triton decoder listening on 127.0.0.1:1" in out.splitlines()
 
 

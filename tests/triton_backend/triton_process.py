@@ -48,12 +48,31 @@ class TritonProcess:
         grpc, http, metrics = free_ports(3)
         self.grpc_port = grpc_port or grpc
         self.url = f"127.0.0.1:{self.grpc_port}"
-        command = [sys.executable, "-m", "unclip_mesh.cli.main", "triton", "serve", stage,
-                   "--bundle", str(bundle), "--grpc-port", str(self.grpc_port),
-                   "--http-port", str(http), "--metrics-port", str(metrics), *extra]
-        self.popen = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True, start_new_session=True,
-                                      env={**os.environ, "UNCLIP_TRITON_PYTHON": str(python)})
+        command = [
+            sys.executable,
+            "-m",
+            "unclip_mesh.cli.main",
+            "triton",
+            "serve",
+            stage,
+            "--bundle",
+            str(bundle),
+            "--grpc-port",
+            str(self.grpc_port),
+            "--http-port",
+            str(http),
+            "--metrics-port",
+            str(metrics),
+            *extra,
+        ]
+        self.popen = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "UNCLIP_TRITON_PYTHON": str(python)},
+        )
         self.output: deque[str] = deque(maxlen=60)
         self._listening = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()

@@ -16,8 +16,12 @@ def _first_outputs(reference, model, job_size: int, noise_level: int):
     expected_trajectory = reference.start(_job(job_size, seed=1, noise_level=noise_level))
     trajectory = model.start(_job(job_size, seed=1, noise_level=noise_level))
     assert torch.equal(trajectory.latents, expected_trajectory.latents)  # float32 noise
-    torch.testing.assert_close(trajectory.conditioning["image"].float(),
-                               expected_trajectory.conditioning["image"], rtol=0.01, atol=0.01)
+    torch.testing.assert_close(
+        trajectory.conditioning["image"].float(),
+        expected_trajectory.conditioning["image"],
+        rtol=0.01,
+        atol=0.01,
+    )
     [expected], [output] = reference.predict([expected_trajectory]), model.predict([trajectory])
     return expected, output, trajectory
 
@@ -37,8 +41,10 @@ def demo_256():
     """The demo bundle's 256 upsampler, whose UNet2DModel embeds the level with a "timestep" class
     embedding, in both dtypes."""
     bundle = open_bundle(DEFAULT_BUNDLE)
-    return [UpsamplerModel.load(bundle, "upsampler_256", "cpu", dtype)
-            for dtype in (torch.float32, torch.bfloat16)]
+    return [
+        UpsamplerModel.load(bundle, "upsampler_256", "cpu", dtype)
+        for dtype in (torch.float32, torch.bfloat16)
+    ]
 
 
 def test_timestep_class_embedding_runs_in_bfloat16(demo_256):

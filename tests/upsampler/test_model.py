@@ -17,8 +17,10 @@ def _job(size: int, *, seed=0, steps=3, noise_level=0) -> UpsampleJob:
 def test_256_uses_super_res_last_only_on_the_last_step(stage_models):
     model = stage_models.upsampler_256
     calls = []
-    hooks = [net.register_forward_pre_hook(lambda _m, _a, name=name: calls.append(name))
-             for name, net in (("first", model.first), ("last", model.last))]
+    hooks = [
+        net.register_forward_pre_hook(lambda _m, _a, name=name: calls.append(name))
+        for name, net in (("first", model.first), ("last", model.last))
+    ]
     try:
         trajectory = model.start(_job(64))
         while not trajectory.done:
@@ -54,13 +56,22 @@ def test_1024_noise_augments_and_conditions_on_the_level(stage_models):
 
 def test_pixel_shuffle_unet_round_trips(tmp_path):
     torch.manual_seed(0)
-    net = PixelShuffleUNet(sample_size=64, shuffle_factor=4, block_out_channels=(8, 16), norm_num_groups=4,
-                           layers_per_block=1, down_block_types=("ResnetDownsampleBlock2D",) * 2,
-                           up_block_types=("ResnetUpsampleBlock2D",) * 2, noise_level_embedding=True).eval()
+    net = PixelShuffleUNet(
+        sample_size=64,
+        shuffle_factor=4,
+        block_out_channels=(8, 16),
+        norm_num_groups=4,
+        layers_per_block=1,
+        down_block_types=("ResnetDownsampleBlock2D",) * 2,
+        up_block_types=("ResnetUpsampleBlock2D",) * 2,
+        noise_level_embedding=True,
+    ).eval()
     net.save_pretrained(tmp_path)
     loaded = PixelShuffleUNet.from_pretrained(tmp_path).eval()
+
     def public(config):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if not k.startswith("_")}
+
     assert public(loaded.config) == public(net.config)
     sample, t = torch.randn(1, 6, 64, 64), torch.tensor([10])
     with torch.inference_mode():

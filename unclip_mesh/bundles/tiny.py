@@ -22,17 +22,22 @@ from services.bundle.manifest import SamplingDefaults
 from services.stage_registry import layout
 from unclip_mesh.bundles.writer import write_manifest
 
-EMBED_DIM = 32          # CLIP embedding = text width = prior width (as in Karlo: 768 throughout)
+EMBED_DIM = 32  # CLIP embedding = text width = prior width (as in Karlo: 768 throughout)
 CONTEXT_LENGTH = 32
-TIME_EMBED_DIM = 64     # decoder block_out_channels[0] * 4
+TIME_EMBED_DIM = 64  # decoder block_out_channels[0] * 4
 CROSS_ATTENTION_DIM = 32
 
 OPEN_CLIP_TINY = {
     "embed_dim": EMBED_DIM,
     "quick_gelu": False,
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
-    "text_cfg": {"context_length": CONTEXT_LENGTH, "vocab_size": 49408, "width": EMBED_DIM, "heads": 2,
-                 "layers": 2},
+    "text_cfg": {
+        "context_length": CONTEXT_LENGTH,
+        "vocab_size": 49408,
+        "width": EMBED_DIM,
+        "heads": 2,
+        "layers": 2,
+    },
 }
 
 
@@ -55,8 +60,13 @@ def _write_open_clip(folder: Path) -> None:
 
 
 def _prior() -> PriorTransformer:
-    prior = PriorTransformer(num_attention_heads=2, attention_head_dim=16, embedding_dim=EMBED_DIM,
-                             num_layers=1, num_embeddings=CONTEXT_LENGTH)
+    prior = PriorTransformer(
+        num_attention_heads=2,
+        attention_head_dim=16,
+        embedding_dim=EMBED_DIM,
+        num_layers=1,
+        num_embeddings=CONTEXT_LENGTH,
+    )
     with torch.no_grad():  # the CLIP statistics start at zero std; give them plausible values
         prior.clip_mean.normal_(0.0, 0.1)
         prior.clip_std.uniform_(0.5, 1.5)
@@ -64,10 +74,17 @@ def _prior() -> PriorTransformer:
 
 
 def _super_res_256() -> UNet2DModel:
-    return UNet2DModel(sample_size=256, in_channels=6, out_channels=3, layers_per_block=1,
-                       block_out_channels=(8, 16), norm_num_groups=4, add_attention=False,
-                       down_block_types=("ResnetDownsampleBlock2D",) * 2,
-                       up_block_types=("ResnetUpsampleBlock2D",) * 2)
+    return UNet2DModel(
+        sample_size=256,
+        in_channels=6,
+        out_channels=3,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        norm_num_groups=4,
+        add_attention=False,
+        down_block_types=("ResnetDownsampleBlock2D",) * 2,
+        up_block_types=("ResnetUpsampleBlock2D",) * 2,
+    )
 
 
 class _Savable(Protocol):
@@ -80,29 +97,52 @@ def _components() -> dict[str, Callable[[], _Savable]]:
 
     return {
         "prior": _prior,
-        "prior_scheduler": lambda: UnCLIPScheduler(variance_type="fixed_small_log", prediction_type="sample",
-                                                   clip_sample_range=5.0),
-        "text_proj": lambda: UnCLIPTextProjModel(clip_embeddings_dim=EMBED_DIM, time_embed_dim=TIME_EMBED_DIM,
-                                                 cross_attention_dim=CROSS_ATTENTION_DIM),
+        "prior_scheduler": lambda: UnCLIPScheduler(
+            variance_type="fixed_small_log", prediction_type="sample", clip_sample_range=5.0
+        ),
+        "text_proj": lambda: UnCLIPTextProjModel(
+            clip_embeddings_dim=EMBED_DIM,
+            time_embed_dim=TIME_EMBED_DIM,
+            cross_attention_dim=CROSS_ATTENTION_DIM,
+        ),
         "decoder": lambda: UNet2DConditionModel(
-            sample_size=64, in_channels=3, out_channels=6, layers_per_block=1,
+            sample_size=64,
+            in_channels=3,
+            out_channels=6,
+            layers_per_block=1,
             down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
             up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"),
-            mid_block_type="UNetMidBlock2DSimpleCrossAttn", block_out_channels=(16, 32),
-            norm_num_groups=8, cross_attention_dim=CROSS_ATTENTION_DIM, attention_head_dim=8,
-            resnet_time_scale_shift="scale_shift", class_embed_type="identity"),
-        "decoder_scheduler": lambda: UnCLIPScheduler(variance_type="learned_range",
-                                                     prediction_type="epsilon"),
+            mid_block_type="UNetMidBlock2DSimpleCrossAttn",
+            block_out_channels=(16, 32),
+            norm_num_groups=8,
+            cross_attention_dim=CROSS_ATTENTION_DIM,
+            attention_head_dim=8,
+            resnet_time_scale_shift="scale_shift",
+            class_embed_type="identity",
+        ),
+        "decoder_scheduler": lambda: UnCLIPScheduler(
+            variance_type="learned_range", prediction_type="epsilon"
+        ),
         "super_res_first": _super_res_256,
         "super_res_last": _super_res_256,
-        "super_res_scheduler": lambda: UnCLIPScheduler(variance_type="fixed_small_log",
-                                                       prediction_type="epsilon"),
+        "super_res_scheduler": lambda: UnCLIPScheduler(
+            variance_type="fixed_small_log", prediction_type="epsilon"
+        ),
         "super_res_1024": lambda: PixelShuffleUNet(
-            sample_size=1024, in_channels=6, out_channels=3, shuffle_factor=4, block_out_channels=(16, 32),
-            layers_per_block=1, down_block_types=("ResnetDownsampleBlock2D",) * 2,
-            up_block_types=("ResnetUpsampleBlock2D",) * 2, norm_num_groups=8, noise_level_embedding=True),
-        "super_res_1024_scheduler": lambda: UnCLIPScheduler(variance_type="fixed_small_log",
-                                                            prediction_type="epsilon"),
+            sample_size=1024,
+            in_channels=6,
+            out_channels=3,
+            shuffle_factor=4,
+            block_out_channels=(16, 32),
+            layers_per_block=1,
+            down_block_types=("ResnetDownsampleBlock2D",) * 2,
+            up_block_types=("ResnetUpsampleBlock2D",) * 2,
+            norm_num_groups=8,
+            noise_level_embedding=True,
+        ),
+        "super_res_1024_scheduler": lambda: UnCLIPScheduler(
+            variance_type="fixed_small_log", prediction_type="epsilon"
+        ),
     }
 
 
@@ -116,6 +156,5 @@ def write_tiny_bundle(path: str | Path, seed: int = 0) -> Bundle:
         for index, (folder, make) in enumerate(_components().items(), start=1):
             torch.manual_seed(seed + index)
             make().save_pretrained(root / folder)
-    write_manifest(root, name="tiny-random", version=f"seed-{seed}", stages=layout(),
-                   defaults=TINY_DEFAULTS)
+    write_manifest(root, name="tiny-random", version=f"seed-{seed}", stages=layout(), defaults=TINY_DEFAULTS)
     return open_bundle(root)

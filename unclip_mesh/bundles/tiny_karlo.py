@@ -42,9 +42,14 @@ from services.bundle.loader import Bundle, open_bundle
 EMBED_DIM = 32
 LAYOUTS = ("combined", "text-to-image", "image-variations")
 CONTEXT_LENGTH = 77
-TOKENIZER_CONFIG = {"tokenizer_class": "CLIPTokenizer", "model_max_length": CONTEXT_LENGTH,
-                    "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
-                    "unk_token": "<|endoftext|>", "pad_token": "!"}
+TOKENIZER_CONFIG = {
+    "tokenizer_class": "CLIPTokenizer",
+    "model_max_length": CONTEXT_LENGTH,
+    "bos_token": "<|startoftext|>",
+    "eos_token": "<|endoftext|>",
+    "unk_token": "<|endoftext|>",
+    "pad_token": "!",
+}
 _OPEN_CLIP_SPECIALS = {"<start_of_text>": "<|startoftext|>", "<end_of_text>": "<|endoftext|>"}
 
 
@@ -60,21 +65,45 @@ def write_tokenizer(folder: Path) -> None:
 
 
 def _text_encoder() -> CLIPTextModelWithProjection:
-    return CLIPTextModelWithProjection(CLIPTextConfig(
-        bos_token_id=0, eos_token_id=2, hidden_size=EMBED_DIM, projection_dim=EMBED_DIM, intermediate_size=37,
-        layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=5, pad_token_id=1,
-        vocab_size=len(SimpleTokenizer().encoder), max_position_embeddings=CONTEXT_LENGTH))
+    return CLIPTextModelWithProjection(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=2,
+            hidden_size=EMBED_DIM,
+            projection_dim=EMBED_DIM,
+            intermediate_size=37,
+            layer_norm_eps=1e-05,
+            num_attention_heads=4,
+            num_hidden_layers=5,
+            pad_token_id=1,
+            vocab_size=len(SimpleTokenizer().encoder),
+            max_position_embeddings=CONTEXT_LENGTH,
+        )
+    )
 
 
 def _image_encoder() -> CLIPVisionModelWithProjection:
-    return CLIPVisionModelWithProjection(CLIPVisionConfig(
-        hidden_size=EMBED_DIM, projection_dim=EMBED_DIM, num_hidden_layers=5, num_attention_heads=4,
-        image_size=32, intermediate_size=37, patch_size=1))
+    return CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=EMBED_DIM,
+            projection_dim=EMBED_DIM,
+            num_hidden_layers=5,
+            num_attention_heads=4,
+            image_size=32,
+            intermediate_size=37,
+            patch_size=1,
+        )
+    )
 
 
 def _prior() -> PriorTransformer:
-    prior = PriorTransformer(num_attention_heads=2, attention_head_dim=12, embedding_dim=EMBED_DIM,
-                             num_layers=1, num_embeddings=CONTEXT_LENGTH)
+    prior = PriorTransformer(
+        num_attention_heads=2,
+        attention_head_dim=12,
+        embedding_dim=EMBED_DIM,
+        num_layers=1,
+        num_embeddings=CONTEXT_LENGTH,
+    )
     with torch.no_grad():
         prior.clip_mean.normal_(0.0, 0.1)
         prior.clip_std.uniform_(0.5, 1.5)
@@ -82,10 +111,17 @@ def _prior() -> PriorTransformer:
 
 
 def _super_res() -> UNet2DModel:
-    return UNet2DModel(sample_size=256, layers_per_block=1, in_channels=6, out_channels=3,
-                       down_block_types=("ResnetDownsampleBlock2D",) * 2,
-                       up_block_types=("ResnetUpsampleBlock2D",) * 2, block_out_channels=(16, 32),
-                       norm_num_groups=8, add_attention=False)
+    return UNet2DModel(
+        sample_size=256,
+        layers_per_block=1,
+        in_channels=6,
+        out_channels=3,
+        down_block_types=("ResnetDownsampleBlock2D",) * 2,
+        up_block_types=("ResnetUpsampleBlock2D",) * 2,
+        block_out_channels=(16, 32),
+        norm_num_groups=8,
+        add_attention=False,
+    )
 
 
 def _components() -> dict[str, Callable[[], object]]:
@@ -93,23 +129,37 @@ def _components() -> dict[str, Callable[[], object]]:
     return {
         "text_encoder": _text_encoder,
         "prior": _prior,
-        "text_proj": lambda: UnCLIPTextProjModel(clip_embeddings_dim=EMBED_DIM, time_embed_dim=128,
-                                                 cross_attention_dim=100),
+        "text_proj": lambda: UnCLIPTextProjModel(
+            clip_embeddings_dim=EMBED_DIM, time_embed_dim=128, cross_attention_dim=100
+        ),
         "decoder": lambda: UNet2DConditionModel(
-            sample_size=64, in_channels=3, out_channels=6, layers_per_block=1,
+            sample_size=64,
+            in_channels=3,
+            out_channels=6,
+            layers_per_block=1,
             down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
             up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"),
-            mid_block_type="UNetMidBlock2DSimpleCrossAttn", block_out_channels=(32, 64),
-            cross_attention_dim=100, attention_head_dim=4, resnet_time_scale_shift="scale_shift",
-            class_embed_type="identity"),
+            mid_block_type="UNetMidBlock2DSimpleCrossAttn",
+            block_out_channels=(32, 64),
+            cross_attention_dim=100,
+            attention_head_dim=4,
+            resnet_time_scale_shift="scale_shift",
+            class_embed_type="identity",
+        ),
         "super_res_first": _super_res,
         "super_res_last": _super_res,
-        "prior_scheduler": lambda: UnCLIPScheduler(variance_type="fixed_small_log", prediction_type="sample",
-                                                   num_train_timesteps=1000, clip_sample_range=5.0),
-        "decoder_scheduler": lambda: UnCLIPScheduler(variance_type="learned_range", prediction_type="epsilon",
-                                                     num_train_timesteps=1000),
-        "super_res_scheduler": lambda: UnCLIPScheduler(variance_type="fixed_small_log",
-                                                       prediction_type="epsilon", num_train_timesteps=1000),
+        "prior_scheduler": lambda: UnCLIPScheduler(
+            variance_type="fixed_small_log",
+            prediction_type="sample",
+            num_train_timesteps=1000,
+            clip_sample_range=5.0,
+        ),
+        "decoder_scheduler": lambda: UnCLIPScheduler(
+            variance_type="learned_range", prediction_type="epsilon", num_train_timesteps=1000
+        ),
+        "super_res_scheduler": lambda: UnCLIPScheduler(
+            variance_type="fixed_small_log", prediction_type="epsilon", num_train_timesteps=1000
+        ),
     }
 
 
@@ -132,8 +182,12 @@ def write_tiny_karlo(path: str | Path, seed: int = 0, layout: str = "combined") 
     feature_extractor = CLIPImageProcessor(crop_size=32, size=32)
     if layout == "image-variations":
         del components["prior"], components["prior_scheduler"]
-        UnCLIPImageVariationPipeline(tokenizer=tokenizer, image_encoder=image_encoder,
-                                     feature_extractor=feature_extractor, **components).save_pretrained(root)
+        UnCLIPImageVariationPipeline(
+            tokenizer=tokenizer,
+            image_encoder=image_encoder,
+            feature_extractor=feature_extractor,
+            **components,
+        ).save_pretrained(root)
     else:
         UnCLIPPipeline(tokenizer=tokenizer, **components).save_pretrained(root)
     if layout == "combined":

@@ -10,13 +10,17 @@ def add_parser(subparsers) -> None:
     tiny = actions.add_parser("tiny", help="write a tiny randomly initialised bundle (for tests)")
     tiny.add_argument("output")
     tiny.add_argument("--seed", type=int, default=0)
-    karlo = actions.add_parser("tiny-karlo",
-                               help="write a tiny random checkpoint in Karlo's diffusers layout")
+    karlo = actions.add_parser(
+        "tiny-karlo", help="write a tiny random checkpoint in Karlo's diffusers layout"
+    )
     karlo.add_argument("output")
     karlo.add_argument("--seed", type=int, default=0)
-    karlo.add_argument("--layout", default="combined",
-                       help="text-to-image or image-variations, as Karlo's two checkpoints are published, "
-                            "or combined: both in one folder (default)")
+    karlo.add_argument(
+        "--layout",
+        default="combined",
+        help="text-to-image or image-variations, as Karlo's two checkpoints are published, "
+        "or combined: both in one folder (default)",
+    )
     verify = actions.add_parser("verify", help="check every file and checksum of a bundle")
     verify.add_argument("path")
 
@@ -28,8 +32,11 @@ def run(args) -> int:
 
     if args.action in ("tiny", "tiny-karlo"):
         try:
-            bundle = (write_tiny_bundle(args.output, seed=args.seed) if args.action == "tiny"
-                      else write_tiny_karlo(args.output, seed=args.seed, layout=args.layout))
+            bundle = (
+                write_tiny_bundle(args.output, seed=args.seed)
+                if args.action == "tiny"
+                else write_tiny_karlo(args.output, seed=args.seed, layout=args.layout)
+            )
         except ValueError as error:  # an unknown layout
             print(f"error: {error}")
             return 1

@@ -15,21 +15,37 @@ def add_call_options(parser, stages: tuple[str, ...] | None = None, *, images: b
     """-o, -n (when `images`), --size, --seed, --target, --token, --timeout, --bundle and, for each of
     `stages` (default: every stage that takes knobs), --STAGE-steps/-guidance/-scheduler/-eta."""
     stages = sampled_stages() if stages is None else stages
-    parser.add_argument("-o", "--output", default="out.png",
-                        help="PNG path; with several images, -0, -1, ... is added before the suffix")
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="out.png",
+        help="PNG path; with several images, -0, -1, ... is added before the suffix",
+    )
     if images:
         parser.add_argument("-n", "--num-images", type=int, default=1)
-    parser.add_argument("--size", type=int, choices=sizes(), default=None,
-                        help="output side in pixels (default: the largest the mesh serves)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        choices=sizes(),
+        default=None,
+        help="output side in pixels (default: the largest the mesh serves)",
+    )
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--target", default=None,
-                        help="orchestrator address; without it a local mesh is started for this call")
+    parser.add_argument(
+        "--target",
+        default=None,
+        help="orchestrator address; without it a local mesh is started for this call",
+    )
     parser.add_argument("--token", default=None, help="bearer token for the orchestrator")
     parser.add_argument("--timeout", type=float, default=None, help="deadline in seconds")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch threads of each stage process of the local mesh (default: "
-                             "UNCLIP_TORCH_THREADS, else torch's default); results match another run, "
-                             "or diffusers' pipelines, only at equal thread counts")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch threads of each stage process of the local mesh (default: "
+        "UNCLIP_TORCH_THREADS, else torch's default); results match another run, "
+        "or diffusers' pipelines, only at equal thread counts",
+    )
     for stage in stages:
         flag = stage.replace("_", "-")
         parser.add_argument(f"--{flag}-steps", type=int, default=None)
@@ -53,8 +69,9 @@ def stage_knobs(args) -> dict:
 
     stages = {}
     for stage in args.stage_knobs:
-        knobs = Sampling(*(getattr(args, f"{stage}_{knob}") for knob in ("steps", "guidance", "scheduler",
-                                                                           "eta")))
+        knobs = Sampling(
+            *(getattr(args, f"{stage}_{knob}") for knob in ("steps", "guidance", "scheduler", "eta"))
+        )
         if knobs != Sampling():
             stages[stage] = knobs
     return stages
@@ -90,6 +107,11 @@ def _call(args, call: Callable):
             target = stack.enter_context(LocalMesh(bundle_path(args), stage_args=threads)).target
         client = stack.enter_context(GenerationClient(target, token=args.token))
         bars = stack.enter_context(ProgressBars())
-        return call(client, size=args.size, seed=args.seed, stages=stage_knobs(args),
-                    timeout=args.timeout, on_event=bars.update)
-
+        return call(
+            client,
+            size=args.size,
+            seed=args.seed,
+            stages=stage_knobs(args),
+            timeout=args.timeout,
+            on_event=bars.update,
+        )

@@ -17,8 +17,7 @@ DEFAULT_NAMESPACE = "unclip"
 def _stage_pool(text: str) -> tuple[str, str]:
     stage, _, pool = text.partition("=")
     if stage not in all_stages() or not pool:
-        raise argparse.ArgumentTypeError(
-            f"expected STAGE=POOL with STAGE one of {', '.join(all_stages())}")
+        raise argparse.ArgumentTypeError(f"expected STAGE=POOL with STAGE one of {', '.join(all_stages())}")
     return stage, pool
 
 
@@ -28,43 +27,68 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("manifests")
     group.add_argument("--overlay", choices=OVERLAYS, default="cpu-demo")
-    group.add_argument("--namespace",
-                       help="default: the overlay's (cpu-demo: unclip-demo, gpu: unclip)")
-    group.add_argument("--image", metavar="[REGISTRY/]NAME[:VERSION]",
-                       help="the family of role images: each stage runs NAME-ROLE:VERSION, model "
-                            "stages NAME-model:VERSION-DEVICE (default: unclip-mesh:0.1.0; no "
-                            "VERSION: the overlay's)")
-    group.add_argument("--node-pool", type=_stage_pool, action="append", default=[],
-                       metavar="STAGE=POOL", help="repeatable: put STAGE on node pool POOL")
-    group.add_argument("--pool-label", default="unclip-mesh/node-pool",
-                       help="the node label naming a node's pool (default %(default)s)")
+    group.add_argument("--namespace", help="default: the overlay's (cpu-demo: unclip-demo, gpu: unclip)")
+    group.add_argument(
+        "--image",
+        metavar="[REGISTRY/]NAME[:VERSION]",
+        help="the family of role images: each stage runs NAME-ROLE:VERSION, model "
+        "stages NAME-model:VERSION-DEVICE (default: unclip-mesh:0.1.0; no "
+        "VERSION: the overlay's)",
+    )
+    group.add_argument(
+        "--node-pool",
+        type=_stage_pool,
+        action="append",
+        default=[],
+        metavar="STAGE=POOL",
+        help="repeatable: put STAGE on node pool POOL",
+    )
+    group.add_argument(
+        "--pool-label",
+        default="unclip-mesh/node-pool",
+        help="the node label naming a node's pool (default %(default)s)",
+    )
     group.add_argument("--storage-class", help="storage class of the model bundle's claim")
-    group.add_argument("--scaler", choices=SCALERS, default="hpa",
-                       help="hpa: HorizontalPodAutoscalers on the load metric (through a metrics "
-                            "adapter) with a CPU fallback; keda: KEDA ScaledObjects on the same "
-                            "load queried from Prometheus (default %(default)s)")
+    group.add_argument(
+        "--scaler",
+        choices=SCALERS,
+        default="hpa",
+        help="hpa: HorizontalPodAutoscalers on the load metric (through a metrics "
+        "adapter) with a CPU fallback; keda: KEDA ScaledObjects on the same "
+        "load queried from Prometheus (default %(default)s)",
+    )
     group.add_argument("--load-metric", default=DEFAULT_LOAD_METRIC)
-    group.add_argument("--prometheus-url", default=DEFAULT_PROMETHEUS_URL,
-                       help="the Prometheus KEDA queries (default %(default)s)")
-    group.add_argument("--monitoring", action="store_true",
-                       help="add a PodMonitor per stage and the PrometheusRule of the alerts "
-                            "(Prometheus Operator kinds)")
+    group.add_argument(
+        "--prometheus-url",
+        default=DEFAULT_PROMETHEUS_URL,
+        help="the Prometheus KEDA queries (default %(default)s)",
+    )
+    group.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="add a PodMonitor per stage and the PrometheusRule of the alerts (Prometheus Operator kinds)",
+    )
     group.add_argument("--cluster-domain", default="cluster.local")
 
 
 def _cluster_arguments(parser: argparse.ArgumentParser, namespace: bool = True) -> None:
     group = parser.add_argument_group("cluster")
-    group.add_argument("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config; "
-                                            "inside a pod, its service account")
+    group.add_argument(
+        "--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config; inside a pod, its service account"
+    )
     group.add_argument("--context", help="kubeconfig context")
     if namespace:
         group.add_argument("--namespace", default=DEFAULT_NAMESPACE)
 
 
 def _metrics_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metrics-via", choices=("proxy", "direct"), default="proxy",
-                        help="read pod metrics through the API server's pod proxy or, from inside "
-                             "the cluster, from pod IPs (default %(default)s)")
+    parser.add_argument(
+        "--metrics-via",
+        choices=("proxy", "direct"),
+        default="proxy",
+        help="read pod metrics through the API server's pod proxy or, from inside "
+        "the cluster, from pod IPs (default %(default)s)",
+    )
 
 
 def add_parser(subparsers) -> None:
@@ -89,11 +113,19 @@ def add_parser(subparsers) -> None:
 def _options(args):
     from unclip_mesh.deploy.options import RenderOptions
 
-    return RenderOptions(overlay=args.overlay, namespace=args.namespace, image=args.image,
-                         node_pools=dict(args.node_pool), pool_label=args.pool_label,
-                         storage_class=args.storage_class, scaler=args.scaler,
-                         load_metric=args.load_metric, prometheus_url=args.prometheus_url,
-                         monitoring=args.monitoring, cluster_domain=args.cluster_domain)
+    return RenderOptions(
+        overlay=args.overlay,
+        namespace=args.namespace,
+        image=args.image,
+        node_pools=dict(args.node_pool),
+        pool_label=args.pool_label,
+        storage_class=args.storage_class,
+        scaler=args.scaler,
+        load_metric=args.load_metric,
+        prometheus_url=args.prometheus_url,
+        monitoring=args.monitoring,
+        cluster_domain=args.cluster_domain,
+    )
 
 
 def _load_reader(args, clients):
@@ -151,8 +183,7 @@ def _kustomize(args) -> int:
     return 0
 
 
-_ACTIONS = {"render": _render, "apply": _apply, "status": _status, "scale": _scale,
-            "kustomize": _kustomize}
+_ACTIONS = {"render": _render, "apply": _apply, "status": _status, "scale": _scale, "kustomize": _kustomize}
 
 
 def run(args) -> int:

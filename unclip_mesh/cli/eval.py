@@ -10,14 +10,17 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("eval",
-                                   help="measure a bundle on held-out prompts (report + contact sheet)")
+    parser = subparsers.add_parser(
+        "eval", help="measure a bundle on held-out prompts (report + contact sheet)"
+    )
     parser.add_argument("--bundle", type=Path, default=Path("models/demo"))
-    parser.add_argument("--out", type=Path, default=Path("docs"), help="folder for eval_report.json and "
-                                                                        "contact_sheet.png")
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs"), help="folder for eval_report.json and contact_sheet.png"
+    )
     parser.add_argument("--seeds", type=int, default=2, help="images per held-out prompt")
-    parser.add_argument("--sweep", type=str, default="",
-                        help="decoder guidance values to compare, e.g. 1,2,4")
+    parser.add_argument(
+        "--sweep", type=str, default="", help="decoder guidance values to compare, e.g. 1,2,4"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,8 +26,12 @@ def _prompts(args) -> list[str]:
 def add_parser(subparsers) -> None:
     vary = subparsers.add_parser("vary", help="variations of an image")
     vary.add_argument("image", type=Path, help="PNG or JPEG")
-    vary.add_argument("--eta", type=float, default=None,
-                      help="0..1: vary around the image's inverted noise (the paper's variations)")
+    vary.add_argument(
+        "--eta",
+        type=float,
+        default=None,
+        help="0..1: vary around the image's inverted noise (the paper's variations)",
+    )
     add_call_options(vary, ("decoder", *upsamplers()))
     vary.set_defaults(flow="vary")
 
@@ -48,8 +52,12 @@ def add_parser(subparsers) -> None:
     inpaint = subparsers.add_parser("inpaint", help="redraw the masked region of an image")
     inpaint.add_argument("image", type=Path, help="PNG or JPEG")
     inpaint.add_argument("prompt")
-    inpaint.add_argument("--mask", type=Path, default=None,
-                         help="PNG whose white pixels are redrawn (default: the image's transparent pixels)")
+    inpaint.add_argument(
+        "--mask",
+        type=Path,
+        default=None,
+        help="PNG whose white pixels are redrawn (default: the image's transparent pixels)",
+    )
     add_call_options(inpaint, sampled_stages())
     inpaint.set_defaults(flow="inpaint")
 
@@ -57,16 +65,25 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     calls = {
         "vary": lambda client, **options: client.create_variations(
-            args.image.read_bytes(), num_images=args.num_images, eta=args.eta, **options),
+            args.image.read_bytes(), num_images=args.num_images, eta=args.eta, **options
+        ),
         "interpolate": lambda client, **options: client.interpolate(
-            _image_or_prompt(args.start), _image_or_prompt(args.end), num_images=args.num_images,
-            **options),
+            _image_or_prompt(args.start), _image_or_prompt(args.end), num_images=args.num_images, **options
+        ),
         "edit": lambda client, **options: client.edit(
-            args.image.read_bytes(), args.instruction, original_caption=args.original_caption,
-            strength=args.strength, **options),
+            args.image.read_bytes(),
+            args.instruction,
+            original_caption=args.original_caption,
+            strength=args.strength,
+            **options,
+        ),
         "inpaint": lambda client, **options: client.inpaint(
-            args.image.read_bytes(), args.prompt, mask=args.mask.read_bytes() if args.mask else None,
-            num_images=args.num_images, **options),
+            args.image.read_bytes(),
+            args.prompt,
+            mask=args.mask.read_bytes() if args.mask else None,
+            num_images=args.num_images,
+            **options,
+        ),
     }
     warn_unknown_words(args, _prompts(args))
     return call_and_write(args, calls[args.flow])

@@ -12,5 +12,6 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     warn_unknown_words(args, [args.prompt])
-    return call_and_write(args, lambda client, **options: client.generate(
-        args.prompt, num_images=args.num_images, **options))
+    return call_and_write(
+        args, lambda client, **options: client.generate(args.prompt, num_images=args.num_images, **options)
+    )

@@ -69,11 +69,19 @@ class StageProcess:
 class LocalMesh:
     """Starts, awaits and stops the mesh's processes. Use as a context manager."""
 
-    def __init__(self, bundle: str | Path, *, stages: tuple[str, ...] | None = None,
-                 replicas: dict[str, int] | None = None, stage_args: tuple[str, ...] = (),
-                 args_by_stage: dict[str, tuple[str, ...]] | None = None,
-                 orchestrator_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                 echo_logs: bool = False, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        bundle: str | Path,
+        *,
+        stages: tuple[str, ...] | None = None,
+        replicas: dict[str, int] | None = None,
+        stage_args: tuple[str, ...] = (),
+        args_by_stage: dict[str, tuple[str, ...]] | None = None,
+        orchestrator_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        echo_logs: bool = False,
+        host: str = "127.0.0.1",
+    ):
         self.bundle = str(bundle)
         self.stages = stages or bundle_stages(bundle)
         self.replicas = replicas or {}
@@ -111,10 +119,26 @@ class LocalMesh:
         self.stop()
 
     def spawn(self, stage: str, *args: str) -> StageProcess:
-        command = [sys.executable, "-m", "unclip_mesh.cli.main", "serve", stage,
-                   "--host", self.host, "--port", "0", *args]
-        popen = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 env=self.env, start_new_session=True)
+        command = [
+            sys.executable,
+            "-m",
+            "unclip_mesh.cli.main",
+            "serve",
+            stage,
+            "--host",
+            self.host,
+            "--port",
+            "0",
+            *args,
+        ]
+        popen = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+            start_new_session=True,
+        )
         process = StageProcess(stage, popen)
         process.watch(self.echo_logs)
         return process
@@ -122,8 +146,11 @@ class LocalMesh:
     def start(self, timeout: float = 300.0) -> None:
         for stage in self.stages:
             for _ in range(self.replicas.get(stage, 1)):
-                self.processes.append(self.spawn(stage, "--bundle", self.bundle, *self.stage_args,
-                                                 *self.args_by_stage.get(stage, ())))
+                self.processes.append(
+                    self.spawn(
+                        stage, "--bundle", self.bundle, *self.stage_args, *self.args_by_stage.get(stage, ())
+                    )
+                )
         deadline = time.monotonic() + timeout
         for process in self.processes:
             self.await_ready(process, deadline)
@@ -139,8 +166,14 @@ class LocalMesh:
         port = process.address.rsplit(":", 1)[1]
         command = list(cast(list[str], process.popen.args))  # spawn() starts each from a list of str
         command[command.index("--port") + 1] = port
-        popen = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 env=self.env, start_new_session=True)
+        popen = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+            start_new_session=True,
+        )
         fresh = StageProcess(process.name, popen)
         fresh.watch(self.echo_logs)
         self.processes[self.processes.index(process)] = fresh

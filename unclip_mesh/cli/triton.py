@@ -19,31 +19,47 @@ def add_parser(subparsers) -> None:
 
     parser = subparsers.add_parser("triton", help="host a stage's network in Triton Inference Server")
     commands = parser.add_subparsers(dest="triton_command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", add_help=False,
-                                help="host STAGE's network in Triton (PyTriton); see serve STAGE --help")
+    serve = commands.add_parser(
+        "serve", add_help=False, help="host STAGE's network in Triton (PyTriton); see serve STAGE --help"
+    )
     serve.add_argument("stage")
     serve.add_argument("flags", nargs=argparse.REMAINDER)
     export = commands.add_parser("export", help="write STAGE's network as a Triton model repository")
     add_model_arguments(export)
     export.add_argument("out", help="the model repository folder (created if missing)")
-    export.add_argument("--kind", choices=("cpu", "gpu"), default="cpu",
-                        help="instance group kind (default cpu)")
+    export.add_argument(
+        "--kind", choices=("cpu", "gpu"), default="cpu", help="instance group kind (default cpu)"
+    )
 
 
 def run(args) -> int:
     if args.triton_command == "export":
         from services.triton.export import export_repository
 
-        print(export_repository(args.stage, args.bundle, args.out, model_name=args.model_name,
-                                max_batch_size=args.max_batch_size,
-                                max_queue_delay_us=args.max_queue_delay_us,
-                                instances=args.instances, kind=args.kind))
+        print(
+            export_repository(
+                args.stage,
+                args.bundle,
+                args.out,
+                model_name=args.model_name,
+                max_batch_size=args.max_batch_size,
+                max_queue_delay_us=args.max_queue_delay_us,
+                instances=args.instances,
+                kind=args.kind,
+            )
+        )
         return 0
     python = os.environ.get("UNCLIP_TRITON_PYTHON") or str(DEFAULT_TRITON_PYTHON)
     if not Path(python).is_file():
-        print(f"unclip-mesh triton serve: no Triton interpreter at {python}; build it with "
-              "scripts/triton-venv.sh or set UNCLIP_TRITON_PYTHON", file=sys.stderr)
+        print(
+            f"unclip-mesh triton serve: no Triton interpreter at {python}; build it with "
+            "scripts/triton-venv.sh or set UNCLIP_TRITON_PYTHON",
+            file=sys.stderr,
+        )
         return 2
     path = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))
-    os.execve(python, [python, "-m", "services.triton.host", args.stage, *args.flags],
-              {**os.environ, "PYTHONPATH": path})
+    os.execve(
+        python,
+        [python, "-m", "services.triton.host", args.stage, *args.flags],
+        {**os.environ, "PYTHONPATH": path},
+    )

@@ -25,5 +25,8 @@ def warn_unknown_words(args, texts: list[str]) -> None:
         return
     unknown = unknown_words(texts, manifest.vocabulary)
     if unknown:
-        print(f"warning: bundle {manifest.name} never saw these words in training, so it cannot draw "
-              f"them: {', '.join(unknown)}", file=sys.stderr)
+        print(
+            f"warning: bundle {manifest.name} never saw these words in training, so it cannot draw "
+            f"them: {', '.join(unknown)}",
+            file=sys.stderr,
+        )

@@ -16,14 +16,25 @@ from unclip_mesh.cli.options import add_bundle_argument, bundle_path
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("up", help="run the whole mesh locally")
     add_bundle_argument(parser)
-    parser.add_argument("--stages", default=None,
-                        help="comma-separated stages to start (default: every stage the bundle has)")
-    parser.add_argument("--replicas", action="append", default=[], metavar="STAGE=N",
-                        help="start N replicas of STAGE (repeatable)")
+    parser.add_argument(
+        "--stages", default=None, help="comma-separated stages to start (default: every stage the bundle has)"
+    )
+    parser.add_argument(
+        "--replicas",
+        action="append",
+        default=[],
+        metavar="STAGE=N",
+        help="start N replicas of STAGE (repeatable)",
+    )
     parser.add_argument("--orchestrator-port", type=int, default=50056)
-    parser.add_argument("--compute-dtype", action="append", default=[], metavar="[STAGE=]DTYPE",
-                        help="the stages' network dtype: float32 (default), bfloat16, or float16 "
-                             "(cuda only); STAGE=DTYPE sets one stage, later values win (repeatable)")
+    parser.add_argument(
+        "--compute-dtype",
+        action="append",
+        default=[],
+        metavar="[STAGE=]DTYPE",
+        help="the stages' network dtype: float32 (default), bfloat16, or float16 "
+        "(cuda only); STAGE=DTYPE sets one stage, later values win (repeatable)",
+    )
 
 
 def run(args) -> int:
@@ -34,9 +45,14 @@ def run(args) -> int:
     except ValueError as error:
         print(f"unclip-mesh up: {error}", file=sys.stderr)
         return 2
-    mesh = LocalMesh(bundle_path(args), stages=stages, replicas=replicas,
-                     args_by_stage={stage: ("--compute-dtype", dtype) for stage, dtype in dtypes.items()},
-                     orchestrator_args=("--port", str(args.orchestrator_port)), echo_logs=True)
+    mesh = LocalMesh(
+        bundle_path(args),
+        stages=stages,
+        replicas=replicas,
+        args_by_stage={stage: ("--compute-dtype", dtype) for stage, dtype in dtypes.items()},
+        orchestrator_args=("--port", str(args.orchestrator_port)),
+        echo_logs=True,
+    )
     stop = threading.Event()
 
     def on_signal(*_) -> None:
@@ -49,6 +65,9 @@ def run(args) -> int:
     with mesh:
         print(f"unclip-mesh is up: GenerationService on {mesh.target} (Ctrl-C stops it)", flush=True)
         stop.wait()
-        print("stopping: the orchestrator finishes its generations, then the stages stop "
-              "(Ctrl-C again kills them)...", flush=True)
+        print(
+            "stopping: the orchestrator finishes its generations, then the stages stop "
+            "(Ctrl-C again kills them)...",
+            flush=True,
+        )
     return 0

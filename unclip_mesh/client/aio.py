@@ -14,22 +14,28 @@ from unclip_mesh.client.sdk import Generation, generation_of, rpc_name
 
 
 class AsyncGenerationClient:
-    def __init__(self, target: str, *, credentials: grpc.ChannelCredentials | None = None,
-                 max_message_mb: int = 64):
-        options = [("grpc.max_receive_message_length", max_message_mb * 1024 * 1024),
-                   ("grpc.max_send_message_length", max_message_mb * 1024 * 1024)]
-        self.channel = (grpc.aio.secure_channel(target, credentials, options=options) if credentials
-                        else grpc.aio.insecure_channel(target, options=options))
+    def __init__(
+        self, target: str, *, credentials: grpc.ChannelCredentials | None = None, max_message_mb: int = 64
+    ):
+        options = [
+            ("grpc.max_receive_message_length", max_message_mb * 1024 * 1024),
+            ("grpc.max_send_message_length", max_message_mb * 1024 * 1024),
+        ]
+        self.channel = (
+            grpc.aio.secure_channel(target, credentials, options=options)
+            if credentials
+            else grpc.aio.insecure_channel(target, options=options)
+        )
         self._stub = generation_pb2_grpc.GenerationServiceStub(self.channel)
 
     async def close(self) -> None:
         await self.channel.close()
 
-    async def run(self, request, *, timeout: float | None,
-                  metadata: Sequence[tuple[str, str]] = ()) -> Generation:
+    async def run(
+        self, request, *, timeout: float | None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> Generation:
         """Streams the request's RPC to its result; grpc.aio.AioRpcError when the call fails."""
-        call = getattr(self._stub, rpc_name(request))(request, timeout=timeout,
-                                                       metadata=tuple(metadata))
+        call = getattr(self._stub, rpc_name(request))(request, timeout=timeout, metadata=tuple(metadata))
         result = None
         try:
             async for response in call:  # read to the end: the result is the last event

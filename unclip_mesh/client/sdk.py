@@ -40,8 +40,9 @@ class Generation:
     size: int
 
 
-def with_knobs(request, *, size: int | None = None, seed: int | None = None,
-               stages: dict[str, Sampling] | None = None):
+def with_knobs(
+    request, *, size: int | None = None, seed: int | None = None, stages: dict[str, Sampling] | None = None
+):
     """Fills the knobs every request type shares (size, seed, per-stage sampling); returns it."""
     request.size = generation_pb2.ImageSize.Value(f"IMAGE_SIZE_{size}") if size else 0
     if seed is not None:
@@ -58,22 +59,28 @@ def rpc_name(request) -> str:
     return type(request).__name__.removesuffix("Request")
 
 
-def variations_request(image: bytes, *, num_images: int = 1,
-                       eta: float | None = None) -> generation_pb2.CreateVariationsRequest:
+def variations_request(
+    image: bytes, *, num_images: int = 1, eta: float | None = None
+) -> generation_pb2.CreateVariationsRequest:
     """eta set: the paper's variations around the image's inverted noise (see the proto)."""
     request = generation_pb2.CreateVariationsRequest(
-        image=generation_pb2.ImageInput(encoded=image), num_images=num_images)
+        image=generation_pb2.ImageInput(encoded=image), num_images=num_images
+    )
     if eta is not None:
         request.eta = eta
     return request
 
 
-def inpaint_request(image: bytes, prompt: str, *, mask: bytes | None = None,
-                    num_images: int = 1) -> generation_pb2.InpaintImageRequest:
+def inpaint_request(
+    image: bytes, prompt: str, *, mask: bytes | None = None, num_images: int = 1
+) -> generation_pb2.InpaintImageRequest:
     """mask: PNG whose white pixels are redrawn; None uses the image's transparent pixels."""
     return generation_pb2.InpaintImageRequest(
-        image=generation_pb2.ImageInput(encoded=image), prompt=prompt, num_images=num_images,
-        mask=generation_pb2.ImageInput(encoded=mask or b""))
+        image=generation_pb2.ImageInput(encoded=image),
+        prompt=prompt,
+        num_images=num_images,
+        mask=generation_pb2.ImageInput(encoded=mask or b""),
+    )
 
 
 def generation_of(event: generation_pb2.GenerationEvent) -> Generation | None:
@@ -90,11 +97,20 @@ def failure_details(error: grpc.RpcError) -> FailureDetails:
 
 
 class GenerationClient:
-    def __init__(self, target: str, *, token: str | None = None,
-                 credentials: grpc.ChannelCredentials | None = None, max_message_mb: int = 64):
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        max_message_mb: int = 64,
+    ):
         options = [("grpc.max_receive_message_length", max_message_mb * 1024 * 1024)]
-        self._channel = (grpc.secure_channel(target, credentials, options=options) if credentials
-                         else grpc.insecure_channel(target, options=options))
+        self._channel = (
+            grpc.secure_channel(target, credentials, options=options)
+            if credentials
+            else grpc.insecure_channel(target, options=options)
+        )
         self._stub = generation_pb2_grpc.GenerationServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
@@ -107,12 +123,18 @@ class GenerationClient:
     def close(self) -> None:
         self._channel.close()
 
-    def _stream(self, request, *, size: int | None, seed: int | None,
-                stages: dict[str, Sampling] | None, timeout: float | None):
+    def _stream(
+        self,
+        request,
+        *,
+        size: int | None,
+        seed: int | None,
+        stages: dict[str, Sampling] | None,
+        timeout: float | None,
+    ):
         """Fills the knobs every request type shares, calls its method, yields GenerationEvents."""
         with_knobs(request, size=size, seed=seed, stages=stages)
-        responses = getattr(self._stub, rpc_name(request))(request, timeout=timeout,
-                                                            metadata=self._metadata)
+        responses = getattr(self._stub, rpc_name(request))(request, timeout=timeout, metadata=self._metadata)
         return (response.event for response in responses)
 
     @staticmethod
@@ -124,9 +146,16 @@ class GenerationClient:
                 return generation
         raise RuntimeError("the stream ended without a result")
 
-    def generate_events(self, prompt: str, *, num_images: int = 1, size: int | None = None,
-                        seed: int | None = None, stages: dict[str, Sampling] | None = None,
-                        timeout: float | None = None) -> Iterator[generation_pb2.GenerationEvent]:
+    def generate_events(
+        self,
+        prompt: str,
+        *,
+        num_images: int = 1,
+        size: int | None = None,
+        seed: int | None = None,
+        stages: dict[str, Sampling] | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[generation_pb2.GenerationEvent]:
         """The raw event stream; stages maps prior/decoder/upsampler_256/upsampler_1024 to knobs."""
         request = generation_pb2.GenerateImagesRequest(prompt=prompt, num_images=num_images)
         return self._stream(request, size=size, seed=seed, stages=stages, timeout=timeout)
@@ -134,28 +163,62 @@ class GenerationClient:
     def generate(self, prompt: str, *, on_event: Callable | None = None, **options) -> Generation:
         return self._result(self.generate_events(prompt, **options), on_event)
 
-    def create_variations(self, image: bytes, *, num_images: int = 1, eta: float | None = None,
-                          on_event: Callable | None = None, **options) -> Generation:
+    def create_variations(
+        self,
+        image: bytes,
+        *,
+        num_images: int = 1,
+        eta: float | None = None,
+        on_event: Callable | None = None,
+        **options,
+    ) -> Generation:
         """eta set: the paper's variations around the image's inverted noise (see the proto)."""
         request = variations_request(image, num_images=num_images, eta=eta)
         return self._result(self._stream(request, **_knobs(options)), on_event)
 
-    def interpolate(self, start: bytes | str, end: bytes | str, *, num_images: int = 5,
-                    on_event: Callable | None = None, **options) -> Generation:
+    def interpolate(
+        self,
+        start: bytes | str,
+        end: bytes | str,
+        *,
+        num_images: int = 5,
+        on_event: Callable | None = None,
+        **options,
+    ) -> Generation:
         """start/end: PNG/JPEG bytes or a prompt."""
         request = generation_pb2.InterpolateImagesRequest(
-            start=_endpoint(start), end=_endpoint(end), num_images=num_images)
+            start=_endpoint(start), end=_endpoint(end), num_images=num_images
+        )
         return self._result(self._stream(request, **_knobs(options)), on_event)
 
-    def edit(self, image: bytes, instruction: str, *, original_caption: str = "", strength: float = 0.5,
-             on_event: Callable | None = None, **options) -> Generation:
+    def edit(
+        self,
+        image: bytes,
+        instruction: str,
+        *,
+        original_caption: str = "",
+        strength: float = 0.5,
+        on_event: Callable | None = None,
+        **options,
+    ) -> Generation:
         request = generation_pb2.EditImageRequest(
-            image=generation_pb2.ImageInput(encoded=image), instruction=instruction,
-            original_caption=original_caption, strength=strength)
+            image=generation_pb2.ImageInput(encoded=image),
+            instruction=instruction,
+            original_caption=original_caption,
+            strength=strength,
+        )
         return self._result(self._stream(request, **_knobs(options)), on_event)
 
-    def inpaint(self, image: bytes, prompt: str, *, mask: bytes | None = None, num_images: int = 1,
-                on_event: Callable | None = None, **options) -> Generation:
+    def inpaint(
+        self,
+        image: bytes,
+        prompt: str,
+        *,
+        mask: bytes | None = None,
+        num_images: int = 1,
+        on_event: Callable | None = None,
+        **options,
+    ) -> Generation:
         """mask: PNG whose white pixels are redrawn; None uses the image's transparent pixels."""
         request = inpaint_request(image, prompt, mask=mask, num_images=num_images)
         return self._result(self._stream(request, **_knobs(options)), on_event)

@@ -38,33 +38,67 @@ def stage_alerts(stage: str, options: RenderOptions) -> list[Alert]:
     scope = queries.Scope(stage, options.target_namespace)
     metric = load_metric(stage, options)
     return [
-        Alert(stage, "Backlog", queries.load_per_replica(metric, scope),
-              f"> {profile.target_load}", "10m", "warning",
-              f"{stage}: {metric} per replica above the scaling target of {profile.target_load} "
-              "for 10 minutes: the stage is at its maximum replicas or new pods do not start"),
-        Alert(stage, "Refusing", queries.refusal_ratio(scope), f"> {REFUSAL_RATIO}", "5m",
-              "warning", f"{stage}: more than {REFUSAL_RATIO:.0%} of calls refused "
-                         "(RESOURCE_EXHAUSTED: overloaded, UNAVAILABLE: draining)"),
-        Alert(stage, "SlowP99", queries.latency_p99(scope), f"> {profile.slow_p99_seconds:g}",
-              "10m", "warning",
-              f"{stage}: p99 call time above {profile.slow_p99_seconds:g} s for 10 minutes"),
-        Alert(stage, "Down", queries.no_replica_scraped(scope), "", "2m", "critical",
-              f"{stage}: no replica has answered a metrics scrape for 2 minutes"),
+        Alert(
+            stage,
+            "Backlog",
+            queries.load_per_replica(metric, scope),
+            f"> {profile.target_load}",
+            "10m",
+            "warning",
+            f"{stage}: {metric} per replica above the scaling target of {profile.target_load} "
+            "for 10 minutes: the stage is at its maximum replicas or new pods do not start",
+        ),
+        Alert(
+            stage,
+            "Refusing",
+            queries.refusal_ratio(scope),
+            f"> {REFUSAL_RATIO}",
+            "5m",
+            "warning",
+            f"{stage}: more than {REFUSAL_RATIO:.0%} of calls refused "
+            "(RESOURCE_EXHAUSTED: overloaded, UNAVAILABLE: draining)",
+        ),
+        Alert(
+            stage,
+            "SlowP99",
+            queries.latency_p99(scope),
+            f"> {profile.slow_p99_seconds:g}",
+            "10m",
+            "warning",
+            f"{stage}: p99 call time above {profile.slow_p99_seconds:g} s for 10 minutes",
+        ),
+        Alert(
+            stage,
+            "Down",
+            queries.no_replica_scraped(scope),
+            "",
+            "2m",
+            "critical",
+            f"{stage}: no replica has answered a metrics scrape for 2 minutes",
+        ),
     ]
 
 
 def rule_groups(options: RenderOptions) -> dict:
     """The rules of every stage, in Prometheus's rule file format."""
-    rules = [{"alert": alert.name, "expr": alert.expr, "for": alert.wait,
-              "labels": {"severity": alert.severity, "stage": stage,
-                         "namespace": options.target_namespace},
-              "annotations": {"summary": alert.summary}}
-             for stage in all_stages() for alert in stage_alerts(stage, options)]
+    rules = [
+        {
+            "alert": alert.name,
+            "expr": alert.expr,
+            "for": alert.wait,
+            "labels": {"severity": alert.severity, "stage": stage, "namespace": options.target_namespace},
+            "annotations": {"summary": alert.summary},
+        }
+        for stage in all_stages()
+        for alert in stage_alerts(stage, options)
+    ]
     return {"groups": [{"name": GROUP_NAME, "rules": rules}]}
 
 
 def prometheus_rule(options: RenderOptions) -> dict:
-    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
-            "metadata": {"name": RULE_NAME, "namespace": options.target_namespace,
-                         "labels": {NAME_LABEL: APP}},
-            "spec": rule_groups(options)}
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": RULE_NAME, "namespace": options.target_namespace, "labels": {NAME_LABEL: APP}},
+        "spec": rule_groups(options),
+    }

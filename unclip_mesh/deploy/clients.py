@@ -18,8 +18,7 @@ class Clients:
         return DynamicClient(self.api)
 
 
-def connect(environ: Mapping[str, str], kubeconfig: str | None = None,
-            context: str | None = None) -> Clients:
+def connect(environ: Mapping[str, str], kubeconfig: str | None = None, context: str | None = None) -> Clients:
     from kubernetes import client, config
 
     if kubeconfig is None and context is None and "KUBERNETES_SERVICE_HOST" in environ:

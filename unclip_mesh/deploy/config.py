@@ -15,8 +15,9 @@ MAX_CONNECTION_AGE_SECONDS = 300  # clients reconnect (and re-resolve) at least 
 def peers(options: RenderOptions) -> str:
     """UNCLIP_PEERS for the orchestrator: each stage's headless Service, resolved by DNS."""
     domain = f"{options.target_namespace}.svc.{options.cluster_domain}"
-    return ";".join(f"{stage}=dns:///{object_name(stage)}.{domain}:{grpc_port(stage)}"
-                    for stage in model_stages())
+    return ";".join(
+        f"{stage}=dns:///{object_name(stage)}.{domain}:{grpc_port(stage)}" for stage in model_stages()
+    )
 
 
 def orchestrator_target(options: RenderOptions) -> str:
@@ -35,23 +36,40 @@ def settings(stage: str, options: RenderOptions) -> dict[str, str]:
         "UNCLIP_GRACE_SECONDS": str(stage_profile.grace_seconds),
     }
     if stage == GATEWAY:
-        return {**shared, "UNCLIP_LOG_LEVEL": "info",
-                "UNCLIP_MAX_IN_FLIGHT": str(stage_profile.max_queue),
-                "UNCLIP_ORCHESTRATOR": orchestrator_target(options)}
-    values = {**shared, "UNCLIP_MAX_CONNECTION_AGE_SECONDS": str(MAX_CONNECTION_AGE_SECONDS),
-              "UNCLIP_MAX_QUEUE": str(stage_profile.max_queue), "UNCLIP_LOG_LEVEL": "info"}
+        return {
+            **shared,
+            "UNCLIP_LOG_LEVEL": "info",
+            "UNCLIP_MAX_IN_FLIGHT": str(stage_profile.max_queue),
+            "UNCLIP_ORCHESTRATOR": orchestrator_target(options),
+        }
+    values = {
+        **shared,
+        "UNCLIP_MAX_CONNECTION_AGE_SECONDS": str(MAX_CONNECTION_AGE_SECONDS),
+        "UNCLIP_MAX_QUEUE": str(stage_profile.max_queue),
+        "UNCLIP_LOG_LEVEL": "info",
+    }
     if stage == ORCHESTRATOR:
         return {**values, "UNCLIP_PEERS": peers(options)}
-    return {**values, "UNCLIP_BUNDLE": BUNDLE_PATH, "UNCLIP_DEVICE": profile.device,
-            "UNCLIP_MAX_BATCH_SIZE": str(stage_profile.max_batch_size),
-            "UNCLIP_TORCH_THREADS": str(stage_profile.torch_threads)}
+    return {
+        **values,
+        "UNCLIP_BUNDLE": BUNDLE_PATH,
+        "UNCLIP_DEVICE": profile.device,
+        "UNCLIP_MAX_BATCH_SIZE": str(stage_profile.max_batch_size),
+        "UNCLIP_TORCH_THREADS": str(stage_profile.torch_threads),
+    }
 
 
 def config_map(stage: str, options: RenderOptions) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": object_name(stage), "namespace": options.target_namespace,
-                         "labels": labels(stage)},
-            "data": settings(stage, options)}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": object_name(stage),
+            "namespace": options.target_namespace,
+            "labels": labels(stage),
+        },
+        "data": settings(stage, options),
+    }
 
 
 def config_hash(config: dict) -> str:

@@ -20,8 +20,9 @@ ROLE_EXTRAS = {
 def split_reference(reference: str) -> tuple[str, str | None]:
     """`registry:5000/team/unclip-mesh:0.1.0` -> (`registry:5000/team/unclip-mesh`, `0.1.0`)."""
     if "@" in reference:
-        raise ValueError(f"image {reference!r}: a digest names one image, not one per role; "
-                         "give [REGISTRY/]NAME[:VERSION]")
+        raise ValueError(
+            f"image {reference!r}: a digest names one image, not one per role; give [REGISTRY/]NAME[:VERSION]"
+        )
     head, slash, last = reference.rpartition("/")
     name, _, version = last.partition(":")
     if not name:

@@ -20,25 +20,44 @@ ACTIVATION_LOAD = 0  # active (as KEDA reports it) from the first call in flight
 def prometheus_trigger(stage: str, options: RenderOptions) -> dict:
     profile = options.profile.stages[stage]
     scope = queries.Scope(stage, options.target_namespace)
-    return {"type": "prometheus", "name": "load", "metricType": "AverageValue",
-            "metadata": {"serverAddress": options.prometheus_url,
-                         "query": queries.load(load_metric(stage, options), scope),
-                         "threshold": str(profile.target_load),
-                         "activationThreshold": str(ACTIVATION_LOAD),
-                         # no series is an error, not a load of 0: the CPU trigger decides then
-                         "ignoreNullValues": "false"}}
+    return {
+        "type": "prometheus",
+        "name": "load",
+        "metricType": "AverageValue",
+        "metadata": {
+            "serverAddress": options.prometheus_url,
+            "query": queries.load(load_metric(stage, options), scope),
+            "threshold": str(profile.target_load),
+            "activationThreshold": str(ACTIVATION_LOAD),
+            # no series is an error, not a load of 0: the CPU trigger decides then
+            "ignoreNullValues": "false",
+        },
+    }
 
 
 def scaled_object(stage: str, options: RenderOptions) -> dict:
     profile = options.profile.stages[stage]
-    cpu = {"type": "cpu", "name": "cpu", "metricType": "Utilization",
-           "metadata": {"value": str(CPU_FALLBACK_UTILIZATION)}}
-    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
-            "metadata": {"name": object_name(stage), "namespace": options.target_namespace,
-                         "labels": labels(stage)},
-            "spec": {"scaleTargetRef": scale_target(stage),
-                     "minReplicaCount": profile.min_replicas,
-                     "maxReplicaCount": profile.max_replicas,
-                     "pollingInterval": POLLING_SECONDS, "cooldownPeriod": COOLDOWN_SECONDS,
-                     "advanced": {"horizontalPodAutoscalerConfig": {"behavior": behavior()}},
-                     "triggers": [prometheus_trigger(stage, options), cpu]}}
+    cpu = {
+        "type": "cpu",
+        "name": "cpu",
+        "metricType": "Utilization",
+        "metadata": {"value": str(CPU_FALLBACK_UTILIZATION)},
+    }
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {
+            "name": object_name(stage),
+            "namespace": options.target_namespace,
+            "labels": labels(stage),
+        },
+        "spec": {
+            "scaleTargetRef": scale_target(stage),
+            "minReplicaCount": profile.min_replicas,
+            "maxReplicaCount": profile.max_replicas,
+            "pollingInterval": POLLING_SECONDS,
+            "cooldownPeriod": COOLDOWN_SECONDS,
+            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": behavior()}},
+            "triggers": [prometheus_trigger(stage, options), cpu],
+        },
+    }

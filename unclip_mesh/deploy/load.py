@@ -24,8 +24,12 @@ FETCH_TIMEOUT_SECONDS = 2.0
 def via_proxy(core) -> MetricsFetch:
     def fetch(pod) -> str:
         return core.connect_get_namespaced_pod_proxy_with_path(
-            f"{pod.metadata.name}:{METRICS_PORT}", pod.metadata.namespace, "metrics",
-            _request_timeout=FETCH_TIMEOUT_SECONDS)
+            f"{pod.metadata.name}:{METRICS_PORT}",
+            pod.metadata.namespace,
+            "metrics",
+            _request_timeout=FETCH_TIMEOUT_SECONDS,
+        )
+
     return fetch
 
 
@@ -34,13 +38,18 @@ def direct() -> MetricsFetch:
         url = f"http://{pod.status.pod_ip}:{METRICS_PORT}/metrics"
         with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:
             return response.read().decode()
+
     return fetch
 
 
 def metric_value(text: str, metric: str) -> float | None:
     """The sum of `metric`'s samples in an exposition, None when it has none."""
-    values = [sample.value for family in text_string_to_metric_families(text)
-              for sample in family.samples if sample.name == metric]
+    values = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == metric
+    ]
     return sum(values) if values else None
 
 
@@ -58,8 +67,7 @@ class LoadReader:
         self.fetch = fetch
 
     def __call__(self, stage: str, metric: str) -> list[float]:
-        pods = self.core.list_namespaced_pod(self.namespace,
-                                             label_selector=stage_pod_selector(stage)).items
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=stage_pod_selector(stage)).items
         loads = []
         for pod in filter(is_ready, pods):
             try:

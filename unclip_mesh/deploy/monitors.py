@@ -8,9 +8,16 @@ SCRAPE_INTERVAL = "15s"
 
 
 def pod_monitor(stage: str, options: RenderOptions) -> dict:
-    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
-            "metadata": {"name": object_name(stage), "namespace": options.target_namespace,
-                         "labels": labels(stage)},
-            "spec": {"selector": {"matchLabels": selector(stage)},
-                     "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics",
-                                              "interval": SCRAPE_INTERVAL}]}}
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {
+            "name": object_name(stage),
+            "namespace": options.target_namespace,
+            "labels": labels(stage),
+        },
+        "spec": {
+            "selector": {"matchLabels": selector(stage)},
+            "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": SCRAPE_INTERVAL}],
+        },
+    }

@@ -28,37 +28,66 @@ GATEWAY_POLICY = "unclip-gateway"
 
 def service(stage: str, options: RenderOptions) -> dict:
     name, port = serving_port(stage)
-    spec: dict = {"selector": selector(stage),
-                  "ports": [{"name": name, "port": port, "targetPort": name, "protocol": "TCP",
-                             "appProtocol": "http" if stage == GATEWAY else "kubernetes.io/h2c"}]}
+    spec: dict = {
+        "selector": selector(stage),
+        "ports": [
+            {
+                "name": name,
+                "port": port,
+                "targetPort": name,
+                "protocol": "TCP",
+                "appProtocol": "http" if stage == GATEWAY else "kubernetes.io/h2c",
+            }
+        ],
+    }
     if stage in model_stages():
         spec["clusterIP"] = "None"
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": object_name(stage), "namespace": options.target_namespace,
-                         "labels": labels(stage)},
-            "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": object_name(stage),
+            "namespace": options.target_namespace,
+            "labels": labels(stage),
+        },
+        "spec": spec,
+    }
 
 
 def _metrics_ingress() -> dict:
-    return {"from": [{"namespaceSelector": {"matchLabels": {SCRAPER_NAMESPACE_LABEL: "true"}}}],
-            "ports": [{"port": "metrics", "protocol": "TCP"}]}
+    return {
+        "from": [{"namespaceSelector": {"matchLabels": {SCRAPER_NAMESPACE_LABEL: "true"}}}],
+        "ports": [{"port": "metrics", "protocol": "TCP"}],
+    }
 
 
 def _policy(name: str, pods: dict, ingress: list[dict], options: RenderOptions) -> dict:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": options.target_namespace,
-                         "labels": {NAME_LABEL: APP}},
-            "spec": {"podSelector": pods, "policyTypes": ["Ingress"], "ingress": ingress}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": options.target_namespace, "labels": {NAME_LABEL: APP}},
+        "spec": {"podSelector": pods, "policyTypes": ["Ingress"], "ingress": ingress},
+    }
 
 
 def network_policies(options: RenderOptions) -> list[dict]:
-    stages = {"matchLabels": {NAME_LABEL: APP},
-              "matchExpressions": [{"key": STAGE_LABEL, "operator": "In",
-                                    "values": list(model_stages())}]}
-    from_orchestrator = {"from": [{"podSelector": {"matchLabels": selector(ORCHESTRATOR)}}],
-                         "ports": [{"port": "grpc", "protocol": "TCP"}]}
-    return [_policy(STAGES_POLICY, stages, [from_orchestrator, _metrics_ingress()], options),
-            *(_policy(name, {"matchLabels": selector(stage)},
-                      [{"ports": [{"port": serving_port(stage)[0], "protocol": "TCP"}]},
-                       _metrics_ingress()], options)
-              for name, stage in ((ORCHESTRATOR_POLICY, ORCHESTRATOR), (GATEWAY_POLICY, GATEWAY)))]
+    stages = {
+        "matchLabels": {NAME_LABEL: APP},
+        "matchExpressions": [{"key": STAGE_LABEL, "operator": "In", "values": list(model_stages())}],
+    }
+    from_orchestrator = {
+        "from": [{"podSelector": {"matchLabels": selector(ORCHESTRATOR)}}],
+        "ports": [{"port": "grpc", "protocol": "TCP"}],
+    }
+    return [
+        _policy(STAGES_POLICY, stages, [from_orchestrator, _metrics_ingress()], options),
+        *(
+            _policy(
+                name,
+                {"matchLabels": selector(stage)},
+                [{"ports": [{"port": serving_port(stage)[0], "protocol": "TCP"}]}, _metrics_ingress()],
+                options,
+            )
+            for name, stage in ((ORCHESTRATOR_POLICY, ORCHESTRATOR), (GATEWAY_POLICY, GATEWAY))
+        ),
+    ]

@@ -48,8 +48,7 @@ class RenderOptions:
     def stage_image(self, stage: str) -> str:
         """Its role's image (unclip_mesh/deploy/images.py); a version-less --image keeps the overlay's."""
         _, version = split_reference(self.profile.image)
-        return stage_image(self.image or self.profile.image, version or "latest", stage,
-                           self.profile.device)
+        return stage_image(self.image or self.profile.image, version or "latest", stage, self.profile.device)
 
     def node_pool(self, stage: str) -> str | None:
         return self.node_pools.get(stage, self.profile.stages[stage].node_pool)

@@ -9,15 +9,21 @@ from typing import Any, TypeGuard
 
 
 def is_named_list(value: Any) -> TypeGuard[list[dict]]:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(item, dict) and "name" in item for item in value)
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and "name" in item for item in value)
+    )
 
 
 def _named_list_patch(base: list[dict], target: list[dict], where: str) -> list[dict]:
     if [item["name"] for item in base] != [item["name"] for item in target]:
         raise ValueError(f"{where}: named items differ; an overlay may only change their fields")
-    return [{"name": t["name"], **strategic_diff(b, t, f"{where}[{t['name']}]")}
-            for b, t in zip(base, target, strict=True) if b != t]
+    return [
+        {"name": t["name"], **strategic_diff(b, t, f"{where}[{t['name']}]")}
+        for b, t in zip(base, target, strict=True)
+        if b != t
+    ]
 
 
 def strategic_diff(base: dict, target: dict, where: str = "") -> dict:

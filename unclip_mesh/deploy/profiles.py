@@ -48,51 +48,118 @@ def _stages(**by_stage: StageProfile) -> Mapping[str, StageProfile]:
 
 
 _CPU_STAGE = StageProfile(cpu=("500m", "2"), memory=("1Gi", "2Gi"), torch_threads=2)
-_CPU_ORCHESTRATOR = StageProfile(cpu=("250m", "1"), memory=("256Mi", "512Mi"), target_load=16,
-                                 grace_seconds=120, max_queue=64, slow_p99_seconds=250)
+_CPU_ORCHESTRATOR = StageProfile(
+    cpu=("250m", "1"),
+    memory=("256Mi", "512Mi"),
+    target_load=16,
+    grace_seconds=120,
+    max_queue=64,
+    slow_p99_seconds=250,
+)
 
 BASE = Profile(
-    name="base", namespace="unclip", image="unclip-mesh:0.1.0", device="cpu",
-    stages=_stages(text_encoder=replace(_CPU_STAGE, slow_p99_seconds=5), prior=_CPU_STAGE,
-                   decoder=_CPU_STAGE, upsampler_256=_CPU_STAGE,
-                   upsampler_1024=replace(_CPU_STAGE, memory=("2Gi", "3Gi"), slow_p99_seconds=100),
-                   orchestrator=_CPU_ORCHESTRATOR,
-                   gateway=replace(_CPU_ORCHESTRATOR, memory=("512Mi", "1Gi"))),
-    bundle_access_mode="ReadWriteOnce", bundle_size="2Gi", startup_seconds=300)
+    name="base",
+    namespace="unclip",
+    image="unclip-mesh:0.1.0",
+    device="cpu",
+    stages=_stages(
+        text_encoder=replace(_CPU_STAGE, slow_p99_seconds=5),
+        prior=_CPU_STAGE,
+        decoder=_CPU_STAGE,
+        upsampler_256=_CPU_STAGE,
+        upsampler_1024=replace(_CPU_STAGE, memory=("2Gi", "3Gi"), slow_p99_seconds=100),
+        orchestrator=_CPU_ORCHESTRATOR,
+        gateway=replace(_CPU_ORCHESTRATOR, memory=("512Mi", "1Gi")),
+    ),
+    bundle_access_mode="ReadWriteOnce",
+    bundle_size="2Gi",
+    startup_seconds=300,
+)
 
 CPU_DEMO = replace(
-    BASE, name="cpu-demo", namespace="unclip-demo",
-    stages=MappingProxyType({stage: replace(p, max_replicas=3) for stage, p in BASE.stages.items()}))
+    BASE,
+    name="cpu-demo",
+    namespace="unclip-demo",
+    stages=MappingProxyType({stage: replace(p, max_replicas=3) for stage, p in BASE.stages.items()}),
+)
 
 
 def _gpu(pool: str, cpu: tuple[str, str], memory: tuple[str, str], **scaling: Any) -> StageProfile:
-    return StageProfile(cpu=cpu, memory=memory, gpus=1, node_pool=pool, max_batch_size=8,
-                        max_queue=64, **scaling)
+    return StageProfile(
+        cpu=cpu, memory=memory, gpus=1, node_pool=pool, max_batch_size=8, max_queue=64, **scaling
+    )
 
 
 GPU = Profile(
-    name="gpu", namespace="unclip", image="unclip-mesh:0.1.0", device="cuda",
+    name="gpu",
+    namespace="unclip",
+    image="unclip-mesh:0.1.0",
+    device="cuda",
     stages=_stages(
-        text_encoder=_gpu("gpu-small", ("1", "4"), ("6Gi", "8Gi"), max_replicas=4, target_load=16,
-                          slow_p99_seconds=0.5),
-        prior=_gpu("gpu-medium", ("2", "4"), ("12Gi", "16Gi"), max_replicas=6, target_load=8,
-                   slow_p99_seconds=5),
-        decoder=_gpu("gpu-large", ("4", "8"), ("24Gi", "32Gi"), min_replicas=2, max_replicas=12,
-                     target_load=8, grace_seconds=60, slow_p99_seconds=10),
-        upsampler_256=_gpu("gpu-medium", ("2", "4"), ("12Gi", "16Gi"), max_replicas=8,
-                           target_load=8, grace_seconds=60, slow_p99_seconds=10),
-        upsampler_1024=_gpu("gpu-large", ("4", "8"), ("24Gi", "32Gi"), min_replicas=2,
-                            max_replicas=12, target_load=4, grace_seconds=90,
-                            slow_p99_seconds=50),
-        orchestrator=StageProfile(cpu=("500m", "2"), memory=("512Mi", "1Gi"), node_pool="cpu",
-                                  min_replicas=2, max_replicas=6, target_load=32,
-                                  grace_seconds=300, max_queue=256, slow_p99_seconds=100),
+        text_encoder=_gpu(
+            "gpu-small", ("1", "4"), ("6Gi", "8Gi"), max_replicas=4, target_load=16, slow_p99_seconds=0.5
+        ),
+        prior=_gpu(
+            "gpu-medium", ("2", "4"), ("12Gi", "16Gi"), max_replicas=6, target_load=8, slow_p99_seconds=5
+        ),
+        decoder=_gpu(
+            "gpu-large",
+            ("4", "8"),
+            ("24Gi", "32Gi"),
+            min_replicas=2,
+            max_replicas=12,
+            target_load=8,
+            grace_seconds=60,
+            slow_p99_seconds=10,
+        ),
+        upsampler_256=_gpu(
+            "gpu-medium",
+            ("2", "4"),
+            ("12Gi", "16Gi"),
+            max_replicas=8,
+            target_load=8,
+            grace_seconds=60,
+            slow_p99_seconds=10,
+        ),
+        upsampler_1024=_gpu(
+            "gpu-large",
+            ("4", "8"),
+            ("24Gi", "32Gi"),
+            min_replicas=2,
+            max_replicas=12,
+            target_load=4,
+            grace_seconds=90,
+            slow_p99_seconds=50,
+        ),
+        orchestrator=StageProfile(
+            cpu=("500m", "2"),
+            memory=("512Mi", "1Gi"),
+            node_pool="cpu",
+            min_replicas=2,
+            max_replicas=6,
+            target_load=32,
+            grace_seconds=300,
+            max_queue=256,
+            slow_p99_seconds=100,
+        ),
         # the gateway keeps `url` PNGs in memory (UNCLIP_URL_STORE_MB, 512 by default)
-        gateway=StageProfile(cpu=("500m", "2"), memory=("1Gi", "2Gi"), node_pool="cpu",
-                             min_replicas=2, max_replicas=6, target_load=32, grace_seconds=300,
-                             max_queue=256, slow_p99_seconds=100)),
-    bundle_access_mode="ReadOnlyMany", bundle_size="50Gi", startup_seconds=600,
-    scratch_size="4Gi")
+        gateway=StageProfile(
+            cpu=("500m", "2"),
+            memory=("1Gi", "2Gi"),
+            node_pool="cpu",
+            min_replicas=2,
+            max_replicas=6,
+            target_load=32,
+            grace_seconds=300,
+            max_queue=256,
+            slow_p99_seconds=100,
+        ),
+    ),
+    bundle_access_mode="ReadOnlyMany",
+    bundle_size="50Gi",
+    startup_seconds=600,
+    scratch_size="4Gi",
+)
 
 PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (BASE, CPU_DEMO, GPU)})
 OVERLAYS = ("cpu-demo", "gpu")

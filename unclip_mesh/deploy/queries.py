@@ -41,14 +41,15 @@ def refusal_ratio(scope: Scope) -> str:
     """The share of the stage's calls refused for overload or while draining."""
     codes = "|".join(REFUSAL_CODES)
     calls = f"unclip_rpc_requests_total{{{scope.matchers}"
-    return (f'sum(rate({calls}, code=~"{codes}"}}[{WINDOW}])) / '
-            f"sum(rate({calls}}}[{WINDOW}]))")
+    return f'sum(rate({calls}, code=~"{codes}"}}[{WINDOW}])) / sum(rate({calls}}}[{WINDOW}]))'
 
 
 def latency_p99(scope: Scope) -> str:
     """Seconds from admission to the last message, 99th percentile over every method."""
-    return (f"histogram_quantile(0.99, sum by (le) "
-            f"(rate(unclip_rpc_duration_seconds_bucket{{{scope.matchers}}}[{WINDOW}])))")
+    return (
+        f"histogram_quantile(0.99, sum by (le) "
+        f"(rate(unclip_rpc_duration_seconds_bucket{{{scope.matchers}}}[{WINDOW}])))"
+    )
 
 
 def no_replica_scraped(scope: Scope) -> str:
@@ -59,15 +60,20 @@ def no_replica_scraped(scope: Scope) -> str:
 
 def adapter_rule(metric: str) -> dict:
     """prometheus-adapter's rule serving `metric` per pod to the HPA's Pods metric."""
-    return {"seriesQuery": f'{metric}{{namespace!="",pod!=""}}',
-            "resources": {"overrides": {"namespace": {"resource": "namespace"},
-                                        "pod": {"resource": "pod"}}},
-            "name": {"matches": f"^{metric}$", "as": metric},
-            "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)"}
+    return {
+        "seriesQuery": f'{metric}{{namespace!="",pod!=""}}',
+        "resources": {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}},
+        "name": {"matches": f"^{metric}$", "as": metric},
+        "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
+    }
 
 
 def adapter_query(metric: str, namespace: str, pods: list[str]) -> str:
     """The query prometheus-adapter sends for the HPA of a stage whose pods are `pods`."""
     matchers = f'namespace="{namespace}",pod=~"{"|".join(pods)}"'
-    return (adapter_rule(metric)["metricsQuery"].replace("<<.Series>>", metric)
-            .replace("<<.LabelMatchers>>", matchers).replace("<<.GroupBy>>", "pod"))
+    return (
+        adapter_rule(metric)["metricsQuery"]
+        .replace("<<.Series>>", metric)
+        .replace("<<.LabelMatchers>>", matchers)
+        .replace("<<.GroupBy>>", "pod")
+    )

@@ -15,8 +15,7 @@ from unclip_mesh.deploy.workloads import deployment
 
 
 def namespace(options: RenderOptions) -> dict:
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": options.target_namespace}}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": options.target_namespace}}
 
 
 _SCALERS = {"hpa": autoscaler, "keda": scaled_object}
@@ -25,8 +24,12 @@ _SCALERS = {"hpa": autoscaler, "keda": scaled_object}
 def render(options: RenderOptions) -> list[dict]:
     objects = [namespace(options), bundle_claim(options)]
     for stage in all_stages():
-        objects += [config_map(stage, options), service(stage, options),
-                    deployment(stage, options), disruption_budget(stage, options)]
+        objects += [
+            config_map(stage, options),
+            service(stage, options),
+            deployment(stage, options),
+            disruption_budget(stage, options),
+        ]
         objects.append(_SCALERS[options.scaler](stage, options))
         if options.monitoring:
             objects.append(pod_monitor(stage, options))

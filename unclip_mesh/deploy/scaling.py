@@ -20,16 +20,21 @@ def scaling_annotations(stage: str, options: RenderOptions) -> dict[str, str]:
 
 
 def _metadata(stage: str, options: RenderOptions) -> dict:
-    return {"name": object_name(stage), "namespace": options.target_namespace,
-            "labels": labels(stage)}
+    return {"name": object_name(stage), "namespace": options.target_namespace, "labels": labels(stage)}
 
 
 def disruption_budget(stage: str, options: RenderOptions) -> dict:
     """One pod at a time may be evicted (a budget of minAvailable would block drains at 1 replica)."""
-    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": _metadata(stage, options),
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(stage)},
-                     "unhealthyPodEvictionPolicy": "AlwaysAllow"}}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(stage, options),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": selector(stage)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
 
 
 def scale_target(stage: str) -> dict:
@@ -39,24 +44,45 @@ def scale_target(stage: str) -> dict:
 def behavior() -> dict:
     """Up at once (at most 2 pods a minute); down after 5 minutes, one pod per 2 minutes: a GPU pod
     takes minutes to load its model."""
-    return {"scaleUp": {"stabilizationWindowSeconds": 0,
-                        "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
-            "scaleDown": {"stabilizationWindowSeconds": 300,
-                          "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]}}
+    return {
+        "scaleUp": {
+            "stabilizationWindowSeconds": 0,
+            "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}],
+        },
+        "scaleDown": {
+            "stabilizationWindowSeconds": 300,
+            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
+        },
+    }
 
 
 def autoscaler(stage: str, options: RenderOptions) -> dict:
     """Scales on the stage's per-pod load (a custom metric) or, when that metric is missing, on CPU:
     the HPA acts on whichever metrics it can read and takes the largest proposal."""
     profile = options.profile.stages[stage]
-    load = {"type": "Pods", "pods": {
-        "metric": {"name": load_metric(stage, options)},
-        "target": {"type": "AverageValue", "averageValue": str(profile.target_load)}}}
-    cpu = {"type": "Resource", "resource": {
-        "name": "cpu", "target": {"type": "Utilization",
-                                  "averageUtilization": CPU_FALLBACK_UTILIZATION}}}
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": _metadata(stage, options),
-            "spec": {"scaleTargetRef": scale_target(stage),
-                     "minReplicas": profile.min_replicas, "maxReplicas": profile.max_replicas,
-                     "metrics": [load, cpu], "behavior": behavior()}}
+    load = {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": load_metric(stage, options)},
+            "target": {"type": "AverageValue", "averageValue": str(profile.target_load)},
+        },
+    }
+    cpu = {
+        "type": "Resource",
+        "resource": {
+            "name": "cpu",
+            "target": {"type": "Utilization", "averageUtilization": CPU_FALLBACK_UTILIZATION},
+        },
+    }
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(stage, options),
+        "spec": {
+            "scaleTargetRef": scale_target(stage),
+            "minReplicas": profile.min_replicas,
+            "maxReplicas": profile.max_replicas,
+            "metrics": [load, cpu],
+            "behavior": behavior(),
+        },
+    }

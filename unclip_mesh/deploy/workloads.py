@@ -29,13 +29,21 @@ GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def pod_security_context() -> dict:
-    return {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS,
-            "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def container_security_context() -> dict:
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]}}
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
 
 
 def scratch_env() -> list[dict]:
@@ -47,8 +55,10 @@ def _health_checks(stage: str) -> tuple[dict, dict]:
     """(alive, ready). The gateway answers HTTP: /healthz while it runs, /readyz while it admits
     requests and the orchestrator is SERVING."""
     if stage == GATEWAY:
-        return ({"httpGet": {"path": "/healthz", "port": "http"}},
-                {"httpGet": {"path": "/readyz", "port": "http"}})
+        return (
+            {"httpGet": {"path": "/healthz", "port": "http"}},
+            {"httpGet": {"path": "/readyz", "port": "http"}},
+        )
     check = {"grpc": {"port": grpc_port(stage)}}
     return check, check
 
@@ -60,13 +70,18 @@ def _probes(stage: str, options: RenderOptions) -> dict:
     alive, ready = _health_checks(stage)
     grace = options.profile.stages[stage].grace_seconds
     return {
-        "startupProbe": {**alive, "periodSeconds": PROBE_PERIOD_SECONDS,
-                         "failureThreshold": options.profile.startup_seconds // PROBE_PERIOD_SECONDS},
+        "startupProbe": {
+            **alive,
+            "periodSeconds": PROBE_PERIOD_SECONDS,
+            "failureThreshold": options.profile.startup_seconds // PROBE_PERIOD_SECONDS,
+        },
         "readinessProbe": {**ready, "periodSeconds": PROBE_PERIOD_SECONDS, "failureThreshold": 2},
-        "livenessProbe": {**alive, "periodSeconds": LIVENESS_PERIOD_SECONDS,
-                          "timeoutSeconds": 5,
-                          "failureThreshold": math.ceil((PRE_STOP_SECONDS + grace)
-                                                        / LIVENESS_PERIOD_SECONDS) + 3},
+        "livenessProbe": {
+            **alive,
+            "periodSeconds": LIVENESS_PERIOD_SECONDS,
+            "timeoutSeconds": 5,
+            "failureThreshold": math.ceil((PRE_STOP_SECONDS + grace) / LIVENESS_PERIOD_SECONDS) + 3,
+        },
     }
 
 
@@ -85,14 +100,21 @@ def _placement(stage: str, options: RenderOptions) -> dict:
     pool = options.node_pool(stage)
     tolerations = []
     if pool:
-        tolerations.append({"key": options.pool_label, "operator": "Equal", "value": pool,
-                            "effect": "NoSchedule"})
+        tolerations.append(
+            {"key": options.pool_label, "operator": "Equal", "value": pool, "effect": "NoSchedule"}
+        )
     if options.profile.stages[stage].gpus:
         tolerations.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
-    spread = [{"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
-               "labelSelector": {"matchLabels": selector(stage)},
-               "matchLabelKeys": ["pod-template-hash"]}
-              for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")]
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector(stage)},
+            "matchLabelKeys": ["pod-template-hash"],
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
     placement: dict = {"topologySpreadConstraints": spread}
     if pool:
         placement["nodeSelector"] = {options.pool_label: pool}
@@ -105,15 +127,15 @@ def _volumes(stage: str, options: RenderOptions) -> tuple[list[dict], list[dict]
     volumes = [{"name": "tmp", "emptyDir": {"sizeLimit": options.profile.scratch_size}}]
     mounts: list[dict] = [{"name": "tmp", "mountPath": "/tmp"}]
     if stage in model_stages():
-        volumes.append({"name": "models", "persistentVolumeClaim": {"claimName": BUNDLE_CLAIM,
-                                                                    "readOnly": True}})
+        volumes.append(
+            {"name": "models", "persistentVolumeClaim": {"claimName": BUNDLE_CLAIM, "readOnly": True}}
+        )
         mounts.append({"name": "models", "mountPath": BUNDLE_MOUNT, "readOnly": True})
     return volumes, mounts
 
 
 def termination_grace_seconds(stage: str, options: RenderOptions) -> int:
-    return (PRE_STOP_SECONDS + options.profile.stages[stage].grace_seconds
-            + TERMINATION_MARGIN_SECONDS)
+    return PRE_STOP_SECONDS + options.profile.stages[stage].grace_seconds + TERMINATION_MARGIN_SECONDS
 
 
 def deployment(stage: str, options: RenderOptions) -> dict:
@@ -126,26 +148,34 @@ def deployment(stage: str, options: RenderOptions) -> dict:
         "args": ["serve", stage],
         "envFrom": [{"configMapRef": {"name": object_name(stage)}}],
         "env": scratch_env(),
-        "ports": [{"name": serving_port(stage)[0], "containerPort": serving_port(stage)[1],
-                   "protocol": "TCP"},
-                  {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": serving_port(stage)[0], "containerPort": serving_port(stage)[1], "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
         **_probes(stage, options),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
         "resources": _resources(stage, options),
         "securityContext": container_security_context(),
         "volumeMounts": mounts,
     }
-    pod_annotations = {CONFIG_HASH: config_hash(config_map(stage, options)),
-                       "prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT),
-                       "prometheus.io/path": "/metrics"}
+    pod_annotations = {
+        CONFIG_HASH: config_hash(config_map(stage, options)),
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(METRICS_PORT),
+        "prometheus.io/path": "/metrics",
+    }
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": object_name(stage), "namespace": options.target_namespace,
-                     "labels": labels(stage), "annotations": scaling_annotations(stage, options)},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": object_name(stage),
+            "namespace": options.target_namespace,
+            "labels": labels(stage),
+            "annotations": scaling_annotations(stage, options),
+        },
         "spec": {
             "selector": {"matchLabels": selector(stage)},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "revisionHistoryLimit": 5,
             "progressDeadlineSeconds": options.profile.startup_seconds * 2,
             "template": {
