@@ -16,7 +16,7 @@ from services.bundle.loader import Bundle
 from services.decoder.folded_network import unfolded
 from services.diffusion.compute_dtype import image_layout
 from services.diffusion.stage_model import DiffusionStageModel
-from services.diffusion.text import TextTensors
+from services.diffusion.text import TextTensors, projection_widths
 from services.diffusion.trajectory import Trajectory, batched_forward, start_trajectory
 
 STAGE = "decoder"
@@ -69,10 +69,7 @@ class DecoderModel(DiffusionStageModel):
     @property
     def text_widths(self) -> dict[str, int]:
         """The widths of the text conditioning it takes: CLIP embedding and token states."""
-        return {
-            "embedding_dim": self.text_proj.embedding_proj.in_features,
-            "token_width": self.text_proj.encoder_hidden_states_proj.in_features,
-        }
+        return projection_widths(self.text_proj)
 
     @property
     def dtype(self) -> torch.dtype:

@@ -23,7 +23,7 @@ from diffusers import (
 )
 from diffusers.utils.torch_utils import randn_tensor
 
-_LEARNED_VARIANCE = ("learned", "learned_range")
+from services.diffusion.schedulers import LEARNED_VARIANCE
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def vectorised(scheduler: SchedulerMixin) -> bool:
         return (
             (config.algorithm_type, config.solver_type, config.solver_order) == ("dpmsolver++", "midpoint", 2)
             and not config.use_flow_sigmas
-            and config.variance_type not in _LEARNED_VARIANCE
+            and config.variance_type not in LEARNED_VARIANCE
         )
     return isinstance(scheduler, DDIMScheduler)
 
@@ -66,7 +66,7 @@ def batched_step(parts: list[RowStep], model_output: torch.Tensor, sample: torch
     channels = sample.shape[1]
     if (
         model_output.shape[1] == 2 * channels
-        and getattr(scheduler.config, "variance_type", None) not in _LEARNED_VARIANCE
+        and getattr(scheduler.config, "variance_type", None) not in LEARNED_VARIANCE
     ):
         model_output = model_output[:, :channels]
     if isinstance(scheduler, DDIMScheduler):

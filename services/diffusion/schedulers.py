@@ -21,7 +21,7 @@ from diffusers import (
 
 from services.scheduler_registry import NAMES, by_name
 
-_LEARNED_VARIANCE = ("learned", "learned_range")
+LEARNED_VARIANCE = ("learned", "learned_range")  # variance types that read the predicted variance
 # DDIM is the sampler that DDIM inversion retraces, so it neither clips its predicted image nor starts at
 # the last training timestep: with the cosine schedule sqrt(alpha_bar(999)) is 0.0016, and a latent
 # inverted up to there keeps almost nothing of its image (a reconstruction's mean error was 0.77 in
@@ -88,7 +88,7 @@ def scheduler_step(
     channels = sample.shape[1]
     if (
         model_output.shape[1] == 2 * channels
-        and getattr(scheduler.config, "variance_type", None) not in _LEARNED_VARIANCE
+        and getattr(scheduler.config, "variance_type", None) not in LEARNED_VARIANCE
     ):
         model_output = model_output[:, :channels]
     if isinstance(scheduler, UnCLIPScheduler):

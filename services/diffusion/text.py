@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -42,3 +43,19 @@ class TextTensors:
             torch.cat([p.token_states for p in parts]),
             torch.cat([p.attention_mask for p in parts]),
         )
+
+
+class ProjectsText(Protocol):
+    """A network that projects CLIP's text conditioning (UnCLIPTextProjModel, PriorTransformer)."""
+
+    embedding_proj: torch.nn.Linear
+    encoder_hidden_states_proj: torch.nn.Linear
+
+
+def projection_widths(network: ProjectsText) -> dict[str, int]:
+    """The text conditioning widths a network projects from (UnCLIPTextProjModel, PriorTransformer):
+    the CLIP embedding's and the token states'."""
+    return {
+        "embedding_dim": network.embedding_proj.in_features,
+        "token_width": network.encoder_hidden_states_proj.in_features,
+    }

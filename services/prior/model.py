@@ -9,7 +9,7 @@ from diffusers import PriorTransformer
 
 from services.bundle.loader import Bundle
 from services.diffusion.stage_model import DiffusionStageModel
-from services.diffusion.text import TextTensors
+from services.diffusion.text import TextTensors, projection_widths
 from services.diffusion.trajectory import Trajectory, batched_forward, start_trajectory
 
 STAGE = "prior"
@@ -48,11 +48,7 @@ class PriorModel(DiffusionStageModel):
     @property
     def text_widths(self) -> dict[str, int]:
         """The widths and length of the text conditioning it takes."""
-        return {
-            "embedding_dim": self.prior.embedding_proj.in_features,
-            "token_width": self.prior.encoder_hidden_states_proj.in_features,
-            "length": self.prior.config.num_embeddings,
-        }
+        return {**projection_widths(self.prior), "length": self.prior.config.num_embeddings}
 
     @property
     def dtype(self) -> torch.dtype:
