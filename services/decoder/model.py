@@ -17,7 +17,7 @@ from services.decoder.folded_network import unfolded
 from services.diffusion.compute_dtype import image_layout
 from services.diffusion.stage_model import DiffusionStageModel
 from services.diffusion.text import TextTensors, projection_widths
-from services.diffusion.trajectory import Trajectory, batched_forward, start_trajectory
+from services.diffusion.trajectory import Trajectory, batched_forward
 
 STAGE = "decoder"
 _KEYS = ("encoder_hidden_states", "class_labels", "attention_mask")
@@ -92,17 +92,11 @@ class DecoderModel(DiffusionStageModel):
         )
         mask = F.pad(text.attention_mask, (self.text_proj.clip_extra_context_tokens, 0), value=True)
         channels = self.decoder.config.in_channels
-        return start_trajectory(
-            shape=(rows, channels, self.image_size, self.image_size),
-            scheduler_name=job.scheduler,
-            scheduler_config=self.scheduler_config,
-            steps=job.steps,
-            generator=job.generator,
-            device=self.device,
-            guidance_scale=job.guidance_scale,
-            eta=job.eta,
-            latents=job.latents,
-            conditioning=dict(zip(_KEYS, (hidden_states, time_embeddings, mask), strict=True)),
+        return self.start_job(
+            job,
+            (rows, channels, self.image_size, self.image_size),
+            job.guidance_scale,
+            dict(zip(_KEYS, (hidden_states, time_embeddings, mask), strict=True)),
         )
 
     @torch.inference_mode()

@@ -8,7 +8,7 @@ import torch
 
 from services.bundle.loader import Bundle
 from services.diffusion.schedulers import max_steps
-from services.diffusion.trajectory import Trajectory, advance_batch
+from services.diffusion.trajectory import Trajectory, advance_batch, start_trajectory
 
 
 class DiffusionStageModel(ABC):
@@ -20,6 +20,28 @@ class DiffusionStageModel(ABC):
         self.defaults = bundle.defaults(stage)
         self.max_steps = max_steps(self.scheduler_config)
         self.device = device
+
+    def start_job(
+        self,
+        job,
+        shape: tuple[int, ...],
+        guidance_scale: float = 1.0,
+        conditioning: dict[str, torch.Tensor] | None = None,
+    ) -> Trajectory:
+        """A trajectory of `shape` for a stage job's sampling knobs (scheduler, steps, generator, eta,
+        given latents): its timesteps set, its initial noise drawn as UnCLIPPipeline draws it."""
+        return start_trajectory(
+            shape=shape,
+            scheduler_name=job.scheduler,
+            scheduler_config=self.scheduler_config,
+            steps=job.steps,
+            generator=job.generator,
+            device=self.device,
+            guidance_scale=guidance_scale,
+            eta=job.eta,
+            latents=job.latents,
+            conditioning=conditioning,
+        )
 
     @abstractmethod
     def predict(self, batch: list[Trajectory]) -> list[torch.Tensor]:

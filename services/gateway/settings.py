@@ -9,7 +9,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from services import stage_registry
-from services.runtime.settings import PORT, Option, add_flags, choice, integer, read_options, seconds, text
+from services.runtime.settings import (
+    OBSERVABILITY_OPTIONS,
+    PORT,
+    Option,
+    add_flags,
+    integer,
+    read_options,
+    seconds,
+    text,
+    tls_options,
+)
 
 GATEWAY_PORT = stage_registry.get(stage_registry.GATEWAY).port
 FORM_OVERHEAD_BYTES = 1024 * 1024
@@ -124,22 +134,8 @@ GATEWAY_OPTIONS = (
         integer(1),
         "largest gRPC message to or from the orchestrator, in MiB",
     ),
-    Option("--metrics-port", "UNCLIP_METRICS_PORT", PORT, "Prometheus metrics port, 0 = off"),
-    Option(
-        "--log-level",
-        "UNCLIP_LOG_LEVEL",
-        choice("debug", "info", "warning", "error"),
-        "log level: debug, info, warning or error",
-    ),
-    Option("--tls-cert", "UNCLIP_TLS_CERT", text, "mutual TLS to the orchestrator: certificate"),
-    Option("--tls-key", "UNCLIP_TLS_KEY", text, "mutual TLS to the orchestrator: private key"),
-    Option("--tls-ca", "UNCLIP_TLS_CA", text, "mutual TLS to the orchestrator: the CA"),
-    Option(
-        "--tls-dir",
-        "UNCLIP_TLS_DIR",
-        text,
-        "mutual TLS to the orchestrator: a folder with tls.crt, tls.key and ca.crt",
-    ),
+    *OBSERVABILITY_OPTIONS,
+    *tls_options("mutual TLS to the orchestrator"),
 )
 
 

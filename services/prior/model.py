@@ -10,7 +10,7 @@ from diffusers import PriorTransformer
 from services.bundle.loader import Bundle
 from services.diffusion.stage_model import DiffusionStageModel
 from services.diffusion.text import TextTensors, projection_widths
-from services.diffusion.trajectory import Trajectory, batched_forward, start_trajectory
+from services.diffusion.trajectory import Trajectory, batched_forward
 
 STAGE = "prior"
 _KEYS = ("proj_embedding", "encoder_hidden_states", "attention_mask")
@@ -65,18 +65,7 @@ class PriorModel(DiffusionStageModel):
         conditioning = dict(
             zip(_KEYS, (text.text_embedding, text.token_states, text.attention_mask), strict=True)
         )
-        return start_trajectory(
-            shape=(rows, self.embedding_dim),
-            scheduler_name=job.scheduler,
-            scheduler_config=self.scheduler_config,
-            steps=job.steps,
-            generator=job.generator,
-            device=self.device,
-            guidance_scale=job.guidance_scale,
-            eta=job.eta,
-            latents=job.latents,
-            conditioning=conditioning,
-        )
+        return self.start_job(job, (rows, self.embedding_dim), job.guidance_scale, conditioning)
 
     @torch.inference_mode()
     def predict(self, batch: list[Trajectory]) -> list[torch.Tensor]:

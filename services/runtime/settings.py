@@ -131,6 +131,33 @@ class Option:
 
 
 PORT = integer(0, 65535)
+# Options every process takes (the stages, the orchestrator, the gateway).
+OBSERVABILITY_OPTIONS = (
+    Option("--metrics-port", "UNCLIP_METRICS_PORT", PORT, "Prometheus metrics port, 0 = off"),
+    Option(
+        "--log-level",
+        "UNCLIP_LOG_LEVEL",
+        choice("debug", "info", "warning", "error"),
+        "log level: debug, info, warning or error",
+    ),
+)
+
+
+def tls_options(what: str) -> tuple[Option, ...]:
+    """The four mutual-TLS options (services/security/tls.py), their help starting with `what`."""
+    return (
+        Option("--tls-cert", "UNCLIP_TLS_CERT", text, f"{what}: this process's certificate (PEM)"),
+        Option("--tls-key", "UNCLIP_TLS_KEY", text, f"{what}: its private key (PEM)"),
+        Option("--tls-ca", "UNCLIP_TLS_CA", text, f"{what}: the CA that signs every peer (PEM)"),
+        Option(
+            "--tls-dir",
+            "UNCLIP_TLS_DIR",
+            text,
+            f"{what}: a mounted secret folder with tls.crt, tls.key and ca.crt",
+        ),
+    )
+
+
 SERVER_OPTIONS = (
     Option("--host", "UNCLIP_HOST", text, "address to bind"),
     Option("--port", "UNCLIP_PORT", PORT, "port to bind, 0 picks a free one"),
@@ -183,13 +210,7 @@ SERVER_OPTIONS = (
         choice("step", "request"),
         "when waiting requests join the batch: at every denoising step, or once it is empty",
     ),
-    Option("--metrics-port", "UNCLIP_METRICS_PORT", PORT, "Prometheus metrics port, 0 = off"),
-    Option(
-        "--log-level",
-        "UNCLIP_LOG_LEVEL",
-        choice("debug", "info", "warning", "error"),
-        "log level: debug, info, warning or error",
-    ),
+    *OBSERVABILITY_OPTIONS,
     Option(
         "--peer",
         "UNCLIP_PEERS",
@@ -215,15 +236,7 @@ SERVER_OPTIONS = (
         choice("off", "system"),
         "pass tensors to Triton through system shared memory (same node only): off or system",
     ),
-    Option("--tls-cert", "UNCLIP_TLS_CERT", text, "mutual TLS: this process's certificate (PEM)"),
-    Option("--tls-key", "UNCLIP_TLS_KEY", text, "mutual TLS: its private key (PEM)"),
-    Option("--tls-ca", "UNCLIP_TLS_CA", text, "mutual TLS: the CA that signs every peer (PEM)"),
-    Option(
-        "--tls-dir",
-        "UNCLIP_TLS_DIR",
-        text,
-        "mutual TLS: a mounted secret folder with tls.crt, tls.key and ca.crt",
-    ),
+    *tls_options("mutual TLS"),
     Option(
         "--shared-memory-dir",
         "UNCLIP_SHARED_MEMORY_DIR",

@@ -22,7 +22,7 @@ from services.bundle.loader import Bundle
 from services.diffusion.compute_dtype import image_layout
 from services.diffusion.schedulers import noise_augment
 from services.diffusion.stage_model import DiffusionStageModel
-from services.diffusion.trajectory import Trajectory, batched_forward, start_trajectory
+from services.diffusion.trajectory import Trajectory, batched_forward
 from services.stage_registry import upsamplers
 from services.upsampler.pixel_shuffle_unet import PixelShuffleUNet
 
@@ -107,16 +107,7 @@ class UpsamplerModel(DiffusionStageModel):
     @torch.inference_mode()
     def start(self, job: UpsampleJob) -> Trajectory:
         rows, size = job.image.shape[0], self.output_size
-        trajectory = start_trajectory(
-            shape=(rows, self.first.config.in_channels // 2, size, size),
-            scheduler_name=job.scheduler,
-            scheduler_config=self.scheduler_config,
-            steps=job.steps,
-            generator=job.generator,
-            device=self.device,
-            eta=job.eta,
-            latents=job.latents,
-        )
+        trajectory = self.start_job(job, (rows, self.first.config.in_channels // 2, size, size))
         image = F.interpolate(
             job.image.to(self.device, torch.float32),
             size=[size, size],
