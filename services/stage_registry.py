@@ -47,9 +47,6 @@ class GrpcService:
         """ "unclip.v1.DecoderService": what health checks and reflection list."""
         return self._module("_pb2").DESCRIPTOR.services_by_name[self.name].full_name
 
-    def stub(self, channel: Any) -> Any:
-        return getattr(self._module("_pb2_grpc"), f"{self.name}Stub")(channel)
-
     def add_to_server(self, servicer: object, server: Any) -> None:
         getattr(self._module("_pb2_grpc"), f"add_{self.name}Servicer_to_server")(servicer, server)
 
