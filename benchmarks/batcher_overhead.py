@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 
 import torch
 
 from services.diffusion.trajectory import Trajectory, advance_batch, batched_forward, start_trajectory
+from services.runtime.malloc_tuning import keep_freed_memory
 from services.runtime.step_batcher import StepBatcher
 from services.scheduler_registry import NAMES as SCHEDULER_NAMES
 
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--shape", default="3,64,64", help="one trajectory's latents, without the batch")
     parser.add_argument("--guidance", type=float, default=4.0)
     args = parser.parse_args()
+    keep_freed_memory(os.environ)  # as every stage server does (MALLOC_TOP_PAD_=131072: glibc's own)
     torch.set_num_threads(1)
     shape = (1, *(int(size) for size in args.shape.split(",")))
     per_step = args.trajectories * args.steps / 1e6

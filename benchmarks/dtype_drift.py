@@ -13,6 +13,7 @@ thread count.
 """
 
 import argparse
+import os
 import statistics
 import time
 
@@ -22,6 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from services.decoder.model import DecoderJob
 from services.inprocess_cascade import CascadeResult, InProcessCascade
 from services.runtime.image_dtype import quantize
+from services.runtime.malloc_tuning import keep_freed_memory
 from services.runtime.settings import parse_stage_compute_dtypes
 
 PROMPTS = (
@@ -172,6 +174,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--step-repeats", type=int, default=20)
     args = parser.parse_args()
+    keep_freed_memory(os.environ)  # as every stage server does (MALLOC_TOP_PAD_=131072: glibc's own)
     torch.set_num_threads(args.threads)
     dtypes = parse_stage_compute_dtypes(args.compute_dtype or ["bfloat16"])
     cascades = {

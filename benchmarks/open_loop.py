@@ -33,6 +33,7 @@ import torch
 from benchmarks import gpu_batching, unclip_peer
 from benchmarks.load import mesh_request
 from benchmarks.throughput import MODES
+from services.runtime.malloc_tuning import keep_freed_memory
 from services.stage_registry import text_to_image_stages
 from unclip_mesh.cli.local_mesh import LocalMesh, bundle_stages
 from unclip_mesh.client.sdk import Sampling
@@ -181,6 +182,7 @@ def main() -> None:
     parser.add_argument("--fractions", default="0.5,0.8", help="arrival rates, as fractions of capacity")
     parser.add_argument("--requests", type=int, default=12, help="arrivals per rate")
     args = parser.parse_args()
+    keep_freed_memory(os.environ)  # as every stage server does (MALLOC_TOP_PAD_=131072: glibc's own)
     if not args.gpu and args.bundle is None:
         parser.error("--bundle is needed for the CPU rows")
     fractions = [float(f) for f in args.fractions.split(",")]

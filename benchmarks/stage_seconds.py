@@ -11,6 +11,7 @@ over --runs requests of each after one warm-up request of each, and the mesh's o
 """
 
 import argparse
+import os
 import statistics
 import time
 
@@ -18,6 +19,7 @@ import torch
 
 from services.inprocess_cascade import InProcessCascade
 from services.orchestrator.images import to_pngs
+from services.runtime.malloc_tuning import keep_freed_memory
 from services.runtime.settings import parse_stage_compute_dtypes
 from services.stage_registry import text_to_image_stages
 from unclip.v1 import generation_pb2
@@ -93,6 +95,7 @@ def main() -> None:
         help="the stages' network dtype, as `unclip-mesh up --compute-dtype` takes it",
     )
     args = parser.parse_args()
+    keep_freed_memory(os.environ)  # as every stage server does (MALLOC_TOP_PAD_=131072: glibc's own)
     dtypes = parse_stage_compute_dtypes(args.compute_dtype)
     mesh, local = time_both(args.bundle, args.size, args.runs, args.threads, dtypes)
     (mesh_stages, mesh_total), (local_stages, local_total) = medians(mesh), medians(local)

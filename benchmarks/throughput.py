@@ -12,10 +12,12 @@ the same run. Prints a table of images per second and median latency.
 """
 
 import argparse
+import os
 from pathlib import Path
 
 from benchmarks.load import mesh_request, run_clients
 from benchmarks.unclip_peer import peer_rows
+from services.runtime.malloc_tuning import keep_freed_memory
 from services.stage_registry import text_to_image_stages
 from unclip_mesh.cli.local_mesh import LocalMesh, bundle_stages
 from unclip_mesh.client.sdk import Sampling
@@ -63,6 +65,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--modes", default="none,request,step,step-2")
     args = parser.parse_args()
+    keep_freed_memory(os.environ)  # as every stage server does (MALLOC_TOP_PAD_=131072: glibc's own)
     clients = [int(c) for c in args.clients.split(",")]
     rows = []
     for mode in args.modes.split(","):

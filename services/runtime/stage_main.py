@@ -1,4 +1,5 @@
-"""The main() every stage server shares: settings once, telemetry, torch threads, serve until a signal."""
+"""The main() every stage server shares: settings once, malloc, telemetry, torch threads, serve until a
+signal."""
 
 import argparse
 import asyncio
@@ -7,6 +8,7 @@ from collections.abc import Callable
 
 from services.runtime import torch_threads
 from services.runtime.lifecycle import StageService
+from services.runtime.malloc_tuning import keep_freed_memory
 from services.runtime.server import StageServer, run_until_signal
 from services.runtime.settings import ServerSettings, add_server_arguments, settings_from_args
 from services.telemetry.process import start_telemetry
@@ -27,6 +29,7 @@ def serve_stage(
         settings = settings_from_args(args, os.environ)
     except ValueError as error:
         parser.error(str(error))  # the setting at fault and why, exit status 2, no traceback
+    keep_freed_memory(os.environ)  # before any thread allocates: every one then shares the main arena
     tracer_provider = start_telemetry(stage, settings, os.environ)
     import torch
 
