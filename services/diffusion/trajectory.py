@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -92,12 +93,17 @@ class Trajectory:
 
 
 def _classifier_free(
-    uncond: torch.Tensor, text: torch.Tensor, scale: float | torch.Tensor, channels: int
+    uncond: torch.Tensor, text: torch.Tensor, scale: float | torch.Tensor, channels: int, dim: int = 1
 ) -> torch.Tensor:
-    uncond_mean = uncond[:, :channels]
-    text_mean, variance = text[:, :channels], text[:, channels:]
+    """Guidance on the first `channels` of dimension `dim` (the mean); the rest (a learned variance)
+    comes from the text half."""
+    uncond_mean = uncond.narrow(dim, 0, channels)
+    text_mean, variance = (
+        text.narrow(dim, 0, channels),
+        text.narrow(dim, channels, text.shape[dim] - channels),
+    )
     guided = uncond_mean + scale * (text_mean - uncond_mean)
-    return torch.cat([guided, variance], dim=1) if variance.shape[1] else guided
+    return torch.cat([guided, variance], dim=dim) if variance.shape[dim] else guided
 
 
 def advance_batch(batch: list[Trajectory], outputs: list[torch.Tensor]) -> None:
@@ -116,7 +122,7 @@ def advance_batch(batch: list[Trajectory], outputs: list[torch.Tensor]) -> None:
     for group in groups:
         group.sort(key=lambda item: not item[0].guided)  # the guided first: their rows are guided together
         members = [trajectory for trajectory, _ in group]
-        output = _guide_rows(members, torch.cat([output for _, output in group]))
+        output = _guide_rows(members, _joined([output for _, output in group]))
         latents = batched_step(
             [t.row_step() for t in members], output, torch.cat([t.latents for t in members])
         )
@@ -127,26 +133,57 @@ def advance_batch(batch: list[Trajectory], outputs: list[torch.Tensor]) -> None:
             trajectory.step += 1
 
 
+def _joined(outputs: list[torch.Tensor]) -> torch.Tensor:
+    """The outputs concatenated; without a copy when they lie one after the other in one storage (the
+    batched forward's output split per trajectory: views that inference mode does not mark as such)."""
+    first = outputs[0]
+    rest = first.shape[1:]
+    if all(
+        output.is_contiguous()
+        and output.shape[1:] == rest
+        and output.dtype == first.dtype
+        and output.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+        for output in outputs
+    ) and all(
+        later.data_ptr() == earlier.data_ptr() + earlier.numel() * earlier.element_size()
+        for earlier, later in itertools.pairwise(outputs)
+    ):
+        rows = sum(output.shape[0] for output in outputs)
+        return first.as_strided((rows, *rest), torch.empty(0, *rest).stride(), first.storage_offset())
+    return torch.cat(outputs)
+
+
 def _guide_rows(members: list[Trajectory], output: torch.Tensor) -> torch.Tensor:
     """Trajectory.guide of every member at once; `output` holds their rows in order, the guided first."""
-    uncond: list[int] = []
-    text: list[int] = []
-    scales: list[float] = []
-    start = 0
-    for trajectory in members:
-        if not trajectory.guided:
-            break
-        rows = trajectory.latents.shape[0]
-        uncond += range(start, start + rows)
-        text += range(start + rows, start + 2 * rows)
-        scales += [trajectory.guidance_scale] * rows
-        start += 2 * rows
-    if not start:
+    guided_members = [trajectory for trajectory in members if trajectory.guided]
+    if not guided_members:
         return output
-    unguided, guided_text = output.index_select(0, torch.tensor(uncond + text, device=output.device)).chunk(2)
-    scale = torch.tensor(scales, dtype=output.dtype).to(output.device).view(-1, *[1] * (output.dim() - 1))
-    guided = _classifier_free(unguided, guided_text, scale, members[0].latents.shape[1])
+    channels = members[0].latents.shape[1]
+    rows = [trajectory.latents.shape[0] for trajectory in guided_members]
+    start = 2 * sum(rows)
+    if len(set(rows)) == 1:
+        # every guided member has the same rows: its [uncond; text] halves are strided views
+        pairs = output[:start].reshape(len(rows), 2, rows[0], *output.shape[1:])
+        scale = _on_device([t.guidance_scale for t in guided_members], output, pairs.dim() - 1)
+        guided = _classifier_free(pairs[:, 0], pairs[:, 1], scale, channels, dim=2).flatten(0, 1)
+    else:
+        uncond: list[int] = []
+        text: list[int] = []
+        scales: list[float] = []
+        first = 0
+        for trajectory, count in zip(guided_members, rows, strict=True):
+            uncond += range(first, first + count)
+            text += range(first + count, first + 2 * count)
+            scales += [trajectory.guidance_scale] * count
+            first += 2 * count
+        halves = output.index_select(0, torch.tensor(uncond + text, device=output.device)).chunk(2)
+        guided = _classifier_free(*halves, _on_device(scales, output, output.dim()), channels)
     return torch.cat([guided, output[start:]]) if start < output.shape[0] else guided
+
+
+def _on_device(values: list[float], like: torch.Tensor, dims: int) -> torch.Tensor:
+    """Per-row values shaped [rows, 1, ...] to broadcast over a tensor of `dims` dimensions like `like`."""
+    return torch.tensor(values, dtype=like.dtype).to(like.device).view(-1, *[1] * (dims - 1))
 
 
 def start_trajectory(

@@ -29,6 +29,8 @@ TRAJECTORIES = [
     (2, 1, 10, 2.5, 1.0, 1),
     (3, 3, 5, 1.0, 0.0, 3),
 ]
+# a guided trajectory of two rows: guided rows of unequal counts are gathered, not viewed
+UNEQUAL_GUIDED = [*TRAJECTORIES, (4, 2, 6, 3.0, 0.0, 2)]
 
 
 def _start(
@@ -53,19 +55,27 @@ def _start(
     )
 
 
-def _run(name: str, config: dict, shape: tuple[int, ...], batched: bool) -> list[list[torch.Tensor]]:
-    """Every trajectory's latents after each of its steps; network outputs drawn from one seed."""
-    trajectories = [_start(name, config, *spec[:5], shape) for spec in TRAJECTORIES]
+def _run(
+    name: str,
+    config: dict,
+    shape: tuple[int, ...],
+    batched: bool,
+    specs: list[tuple] = TRAJECTORIES,
+    one_output: bool = False,
+) -> list[list[torch.Tensor]]:
+    """Every trajectory's latents after each of its steps; network outputs drawn from one seed, as
+    separate tensors or (`one_output`) split from one, as a batched forward returns them."""
+    trajectories = [_start(name, config, *spec[:5], shape) for spec in specs]
     history: list[list[torch.Tensor]] = [[] for _ in trajectories]
     outputs = torch.Generator().manual_seed(99)
     channels = 2 * shape[0] if config["variance_type"] == "learned_range" else shape[0]
     for round_ in range(20):
-        batch = [
-            t for t, spec in zip(trajectories, TRAJECTORIES, strict=True) if spec[5] <= round_ and not t.done
-        ]
+        batch = [t for t, spec in zip(trajectories, specs, strict=True) if spec[5] <= round_ and not t.done]
         if not batch:
             break
         network = [torch.randn(t.rows, channels, *shape[1:], generator=outputs) * 3 for t in batch]
+        if one_output:
+            network = list(torch.cat(network).split([t.rows for t in batch]))
         if batched:
             advance_batch(batch, network)
         else:
@@ -77,12 +87,15 @@ def _run(name: str, config: dict, shape: tuple[int, ...], batched: bool) -> list
     return history + [[t.generator.get_state()] for t in trajectories]
 
 
+@pytest.mark.parametrize(
+    ("specs", "one_output"), [(TRAJECTORIES, False), (TRAJECTORIES, True), (UNEQUAL_GUIDED, True)]
+)
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("name", SCHEDULER_NAMES)
-def test_batched_step_equals_each_trajectorys_own_step(name, config):
+def test_batched_step_equals_each_trajectorys_own_step(name, config, specs, one_output):
     shape = (4,) if config == "prior" else (3, 4, 4)
-    alone = _run(name, CONFIGS[config], shape, batched=False)
-    together = _run(name, CONFIGS[config], shape, batched=True)
+    alone = _run(name, CONFIGS[config], shape, False, specs)
+    together = _run(name, CONFIGS[config], shape, True, specs, one_output)
     for steps_alone, steps_together in zip(alone, together, strict=True):
         assert len(steps_alone) == len(steps_together)
         for a, b in zip(steps_alone, steps_together, strict=True):
