@@ -116,11 +116,7 @@ def fifo(call: Callable[[int], object]) -> Callable[[int], object]:
 
 def cpu_rows(args, fractions: list[float]) -> tuple[str, float, list[tuple]]:
     pipe = unclip_peer.load(args.bundle)
-    torch.set_num_threads(1)
-    unclip_peer.generate(pipe, args.steps, 0)  # warm-up
-    started = time.process_time()
-    unclip_peer.generate(pipe, args.steps, 1)
-    cap = os.cpu_count() / (time.process_time() - started)
+    cap = unclip_peer.machine_cap(pipe, args.steps)
     torch.set_num_threads(args.peer_threads)
     capacity = unclip_peer.images_per_second(pipe, args.steps, 3)
     stages = tuple(s for s in bundle_stages(args.bundle) if s in text_to_image_stages(256))

@@ -6,7 +6,8 @@ replicas. "step-2" is step-level batching capped at 2 trajectories a forward: on
 a big batch costs as much per row as single rows, and a big batch moves all requests through the
 stages in lockstep, leaving the other stages' cores idle. For a diffusers-layout
 bundle (a Karlo folder) it also runs the peer, UnCLIPPipeline, on the same folder and step counts in
-the same run. Prints a table of images per second and median latency.
+the same run, and measures the machine's cap (cores over the CPU seconds an image takes in process).
+Prints a table of images per second, their share of the cap, and median latency.
 
     python -m benchmarks.throughput --bundle models/demo [--size 64] [--steps 10] [--requests 2]
 """
@@ -38,6 +39,7 @@ def measure(
     mode: str,
     clients: list[int],
     decoder_replicas: int = 1,
+    priorities: bool = True,
 ) -> list[tuple]:
     stages = tuple(s for s in bundle_stages(bundle) if s in text_to_image_stages(size))
     knobs = {stage: Sampling(steps=steps) for stage in stages[1:]}
@@ -47,6 +49,7 @@ def measure(
         stages=stages,
         replicas={"decoder": decoder_replicas},
         stage_args=("--torch-threads", "1", *MODES[mode]),
+        priorities=priorities,
     ) as mesh:
         request = mesh_request(mesh.target, "a red circle", {"size": size, "stages": knobs})
         run_clients(1, 1, request)  # warm-up
@@ -64,15 +67,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2, help="requests per client")
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--modes", default="none,request,step,step-2")
+    parser.add_argument(
+        "--equal-priorities", action="store_true", help="every stage at one CPU priority (LocalMesh's)"
+    )
     args = parser.parse_args()
     keep_freed_memory(os.environ)  # as every stage server does (MALLOC_TOP_PAD_=131072: glibc's own)
     clients = [int(c) for c in args.clients.split(",")]
     rows = []
     for mode in args.modes.split(","):
-        rows += measure(args.bundle, args.size, args.steps, args.requests, mode, clients)
-        rows += measure(
-            args.bundle, args.size, args.steps, args.requests, mode, [max(clients)], decoder_replicas=2
-        )
+        priorities = not args.equal_priorities
+        rows += measure(args.bundle, args.size, args.steps, args.requests, mode, clients, 1, priorities)
+        rows += measure(args.bundle, args.size, args.steps, args.requests, mode, [max(clients)], 2, priorities)
     peers = []
     if (Path(args.bundle) / "model_index.json").is_file():
         peers = peer_rows(args.bundle, args.steps, max(clients) * args.requests)
@@ -80,12 +85,17 @@ def main() -> None:
         f"bundle {args.bundle}, {args.size} px (stage depth), {args.steps} steps per stage, "
         f"{args.requests} requests per client"
     )
-    print("| batching | decoder replicas | clients | images/s | median latency s |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    cap = peers[0][1] if peers else None
+    print("| batching | decoder replicas | clients | images/s | of the cap | median latency s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for mode, replicas, count, rate, latency in rows:
-        print(f"| {mode} | {replicas} | {count} | {rate:.2f} | {latency:.2f} |")
+        print(f"| {mode} | {replicas} | {count} | {rate:.2f} | {_of(rate, cap)} | {latency:.2f} |")
     for label, rate in peers:
-        print(f"| {label} | - | - | {rate:.2f} | - |")
+        print(f"| {label} | - | - | {rate:.2f} | {_of(rate, cap)} | - |")
+
+
+def _of(rate: float, cap: float | None) -> str:
+    return f"{rate / cap:.0%}" if cap else "-"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The peer the mesh is measured against: diffusers' UnCLIPPipeline on the same diffusers-layout
-folder and step counts, one image per call, on a thread pool, and all images in one call."""
+folder and step counts, one image per call, on a thread pool, and all images in one call; and the
+machine's cap those step counts allow."""
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,6 +33,21 @@ def generate(pipe: UnCLIPPipeline, steps: int, seed: int, batch: int = 1) -> Non
     )
 
 
+def machine_cap(pipe: UnCLIPPipeline, steps: int, images: int = 3) -> float:
+    """Images per second no server can exceed on this machine: its cores over the CPU seconds one image
+    takes in process at one torch thread (the least work an image needs: no hops, no batching)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        generate(pipe, steps, 0)  # warm-up
+        started = time.process_time()
+        for seed in range(1, images + 1):
+            generate(pipe, steps, seed)
+        return (os.cpu_count() or 1) * images / (time.process_time() - started)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def images_per_second(
     pipe: UnCLIPPipeline, steps: int, images: int, *, threads: int = 1, batch: int = 1
 ) -> float:
@@ -49,6 +66,7 @@ def images_per_second(
 def peer_rows(folder: str, steps: int, images: int) -> list[tuple[str, float]]:
     pipe = load(folder)
     return [
+        ("the machine's cap (cores / CPU seconds per image in process)", machine_cap(pipe, steps)),
         ("UnCLIPPipeline, sequential", images_per_second(pipe, steps, images)),
         ("UnCLIPPipeline, 4-thread pool", images_per_second(pipe, steps, images, threads=4)),
         (f"UnCLIPPipeline, {images} images per call", images_per_second(pipe, steps, images, batch=images)),
