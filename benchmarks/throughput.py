@@ -75,9 +75,9 @@ def main() -> None:
     clients = [int(c) for c in args.clients.split(",")]
     rows = []
     for mode in args.modes.split(","):
-        priorities = not args.equal_priorities
-        rows += measure(args.bundle, args.size, args.steps, args.requests, mode, clients, 1, priorities)
-        rows += measure(args.bundle, args.size, args.steps, args.requests, mode, [max(clients)], 2, priorities)
+        common = (args.bundle, args.size, args.steps, args.requests, mode)
+        rows += measure(*common, clients, 1, not args.equal_priorities)
+        rows += measure(*common, [max(clients)], 2, not args.equal_priorities)
     peers = []
     if (Path(args.bundle) / "model_index.json").is_file():
         peers = peer_rows(args.bundle, args.steps, max(clients) * args.requests)
