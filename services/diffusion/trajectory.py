@@ -176,8 +176,8 @@ def _guide_rows(members: list[Trajectory], output: torch.Tensor) -> torch.Tensor
             text += range(first + count, first + 2 * count)
             scales += [trajectory.guidance_scale] * count
             first += 2 * count
-        halves = output.index_select(0, torch.tensor(uncond + text, device=output.device)).chunk(2)
-        guided = _classifier_free(*halves, _on_device(scales, output, output.dim()), channels)
+        unguided, texted = output.index_select(0, torch.tensor(uncond + text, device=output.device)).chunk(2)
+        guided = _classifier_free(unguided, texted, _on_device(scales, output, output.dim()), channels)
     return torch.cat([guided, output[start:]]) if start < output.shape[0] else guided
 
 
