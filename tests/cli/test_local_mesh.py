@@ -105,10 +105,10 @@ def test_the_stage_nearest_the_end_of_the_cascade_runs_at_the_highest_priority()
     assert downstream_nice("orchestrator") == 0
 
 
-def test_each_process_is_launched_at_its_stages_priority(tmp_path):
+def test_downstream_first_launches_each_process_at_its_stages_priority(tmp_path):
     own = os.getpriority(os.PRIO_PROCESS, 0)
-    for priorities, expected in ((True, min(19, own + downstream_nice("decoder"))), (False, own)):
-        mesh = LocalMesh("unused", stages=("decoder",), priorities=priorities)
+    for downstream_first, expected in ((True, min(19, own + downstream_nice("decoder"))), (False, own)):
+        mesh = LocalMesh("unused", stages=("decoder",), downstream_first=downstream_first)
         process = mesh.launch(
             "decoder", [sys.executable, "-c", STAND_IN, "decoder", "0", str(tmp_path / "log")]
         )

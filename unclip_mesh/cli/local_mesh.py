@@ -33,9 +33,11 @@ def downstream_nice(name: str) -> int:
     cascade (the last stage and the orchestrator at 0, none past 19). Where the stages share cores, the
     stage nearest to finishing a request then runs whenever it has work, and the earlier ones fill the
     rest: requests in flight finish before new ones start, instead of the decoders racing ahead and
-    leaving the upsampler a backlog to work through alone at the end while the other cores idle (16
-    clients on two cores: 0.81 -> 0.88 images/s, docs/BENCHMARKS.md). The orchestrator, above every
-    stage, answers its refusals while the stages compute."""
+    leaving the upsampler a backlog to work through alone at the end while the other cores idle. It
+    pays with one torch thread per stage and many clients (docs/BENCHMARKS.md, Throughput); with more
+    threads a stage's parallel regions wait on whichever of its threads a higher-priority process
+    preempted, and a lone request is slower, so it is LocalMesh's option (`up --downstream-first`),
+    not its default."""
     stages = model_stages()
     if name not in stages:
         return 0
@@ -98,10 +100,11 @@ class LocalMesh:
         env: dict[str, str] | None = None,
         echo_logs: bool = False,
         host: str = "127.0.0.1",
-        priorities: bool = True,
+        downstream_first: bool = False,
     ):
-        """`priorities`: each stage process at the CPU priority downstream_nice gives it (one host's
-        cores shared by every stage); False leaves them all at the launcher's."""
+        """`downstream_first`: each stage process downstream_nice steps below the launcher's CPU
+        priority (a host whose cores every stage shares, serving many clients); otherwise every
+        process runs at the launcher's."""
         self.bundle = str(bundle)
         self.stages = stages or bundle_stages(bundle)
         self.replicas = replicas or {}
@@ -111,7 +114,7 @@ class LocalMesh:
         self.env = {**os.environ, **(env or {})}
         self.echo_logs = echo_logs
         self.host = host
-        self.priorities = priorities
+        self.downstream_first = downstream_first
         self.processes: list[StageProcess] = []
         self.orchestrator: StageProcess | None = None
 
@@ -155,8 +158,8 @@ class LocalMesh:
         return self.launch(stage, command)
 
     def launch(self, name: str, command: list[str]) -> StageProcess:
-        """Starts one process of the mesh, downstream_nice(name) below the launcher's CPU priority, and
-        watches its output."""
+        """Starts one process of the mesh (downstream_first: downstream_nice(name) below the launcher's
+        CPU priority) and watches its output."""
         popen = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -165,7 +168,7 @@ class LocalMesh:
             env=self.env,
             start_new_session=True,
         )
-        if self.priorities:
+        if self.downstream_first:
             with contextlib.suppress(ProcessLookupError):  # it has exited already: start() reports it
                 nice = os.getpriority(os.PRIO_PROCESS, 0) + downstream_nice(name)
                 os.setpriority(os.PRIO_PROCESS, popen.pid, min(19, nice))
