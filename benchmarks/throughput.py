@@ -39,7 +39,6 @@ def measure(
     mode: str,
     clients: list[int],
     decoder_replicas: int = 1,
-    downstream_first: bool = False,
 ) -> list[tuple]:
     stages = tuple(s for s in bundle_stages(bundle) if s in text_to_image_stages(size))
     knobs = {stage: Sampling(steps=steps) for stage in stages[1:]}
@@ -49,7 +48,6 @@ def measure(
         stages=stages,
         replicas={"decoder": decoder_replicas},
         stage_args=("--torch-threads", "1", *MODES[mode]),
-        downstream_first=downstream_first,
     ) as mesh:
         request = mesh_request(mesh.target, "a red circle", {"size": size, "stages": knobs})
         run_clients(1, 1, request)  # warm-up
@@ -68,7 +66,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--modes", default="none,request,step,step-2")
     parser.add_argument(
-        "--downstream-first", action="store_true", help="LocalMesh's downstream_first CPU priorities"
+        "--peer", action=argparse.BooleanOptionalAction, default=True, help="UnCLIPPipeline's rows"
     )
     args = parser.parse_args()
     keep_freed_memory(os.environ)  # as every stage server does (MALLOC_TOP_PAD_=131072: glibc's own)
@@ -76,10 +74,10 @@ def main() -> None:
     rows = []
     for mode in args.modes.split(","):
         common = (args.bundle, args.size, args.steps, args.requests, mode)
-        rows += measure(*common, clients, 1, args.downstream_first)
-        rows += measure(*common, [max(clients)], 2, args.downstream_first)
+        rows += measure(*common, clients)
+        rows += measure(*common, [max(clients)], decoder_replicas=2)
     peers = []
-    if (Path(args.bundle) / "model_index.json").is_file():
+    if args.peer and (Path(args.bundle) / "model_index.json").is_file():
         peers = peer_rows(args.bundle, args.steps, max(clients) * args.requests)
     print(
         f"bundle {args.bundle}, {args.size} px (stage depth), {args.steps} steps per stage, "

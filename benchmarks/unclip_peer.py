@@ -3,6 +3,7 @@ folder and step counts, one image per call, on a thread pool, and all images in 
 machine's cap those step counts allow."""
 
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +18,15 @@ def load(folder: str) -> UnCLIPPipeline:
     diffusers.pipelines.unclip = unclip
     pipe = UnCLIPPipeline.from_pretrained(folder, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
+    # The fast tokenizer's padding settings are per-object state that concurrent calls race on (one
+    # call's prompt came back padded to another's length); the prompt's encoding runs one at a time.
+    encode, lock = pipe._encode_prompt, threading.Lock()
+
+    def encode_alone(*args, **kwargs):
+        with lock:
+            return encode(*args, **kwargs)
+
+    pipe._encode_prompt = encode_alone
     return pipe
 
 

@@ -1,16 +1,14 @@
-"""LocalMesh on stand-in processes: the orchestrator is stopped first, and the stages are signalled
-only once it has exited; a process still running kill_after seconds after its signal is killed; each
-process runs at its stage's CPU priority."""
+"""LocalMesh.stop on stand-in processes: the orchestrator is stopped first, and the stages are
+signalled only once it has exited; a process still running kill_after seconds after its signal is
+killed."""
 
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 
-from services.stage_registry import model_stages
-from unclip_mesh.cli.local_mesh import LocalMesh, StageProcess, downstream_nice
+from unclip_mesh.cli.local_mesh import LocalMesh, StageProcess
 
 # Announces itself as a stage does; on SIGTERM logs it, "drains" for argv[2] seconds, logs its exit.
 STAND_IN = """
@@ -96,24 +94,3 @@ def test_kill_ends_a_stop_that_is_waiting_for_a_drain(tmp_path):
     finally:
         mesh.kill()
     assert [p.popen.returncode for p in mesh.everyone()] == [-signal.SIGKILL] * 3
-
-
-def test_the_stage_nearest_the_end_of_the_cascade_runs_at_the_highest_priority():
-    niceness = [downstream_nice(stage) for stage in model_stages()]
-    assert niceness == sorted(niceness, reverse=True) and niceness[-1] == 0
-    assert len(set(niceness)) == len(niceness) and max(niceness) <= 19
-    assert downstream_nice("orchestrator") == 0
-
-
-def test_downstream_first_launches_each_process_at_its_stages_priority(tmp_path):
-    own = os.getpriority(os.PRIO_PROCESS, 0)
-    for downstream_first, expected in ((True, min(19, own + downstream_nice("decoder"))), (False, own)):
-        mesh = LocalMesh("unused", stages=("decoder",), downstream_first=downstream_first)
-        process = mesh.launch(
-            "decoder", [sys.executable, "-c", STAND_IN, "decoder", "0", str(tmp_path / "log")]
-        )
-        try:
-            assert os.getpriority(os.PRIO_PROCESS, process.popen.pid) == expected
-        finally:
-            process.popen.kill()
-            process.popen.wait()

@@ -25,25 +25,6 @@ _LISTENING = re.compile(r"^unclip-mesh (\S+) listening on (\S+)$")
 _READY = re.compile(r"^unclip-mesh (\S+) ready$")
 
 
-NICE_PER_STAGE = 5  # a CFS weight about 3x lower per step away from the end of the cascade
-
-
-def downstream_nice(name: str) -> int:
-    """The nice value of a stage process on a shared host: 5 for each model stage after it in the
-    cascade (the last stage and the orchestrator at 0, none past 19). Where the stages share cores, the
-    stage nearest to finishing a request then runs whenever it has work, and the earlier ones fill the
-    rest: requests in flight finish before new ones start, instead of the decoders racing ahead and
-    leaving the upsampler a backlog to work through alone at the end while the other cores idle. It
-    pays with one torch thread per stage and many clients (docs/BENCHMARKS.md, Throughput); with more
-    threads a stage's parallel regions wait on whichever of its threads a higher-priority process
-    preempted, and a lone request is slower, so it is LocalMesh's option (`up --downstream-first`),
-    not its default."""
-    stages = model_stages()
-    if name not in stages:
-        return 0
-    return min(19, NICE_PER_STAGE * (len(stages) - 1 - stages.index(name)))
-
-
 class MeshStartError(RuntimeError):
     pass
 
@@ -100,11 +81,7 @@ class LocalMesh:
         env: dict[str, str] | None = None,
         echo_logs: bool = False,
         host: str = "127.0.0.1",
-        downstream_first: bool = False,
     ):
-        """`downstream_first`: each stage process downstream_nice steps below the launcher's CPU
-        priority (a host whose cores every stage shares, serving many clients); otherwise every
-        process runs at the launcher's."""
         self.bundle = str(bundle)
         self.stages = stages or bundle_stages(bundle)
         self.replicas = replicas or {}
@@ -114,7 +91,6 @@ class LocalMesh:
         self.env = {**os.environ, **(env or {})}
         self.echo_logs = echo_logs
         self.host = host
-        self.downstream_first = downstream_first
         self.processes: list[StageProcess] = []
         self.orchestrator: StageProcess | None = None
 
@@ -158,8 +134,7 @@ class LocalMesh:
         return self.launch(stage, command)
 
     def launch(self, name: str, command: list[str]) -> StageProcess:
-        """Starts one process of the mesh (downstream_first: downstream_nice(name) below the launcher's
-        CPU priority) and watches its output."""
+        """Starts one process of the mesh and watches its output."""
         popen = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -168,10 +143,6 @@ class LocalMesh:
             env=self.env,
             start_new_session=True,
         )
-        if self.downstream_first:
-            with contextlib.suppress(ProcessLookupError):  # it has exited already: start() reports it
-                nice = os.getpriority(os.PRIO_PROCESS, 0) + downstream_nice(name)
-                os.setpriority(os.PRIO_PROCESS, popen.pid, min(19, nice))
         process = StageProcess(name, popen)
         process.watch(self.echo_logs)
         return process

@@ -35,12 +35,6 @@ def add_parser(subparsers) -> None:
         help="the stages' network dtype: float32 (default), bfloat16, or float16 "
         "(cuda only); STAGE=DTYPE sets one stage, later values win (repeatable)",
     )
-    parser.add_argument(
-        "--downstream-first",
-        action="store_true",
-        help="run each stage 5 nice steps below the next stage of the cascade: more images per "
-        "second from many clients with one torch thread per stage, slower single requests with more",
-    )
 
 
 def run(args) -> int:
@@ -58,7 +52,6 @@ def run(args) -> int:
         args_by_stage={stage: ("--compute-dtype", dtype) for stage, dtype in dtypes.items()},
         orchestrator_args=("--port", str(args.orchestrator_port)),
         echo_logs=True,
-        downstream_first=args.downstream_first,
     )
     stop = threading.Event()
 
