@@ -5,9 +5,10 @@ of times. Under glibc's defaults those come from fresh mmap()s, or from heaps tr
 kernel after each free, so every step writes to pages the kernel has to fault in and zero again: a
 256 px request of the demo bundle took about 90,000 minor page faults, and a stage server's model,
 which runs in the step batcher's thread (a per-thread arena, trimmed harder than the main one), more.
-Keeping what is freed (one arena, no trimming, mmap only past 32 MiB) brings that to a few dozen and
-the request's time down by 15-20% (docs/BENCHMARKS.md). The cost is that a process keeps its peak heap
-until it exits, as a GPU caching allocator keeps its peak.
+Keeping what is freed (one arena, no trimming, mmap only past 32 MiB) brings that to a few dozen: the
+256 px request 15-20% faster, the 1024 px one about twice as fast at two threads (docs/BENCHMARKS.md).
+The cost is that a process keeps its peak heap until it exits, as a GPU caching allocator keeps its
+peak.
 """
 
 from __future__ import annotations
